@@ -1,0 +1,47 @@
+// swift-tools-version:6.1
+// Tandem: a Linux dataplane packet forwarder. See README.md and docs/.
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Tandem",
+    products: [
+        .executable(name: "tandem", targets: ["tandem"]),
+        .library(name: "TandemPacket", targets: ["TandemPacket"]),
+        .library(name: "TandemLPM", targets: ["TandemLPM"]),
+        .library(name: "TandemDatasets", targets: ["TandemDatasets"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // Pure modules: no OS networking calls, testable anywhere.
+        .target(name: "TandemPacket", swiftSettings: strictSwift),
+        .target(name: "TandemLPM", dependencies: ["TandemPacket"], swiftSettings: strictSwift),
+        // Route tables and update traces from files (gzip through zlib) or generated.
+        .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),
+
+        // System libraries, installed by tools/test and tools/demo with apt-get.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .executableTarget(
+            name: "tandem",
+            dependencies: [
+                "TandemPacket", "TandemLPM", "TandemDatasets", "CPcap", "CMnl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        .testTarget(name: "TandemPacketTests", dependencies: ["TandemPacket"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemLPMTests", dependencies: ["TandemLPM", "TandemPacket", "TandemDatasets"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemDatasetsTests", dependencies: ["TandemDatasets", "TandemPacket"], swiftSettings: strictSwift),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CPcap", "CMnl"], swiftSettings: strictSwift),
+    ]
+)

@@ -1,0 +1,147 @@
+/// The 5-tuple of a packet, the input of the ECMP flow hash.
+
+/// Source and destination address, protocol, source and destination port of a packet.
+///
+/// Both families share one representation so that the hash and the flow tables are written once: an IPv4
+/// address is kept as its IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) and ``family`` tells the two apart.
+///
+/// The ports follow Linux's flow dissector, so that Tandem spreads flows the way the kernel would:
+/// - TCP, UDP, UDP-Lite, SCTP and DCCP: the ports of the transport header;
+/// - ICMP and ICMPv6 echo request and reply: the echo identifier as both ports, so that a ping session
+///   stays on one path and a symmetric hash maps the request and the reply alike;
+/// - fragments: 0, for every fragment including the first, so that all the fragments of one datagram hash
+///   alike and take the same path (only the first carries the ports; hashing them would send it elsewhere).
+///   An IPv6 "atomic fragment" (offset 0, no more fragments) is a whole packet and keeps its ports;
+/// - any other protocol, and other ICMP types: 0.
+///
+/// Reading it allocates nothing: no arrays, no existentials.
+public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
+    /// The family of the packet.
+    public var family: IPFamily
+    /// The source address; an IPv4 address in its IPv4-mapped form.
+    public var source: IPv6Address
+    /// The destination address; an IPv4 address in its IPv4-mapped form.
+    public var destination: IPv6Address
+    /// The transport protocol (for IPv6, the one after the extension headers).
+    public var `protocol`: IPProtocol
+    /// The source port, the echo identifier, or 0 (see the type's documentation).
+    public var sourcePort: UInt16
+    /// The destination port, the echo identifier, or 0 (see the type's documentation).
+    public var destinationPort: UInt16
+
+    /// Makes a 5-tuple from its parts.
+    ///
+    /// - Parameters:
+    ///   - family: The family.
+    ///   - source: The source address (IPv4-mapped for IPv4).
+    ///   - destination: The destination address (IPv4-mapped for IPv4).
+    ///   - protocol: The transport protocol.
+    ///   - sourcePort: The source port.
+    ///   - destinationPort: The destination port.
+    public init(
+        family: IPFamily, source: IPv6Address, destination: IPv6Address, protocol: IPProtocol,
+        sourcePort: UInt16, destinationPort: UInt16
+    ) {
+        self.family = family
+        self.source = source
+        self.destination = destination
+        self.protocol = `protocol`
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+    }
+
+    /// Reads the 5-tuple of a checked IPv4 packet.
+    ///
+    /// - Parameter packet: The packet's header view.
+    /// - Throws: ``MalformedReason/transportTruncated`` if the ports (4 bytes) or the ICMP header (8 bytes)
+    ///   do not fit in the payload.
+    public init(ipv4 packet: IPv4Header) throws(MalformedReason) {
+        let proto = packet.protocol
+        var ports: (UInt16, UInt16) = (0, 0)
+        if !packet.isFragment {
+            ports = try Self.ports(of: proto, in: packet.payload, icmp: .icmp, echo: (ICMPHeader.echoRequest, ICMPHeader.echoReply))
+        }
+        self.init(
+            family: .ipv4, source: IPv6Address(ipv4Mapped: packet.source),
+            destination: IPv6Address(ipv4Mapped: packet.destination), protocol: proto, sourcePort: ports.0,
+            destinationPort: ports.1)
+    }
+
+    /// Reads the 5-tuple of a checked IPv6 packet, walking its extension headers.
+    ///
+    /// - Parameter packet: The packet's header view.
+    /// - Throws: ``MalformedReason``: the extension header reasons of ``IPv6Header/upperLayer()``, or
+    ///   `transportTruncated` if the ports (4 bytes) or the ICMPv6 header (8 bytes) do not fit.
+    public init(ipv6 packet: IPv6Header) throws(MalformedReason) {
+        let upper = try packet.upperLayer()
+        var ports: (UInt16, UInt16) = (0, 0)
+        var fragmented = false
+        if let fragment = upper.fragment { fragmented = fragment.offset != 0 || fragment.moreFragments }
+        if !fragmented {
+            let transport = packet.packet.slice(upper.offset..<packet.packet.count)
+            ports = try Self.ports(
+                of: upper.protocol, in: transport, icmp: .icmpv6, echo: (ICMPv6Header.echoRequest, ICMPv6Header.echoReply))
+        }
+        self.init(
+            family: .ipv6, source: packet.source, destination: packet.destination, protocol: upper.protocol,
+            sourcePort: ports.0, destinationPort: ports.1)
+    }
+
+    /// Checks a packet of either family and reads its 5-tuple; the version nibble picks the family.
+    ///
+    /// - Parameter bytes: The packet, from its first IP header byte.
+    /// - Returns: The 5-tuple, or the reason the packet is malformed.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<FiveTuple, MalformedReason> {
+        guard !bytes.isEmpty else { return .failure(.truncated) }
+        do throws(MalformedReason) {
+            switch bytes.uint8(at: 0) >> 4 {
+            case 4: return .success(try FiveTuple(ipv4: IPv4Header(bytes)))
+            case 6: return .success(try FiveTuple(ipv6: IPv6Header(bytes)))
+            default: return .failure(.badVersion)
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The IPv4 source address, for an IPv4 tuple.
+    public var sourceIPv4: IPv4Address? { family == .ipv4 ? source.ipv4Mapped : nil }
+    /// The IPv4 destination address, for an IPv4 tuple.
+    public var destinationIPv4: IPv4Address? { family == .ipv4 ? destination.ipv4Mapped : nil }
+
+    /// E.g. `tcp 198.18.0.1:40000 -> 198.18.1.1:443` or `udp [2001:db8::1]:53 -> [2001:db8::2]:5353`.
+    public var description: String {
+        func endpoint(_ address: IPv6Address, _ port: UInt16) -> String {
+            if family == .ipv4, let ipv4 = address.ipv4Mapped { return "\(ipv4):\(port)" }
+            return "[\(address)]:\(port)"
+        }
+        return "\(self.protocol) \(endpoint(source, sourcePort)) -> \(endpoint(destination, destinationPort))"
+    }
+
+    /// The ports of a transport header, per the rules in the type's documentation.
+    ///
+    /// - Parameters:
+    ///   - proto: The transport protocol.
+    ///   - transport: The bytes from the start of the transport header.
+    ///   - icmp: The ICMP protocol of the family (ICMP in IPv4, ICMPv6 in IPv6).
+    ///   - echo: The family's echo request and reply types.
+    /// - Returns: The source and destination port.
+    /// - Throws: ``MalformedReason/transportTruncated`` if what is read does not fit.
+    @inline(__always)
+    static func ports(
+        of proto: IPProtocol, in transport: UnsafeRawBufferPointer, icmp: IPProtocol, echo: (UInt8, UInt8)
+    ) throws(MalformedReason) -> (UInt16, UInt16) {
+        if proto.hasPorts {
+            guard transport.count >= 4 else { throw .transportTruncated }
+            return (transport.bigEndianUInt16(at: 0), transport.bigEndianUInt16(at: 2))
+        }
+        if proto == icmp {
+            guard transport.count >= 8 else { throw .transportTruncated }
+            let type = transport.uint8(at: 0)
+            guard type == echo.0 || type == echo.1 else { return (0, 0) }
+            let identifier = transport.bigEndianUInt16(at: 4)
+            return (identifier, identifier)
+        }
+        return (0, 0)
+    }
+}

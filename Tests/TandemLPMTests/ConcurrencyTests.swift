@@ -1,0 +1,103 @@
+import Foundation
+import Synchronization
+import Testing
+import TandemPacket
+import TandemDatasets
+@testable import TandemLPM
+
+/// One writer churns prefixes while readers look up addresses under them; every answer must be
+/// a value that some prefix covering the address has had (never torn, never another slot's).
+@Suite("Readers during writes", .serialized)
+struct ConcurrencyTests {
+    final class Flag: Sendable {
+        let stopped = Atomic<Bool>(false)
+    }
+
+    /// Each churned prefix k only ever carries values in 1000*k ..< 1000*k + 1000; the covering
+    /// base prefix of an address carries `base`. An address may see its base value or the value of
+    /// any churned prefix that covers it.
+    static func churn<Table: LPMTable>(
+        _ table: Table, churned: [Table.Prefix], base: [(Table.Prefix, UInt32)], probes: [Table.Address], operations: Int
+    ) {
+        for (prefix, value) in base { table.insert(prefix, value: value) }
+        // What each probe may legally see.
+        let allowed: [(base: UInt32?, churned: [Int])] = probes.map { address in
+            let covering = base.filter { $0.0.contains(address) }.max { $0.0.length < $1.0.length }
+            return (covering?.1, churned.indices.filter { churned[$0].contains(address) })
+        }
+        let flag = Flag()
+        let violations = Atomic<Int>(0)
+        let reads = Atomic<Int>(0)
+        let reader = Thread {
+            var count = 0
+            while !flag.stopped.load(ordering: .relaxed) {
+                for (index, address) in probes.enumerated() {
+                    let answer = table.lookup(address)
+                    let ok: Bool
+                    if let answer, answer >= 1000 {
+                        ok = allowed[index].churned.contains(Int(answer / 1000) - 1)
+                    } else {
+                        ok = answer == allowed[index].base || (answer == nil && allowed[index].base == nil)
+                    }
+                    if !ok { violations.add(1, ordering: .relaxed) }
+                    count += 1
+                }
+            }
+            reads.store(count, ordering: .relaxed)
+        }
+        reader.start()
+        var random = SplitMix64(seed: 99)
+        for _ in 0..<operations {
+            let k = Int(random.next() % UInt64(churned.count))
+            if random.next() % 2 == 0 {
+                table.insert(churned[k], value: UInt32(1000 * (k + 1)) + UInt32(random.next() % 1000))
+            } else {
+                table.remove(churned[k])
+            }
+        }
+        flag.stopped.store(true, ordering: .relaxed)
+        while reads.load(ordering: .relaxed) == 0 { usleep(1000) }
+        #expect(violations.load(ordering: .relaxed) == 0, "torn or foreign answers seen")
+        #expect(reads.load(ordering: .relaxed) > 0)
+    }
+
+    @Test("IPv4: churn under a million-route table")
+    func ipv4() throws {
+        let table = IPv4Table()
+        // Values below 1000 for the background table so they cannot pass for churned ones.
+        table.load(fullTable.ipv4.prefix(200_000).enumerated().map { ($0.element, UInt32($0.offset % 997)) })
+        var churned: [IPv4Prefix] = []
+        for third in 0..<64 {  // nested prefixes under 198.18.0.0/15: /16 ... /32, across slots
+            let base = UInt32(0xC612_0000) | UInt32(third) << 10
+            for length in [16, 17, 20, 22, 23, 24, 25, 28, 30, 32] {
+                churned.append(IPv4Prefix(normalizing: IPv4Address(rawValue: base | 0x5), length: length))
+            }
+        }
+        churned = Array(Set(churned))
+        let base = [(try IPv4Prefix(address: IPv4Address(rawValue: 0xC612_0000), length: 15), UInt32(500))]
+        let probes = (0..<64).flatMap { third in
+            [0, 5, 6, 255, 1023].map { IPv4Address(rawValue: 0xC612_0000 | UInt32(third) << 10 | UInt32($0)) }
+        }
+        Self.churn(table, churned: churned, base: base, probes: probes, operations: 200_000)
+    }
+
+    @Test("IPv6: churn across depths")
+    func ipv6() throws {
+        let table = IPv6Table()
+        table.load(fullTable.ipv6.prefix(50_000).enumerated().map { ($0.element, UInt32($0.offset % 997)) })
+        let root: UInt128 = 0x2001_0db8 << 96
+        var churned: [IPv6Prefix] = []
+        for branch in 0..<32 {
+            let base = root | UInt128(branch) << 72 | 0x1234
+            for length in [20, 32, 33, 40, 48, 49, 56, 64, 100, 127, 128] {
+                churned.append(IPv6Prefix(normalizing: IPv6Address(rawValue: base), length: length))
+            }
+        }
+        churned = Array(Set(churned))
+        let base = [(try IPv6Prefix(address: IPv6Address(rawValue: root), length: 32), UInt32(600))]
+        let probes = (0..<32).flatMap { branch in
+            [0x1234, 0x1235, 0, 0xFFFF].map { IPv6Address(rawValue: root | UInt128(branch) << 72 | UInt128($0)) }
+        }
+        Self.churn(table, churned: churned, base: base, probes: probes, operations: 50_000)
+    }
+}
