@@ -39,7 +39,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             let shortKey = PrefixStore<Key>.shortKey(key, length)
             let old = store.short.updateValue(value, forKey: shortKey)
             if old == nil { store.countByLength[length] += 1 }
-            repaint(key, length: length, newDepth: UInt8(length)) { depth in
+            repaint(key, length: length, newDepth: UInt8(length), newValue: value) { depth in
                 depth == PrefixStore<Key>.noDepth || Int(depth) <= length
             }
             return old
@@ -68,7 +68,9 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             store.countByLength[length] -= 1
             let cover = store.coveringShort(key, shorterThan: length)
             let newDepth = cover.map { UInt8($0.length) } ?? PrefixStore<Key>.noDepth
-            repaint(key, length: length, newDepth: newDepth) { depth in Int(depth) == length }
+            repaint(key, length: length, newDepth: newDepth, newValue: cover?.value ?? Self.noValue) { depth in
+                Int(depth) == length
+            }
             return old
         }
         let slot = store.slot(of: key)
@@ -85,23 +87,22 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
         return old
     }
 
-    /// Gives every top slot of `key/length` whose depth passes `owns` the new depth, and
-    /// republishes it: its value, or its subtree rebuilt with the new inherited value.
-    private func repaint(_ key: Key, length: Int, newDepth: UInt8, owns: (UInt8) -> Bool) {
+    /// Gives every top slot of `key/length` whose depth passes `owns` the new depth and the
+    /// value that comes with it, and republishes it: its value, or its subtree rebuilt with the
+    /// new inherited value.
+    private func repaint(_ key: Key, length: Int, newDepth: UInt8, newValue: UInt32, owns: (UInt8) -> Bool) {
         let first = store.slot(of: key)
         let count = 1 << (directBits - length)
         for slot in first..<(first + count) where owns(store.depth[slot]) {
             store.depth[slot] = newDepth
             if let root = trie.root(of: slot) {
-                let inherited = store.inheritedValue(slot: slot) ?? Self.noValue
                 trie.beginWrite(slot)
-                let old = trie.readNode(root)
-                trie.freeBelow(old)
+                trie.freeBelow(trie.readNode(root))
                 let list = store.chunks[slot] ?? []
-                trie.writeNode(root, build(list, 0..<list.count, depth: directBits, inherited: inherited))
+                trie.writeNode(root, build(list, 0..<list.count, depth: directBits, inherited: newValue))
                 trie.publish(slot, root: root)
             } else {
-                trie.publish(slot, value: store.inheritedValue(slot: slot) ?? Self.noValue)
+                trie.publish(slot, value: newValue)
             }
         }
     }
@@ -113,6 +114,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
         let inheritedBySlot = store.inheritedValue(slot: slot) ?? Self.noValue
         guard let root = trie.root(of: slot) else {
             // A new subtree in fresh memory: publish it in one store, no reader ever waits.
+            trie.beginFreshWrite()
             let rootIndex = trie.nodes.allocate(1)
             trie.writeNode(rootIndex, build(list, 0..<list.count, depth: directBits, inherited: inheritedBySlot))
             trie.publish(slot, root: rootIndex)
@@ -282,6 +284,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
                 index += 1
             }
             store.chunks[slot] = chunk
+            trie.beginFreshWrite()
             let root = trie.nodes.allocate(1)
             trie.writeNode(
                 root, build(chunk, 0..<chunk.count, depth: directBits, inherited: store.inheritedValue(slot: slot) ?? Self.noValue))

@@ -165,6 +165,14 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
         atomicMemoryFence(ordering: .releasing)
     }
 
+    /// Orders everything published so far before the writes that follow, for a subtree built in
+    /// memory that no slot points to yet. That memory may have been freed by another slot's
+    /// edit a moment ago; the fence guarantees that a reader who still walks it there and sees
+    /// the new contents also sees that slot's new sequence, and retries.
+    func beginFreshWrite() {
+        atomicMemoryFence(ordering: .releasing)
+    }
+
     /// Publishes the slot: a plain value, or a root node. Bumps the sequence to the next even number.
     func publish(_ slot: Int, value: UInt32? = nil, root: Int? = nil) {
         let entry = top[slot].load(ordering: .relaxed)

@@ -78,9 +78,12 @@ public struct AddressParseError: Error, Hashable, Sendable, CustomStringConverti
         case .partTooLarge(let part):
             return "part \(part)\(inTail) is larger than 255"
         case .tooFewParts(let count):
-            return "an IPv4 address has four parts\(inTail.isEmpty ? "" : " in its IPv4 tail"), this has \(count)"
+            return inTail.isEmpty
+                ? "an IPv4 address has four parts, this has \(count)"
+                : "the embedded IPv4 address has \(count) parts, not four"
         case .tooManyParts:
-            return "an IPv4 address has four parts\(inTail.isEmpty ? "" : " in its IPv4 tail"), this has more"
+            return inTail.isEmpty
+                ? "an IPv4 address has four parts, this has more" : "the embedded IPv4 address has more than four parts"
         case .emptyGroup(let group):
             return "group \(group) is empty (a single ':' at the start or the end)"
         case .groupTooLong(let group):

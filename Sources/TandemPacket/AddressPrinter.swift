@@ -1,7 +1,7 @@
-/// Printing of addresses: dotted quads for IPv4, the RFC 5952 canonical form for IPv6.
-///
-/// Both write into the string's own storage (`String(unsafeUninitializedCapacity:)`), so printing costs the
-/// string and nothing else; an IPv4 address fits a small string and allocates nothing at all.
+// Printing of addresses: dotted quads for IPv4, the RFC 5952 canonical form for IPv6.
+//
+// Both write into the string's own storage (`String(unsafeUninitializedCapacity:)`), so printing costs the
+// string and nothing else; an IPv4 address fits a small string and allocates nothing at all.
 
 extension IPv4Address {
     /// The dotted quad, e.g. `198.18.0.1`.

@@ -9,7 +9,9 @@ public protocol IPAddress: Hashable, Comparable, Sendable, CustomStringConvertib
     associatedtype RawValue: FixedWidthInteger & UnsignedInteger & Sendable
     /// Number of bits in an address: 32 or 128.
     static var bitWidth: Int { get }
+    /// The address in host byte order.
     var rawValue: RawValue { get }
+    /// The address whose value in host byte order is `rawValue`.
     init(rawValue: RawValue)
     /// Parses the address from its text form (see the conforming type for the accepted forms).
     ///

@@ -1,8 +1,8 @@
-/// Big-endian reads from packet bytes.
-///
-/// Packets are in network byte order and come at any alignment (a TUN read can start at any offset in a
-/// batch buffer), so every read is `loadUnaligned` followed by a byte-order conversion. The views check
-/// bounds once when they are made; these readers then read without checking again.
+// Big-endian reads from packet bytes.
+//
+// Packets are in network byte order and come at any alignment (a TUN read can start at any offset in a
+// batch buffer), so every read is `loadUnaligned` followed by a byte-order conversion. The views check
+// bounds once when they are made; these readers then read without checking again.
 
 extension UnsafeRawBufferPointer {
     /// The byte at `offset`.

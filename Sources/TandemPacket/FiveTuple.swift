@@ -1,4 +1,4 @@
-/// The 5-tuple of a packet, the input of the ECMP flow hash.
+// The 5-tuple of a packet, the input of the ECMP flow hash.
 
 /// Source and destination address, protocol, source and destination port of a packet.
 ///
@@ -59,7 +59,8 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
         let proto = packet.protocol
         var ports: (UInt16, UInt16) = (0, 0)
         if !packet.isFragment {
-            ports = try Self.ports(of: proto, in: packet.payload, icmp: .icmp, echo: (ICMPHeader.echoRequest, ICMPHeader.echoReply))
+            ports = try Self.ports(
+                of: proto, in: packet.payload, icmp: .icmp, echo: (ICMPHeader.echoRequest, ICMPHeader.echoReply))
         }
         self.init(
             family: .ipv4, source: IPv6Address(ipv4Mapped: packet.source),
@@ -80,7 +81,8 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
         if !fragmented {
             let transport = packet.packet.slice(upper.offset..<packet.packet.count)
             ports = try Self.ports(
-                of: upper.protocol, in: transport, icmp: .icmpv6, echo: (ICMPv6Header.echoRequest, ICMPv6Header.echoReply))
+                of: upper.protocol, in: transport, icmp: .icmpv6,
+                echo: (ICMPv6Header.echoRequest, ICMPv6Header.echoReply))
         }
         self.init(
             family: .ipv6, source: packet.source, destination: packet.destination, protocol: upper.protocol,

@@ -1,4 +1,4 @@
-/// Decrementing the IPv4 TTL and the IPv6 hop limit in place, as a router does before forwarding.
+// Decrementing the IPv4 TTL and the IPv6 hop limit in place, as a router does before forwarding.
 
 /// What happened to a packet's TTL or hop limit.
 public enum HopLimitResult: Hashable, Sendable {

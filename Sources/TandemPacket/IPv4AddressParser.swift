@@ -1,7 +1,7 @@
-/// Parsing of IPv4 dotted quads: `a.b.c.d`, four decimal parts 0...255, nothing else.
-///
-/// The accepted language is the one of `inet_pton(AF_INET, ...)`: no shorthand (`10.1`), no hex or octal,
-/// no leading zeros (`010` is 8 to some parsers and 10 to others, so it is refused), no surrounding spaces.
+// Parsing of IPv4 dotted quads: `a.b.c.d`, four decimal parts 0...255, nothing else.
+//
+// The accepted language is the one of `inet_pton(AF_INET, ...)`: no shorthand (`10.1`), no hex or octal,
+// no leading zeros (`010` is 8 to some parsers and 10 to others, so it is refused), no surrounding spaces.
 
 extension IPv4Address {
     /// Parses a dotted quad such as `198.18.0.1`.

@@ -1,9 +1,9 @@
-/// Parsing of IPv6 text (RFC 4291 section 2.2): eight groups of one to four hex digits, at most one `::`
-/// standing for one or more zero groups, and optionally a dotted-quad IPv4 tail in place of the last two
-/// groups (`::ffff:198.18.0.1`, `64:ff9b::198.18.0.1`).
-///
-/// The accepted language is the one of `inet_pton(AF_INET6, ...)`: hex in either case, no zone index
-/// (`%eth0`), no brackets, no surrounding spaces.
+// Parsing of IPv6 text (RFC 4291 section 2.2): eight groups of one to four hex digits, at most one `::`
+// standing for one or more zero groups, and optionally a dotted-quad IPv4 tail in place of the last two
+// groups (`::ffff:198.18.0.1`, `64:ff9b::198.18.0.1`).
+//
+// The accepted language is the one of `inet_pton(AF_INET6, ...)`: hex in either case, no zone index
+// (`%eth0`), no brackets, no surrounding spaces.
 
 extension IPv6Address {
     /// Parses IPv6 text such as `2001:db8::1` or `::ffff:198.18.0.1`.
@@ -95,7 +95,9 @@ enum IPv6Text {
             groups += 1
             if compressed { tail = tail << 16 | group } else { head = head << 16 | group }
             if index == end { break }
-            guard bytes[index] == colon else { throw AddressScanFailure(.invalidCharacter(bytes[index], offset: index)) }
+            guard bytes[index] == colon else {
+                throw AddressScanFailure(.invalidCharacter(bytes[index], offset: index))
+            }
             index += 1
             // A single ':' must be followed by a group.
             if index == end { throw AddressScanFailure(.emptyGroup(group: groups + 1)) }

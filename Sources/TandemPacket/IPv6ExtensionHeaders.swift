@@ -1,4 +1,4 @@
-/// The walk over the IPv6 extension header chain (RFC 8200 section 4) to the upper-layer header.
+// The walk over the IPv6 extension header chain (RFC 8200 section 4) to the upper-layer header.
 
 /// What an IPv6 fragment header says (RFC 8200 section 4.5).
 public struct IPv6FragmentInfo: Hashable, Sendable {

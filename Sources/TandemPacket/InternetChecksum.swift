@@ -16,7 +16,8 @@ public enum InternetChecksum {
         var index = 0
         let count = bytes.count
         while count - index >= 8 {
-            let (sum, carry) = accumulator.addingReportingOverflow(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let (sum, carry) = accumulator.addingReportingOverflow(
+                bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
             accumulator = sum &+ (carry ? 1 : 0)
             index += 8
         }

@@ -1,8 +1,8 @@
-/// Parsing of prefixes written `address/length`, e.g. `198.18.0.0/15` or `2001:db8::/32`.
-///
-/// The length is plain decimal: no sign, no spaces, no leading zeros (so every prefix has one spelling).
-/// Host bits after the length are an error for people (`10.1.2.3/8` is probably a typo) but only a count for
-/// loaders of real tables, so the throwing parsers refuse them and the byte parsers report them.
+// Parsing of prefixes written `address/length`, e.g. `198.18.0.0/15` or `2001:db8::/32`.
+//
+// The length is plain decimal: no sign, no spaces, no leading zeros (so every prefix has one spelling).
+// Host bits after the length are an error for people (`10.1.2.3/8` is probably a typo) but only a count for
+// loaders of real tables, so the throwing parsers refuse them and the byte parsers report them.
 
 /// A prefix as a loader read it: the address exactly as written, the length, and whether bits were set after
 /// the length (so that the loader can normalise the prefix and count how often it had to).
@@ -142,22 +142,26 @@ enum PrefixText {
         let result = text.withUTF8Bytes { bytes in
             Result { () throws(PrefixScanFailure) in try Self.scan(bytes, maximum: maximum, scan: scan) }
         }
-        let string = String(text)
+        // The text is copied only for an error or a message, never for a prefix that parses.
         switch result {
         case .success(let (raw, length)):
             let parsed = ParsedPrefix<Prefix>(address: Prefix.Address(rawValue: raw), length: length)
-            if parsed.hostBitsSet { throw .hostBitsSet(text: string, correctForm: parsed.prefix.description) }
+            if parsed.hostBitsSet { throw .hostBitsSet(text: String(text), correctForm: parsed.prefix.description) }
             return parsed.prefix
         case .failure(.missingSlash):
+            let string = String(text)
             if string.isEmpty { throw .malformed(text: string, reason: "the text is empty") }
             throw .missingSlash(text: string)
         case .failure(.invalidAddress(let reason)):
+            let string = String(text)
             let address = String(decoding: string.utf8.prefix { $0 != UInt8(ascii: "/") }, as: UTF8.self)
             throw .invalidAddress(text: string, error: AddressParseError(text: address, family: family, reason: reason))
         case .failure(.invalidLength(let start)):
-            throw .invalidLength(text: string, lengthText: String(decoding: string.utf8.dropFirst(start), as: UTF8.self))
+            let string = String(text)
+            throw .invalidLength(
+                text: string, lengthText: String(decoding: string.utf8.dropFirst(start), as: UTF8.self))
         case .failure(.lengthOutOfRange(let length)):
-            throw .lengthOutOfRange(text: string, length: length, maximum: maximum)
+            throw .lengthOutOfRange(text: String(text), length: length, maximum: maximum)
         }
     }
 }

@@ -85,17 +85,20 @@ struct PropertyTests {
         0x2001_0db8_0012_3400 << 64 | 0xdead_beef,
     ]
 
+    /// Wide top arrays make every /0 change repaint millions of slots: fewer seeds there.
+    static func seeds(_ directBits: Int) -> Range<UInt64> { 0..<(directBits >= 22 ? 6 : 40) }
+
     @Test("IPv4", arguments: [6, 8, 12, 18, 24])
     func ipv4(directBits: Int) {
-        for seed in 0..<40 {
-            Self.run({ IPv4Table(directBits: directBits) }, anchors: Self.ipv4Anchors, seed: UInt64(seed), steps: 300)
+        for seed in Self.seeds(directBits) {
+            Self.run({ IPv4Table(directBits: directBits) }, anchors: Self.ipv4Anchors, seed: seed, steps: 300)
         }
     }
 
     @Test("IPv6", arguments: [6, 16, 20, 24])
     func ipv6(directBits: Int) {
-        for seed in 0..<40 {
-            Self.run({ IPv6Table(directBits: directBits) }, anchors: Self.ipv6Anchors, seed: UInt64(seed), steps: 300)
+        for seed in Self.seeds(directBits) {
+            Self.run({ IPv6Table(directBits: directBits) }, anchors: Self.ipv6Anchors, seed: seed, steps: 300)
         }
     }
 

@@ -18,11 +18,11 @@ struct PrefixTests {
     @Test("parses and prints IPv6 prefixes")
     func ipv6() throws {
         let prefix = try IPv6Prefix("2001:DB8::/32")
-        #expect(prefix.address == ipv6("2001:db8::"))
+        #expect(prefix.address == v6("2001:db8::"))
         #expect(prefix.length == 32)
         #expect(prefix.description == "2001:db8::/32")
         #expect(try IPv6Prefix("::/0").length == 0)
-        #expect(try IPv6Prefix("2001:db8::1/128").address == ipv6("2001:db8::1"))
+        #expect(try IPv6Prefix("2001:db8::1/128").address == v6("2001:db8::1"))
         #expect(try IPv6Prefix("::ffff:198.18.0.0/111").description == "::ffff:198.18.0.0/111")
     }
 
@@ -33,7 +33,10 @@ struct PrefixTests {
             ("", .malformed(text: "", reason: "the text is empty")),
             ("10.0.0.0/33", .lengthOutOfRange(text: "10.0.0.0/33", length: 33, maximum: 32)),
             ("10.0.0.0/4294967296", .lengthOutOfRange(text: "10.0.0.0/4294967296", length: 4_294_967_296, maximum: 32)),
-            ("10.0.0.0/99999999999999999999999", .lengthOutOfRange(text: "10.0.0.0/99999999999999999999999", length: Int.max, maximum: 32)),
+            (
+                "10.0.0.0/99999999999999999999999",
+                .lengthOutOfRange(text: "10.0.0.0/99999999999999999999999", length: Int.max, maximum: 32)
+            ),
             ("10.1.2.3/8", .hostBitsSet(text: "10.1.2.3/8", correctForm: "10.0.0.0/8")),
             ("10.0.0.1/0", .hostBitsSet(text: "10.0.0.1/0", correctForm: "0.0.0.0/0")),
             ("10.0.0.0/", .invalidLength(text: "10.0.0.0/", lengthText: "")),
@@ -112,11 +115,15 @@ struct PrefixTests {
                 return error.description
             }
         }
-        #expect(message("10.1.2.3/8") == "prefix '10.1.2.3/8' has host bits set after its length; write it as 10.0.0.0/8")
+        #expect(
+            message("10.1.2.3/8") == "prefix '10.1.2.3/8' has host bits set after its length; write it as 10.0.0.0/8")
         #expect(message("10.0.0.0/33") == "prefix '10.0.0.0/33': length 33 is out of range (0...32)")
-        #expect(message("10.0.0.1") == "prefix '10.0.0.1' has no '/length'; add the length after a slash, e.g. '10.0.0.1/32'")
+        #expect(
+            message("10.0.0.1")
+                == "prefix '10.0.0.1' has no '/length'; add the length after a slash, e.g. '10.0.0.1/32'")
         #expect(message("10.0.0.256/8") == "prefix '10.0.0.256/8': part 4 is larger than 255")
-        #expect(message("10.0.0.0/08") == "prefix '10.0.0.0/08': length '08' is not a decimal number without leading zeros")
+        #expect(
+            message("10.0.0.0/08") == "prefix '10.0.0.0/08': length '08' is not a decimal number without leading zeros")
     }
 
     @Test("the byte parser reports the address as written, the length and host bits")
@@ -136,7 +143,7 @@ struct PrefixTests {
         #expect(dirty.prefix == (try IPv4Prefix("10.0.0.0/8")))
 
         let six = try #require(parse6("2001:db8::1/64"))
-        #expect(six.hostBitsSet && six.prefix == (try IPv6Prefix("2001:db8::/64")))
+        #expect(try six.hostBitsSet && six.prefix == IPv6Prefix("2001:db8::/64"))
         #expect(parse6("::/0")?.prefix == (try IPv6Prefix("::/0")))
         #expect(parse6("::1/128")?.hostBitsSet == false)
         #expect(parse4("0.0.0.0/0")?.hostBitsSet == false)

@@ -38,7 +38,7 @@ extension Array where Element == UInt8 {
 }
 
 /// The address `text`, recording an issue (not crashing) if it does not parse.
-func ipv4(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> IPv4Address {
+func v4(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> IPv4Address {
     do {
         return try IPv4Address(text)
     } catch {
@@ -48,7 +48,7 @@ func ipv4(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> 
 }
 
 /// The address `text`, recording an issue (not crashing) if it does not parse.
-func ipv6(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> IPv6Address {
+func v6(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> IPv6Address {
     do {
         return try IPv6Address(text)
     } catch {
@@ -219,11 +219,13 @@ func icmpMessage(type: UInt8, code: UInt8 = 0, identifier: UInt16 = 0, sequence:
 }
 
 /// Makes a view of `bytes` and hands it to `body`; the view does not outlive the call.
+@discardableResult
 func withIPv4<R>(_ bytes: [UInt8], _ body: (IPv4Header) throws -> R) throws -> R {
     try bytes.withUnsafeBytes { raw in try body(try IPv4Header(raw)) }
 }
 
 /// Makes a view of `bytes` and hands it to `body`; the view does not outlive the call.
+@discardableResult
 func withIPv6<R>(_ bytes: [UInt8], _ body: (IPv6Header) throws -> R) throws -> R {
     try bytes.withUnsafeBytes { raw in try body(try IPv6Header(raw)) }
 }

@@ -13,3 +13,13 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension SplitMix64 {
+    /// `count` random bytes, drawn from `alphabet` if given.
+    mutating func bytes(_ count: Int, from alphabet: [UInt8]? = nil) -> [UInt8] {
+        (0..<count).map { _ in
+            if let alphabet { return alphabet[Int.random(in: 0..<alphabet.count, using: &self)] }
+            return UInt8(truncatingIfNeeded: next())
+        }
+    }
+}

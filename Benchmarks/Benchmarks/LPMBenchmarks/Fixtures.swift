@@ -1,0 +1,110 @@
+// Shared inputs for the LPM benchmarks: the full table, the update trace and address samples.
+//
+// BenchmarkTool runs every benchmark in a process of its own, so each global below is computed
+// lazily (Swift globals are initialised once, on first use) and only in `setup` hooks: listing
+// the benchmarks stays instant, and each benchmark pays only for the inputs it uses.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TandemDatasets
+import TandemLPM
+import TandemPacket
+
+/// How many addresses one lookup benchmark iteration looks up (= `scalingFactor: .mega`).
+let lookupSampleCount = 1_000_000
+/// Fixed seeds, so that every run looks up the same addresses.
+let hitSeed: UInt64 = 0x7A4D_0001
+let uniformSeed: UInt64 = 0x7A4D_0002
+/// Batch size for the batch lookup API.
+let batchSize = 256
+
+/// The full table (the shared file if found, else the synthetic one), read once per process.
+let routeTable: RouteTableData = {
+    let start = ContinuousClock.now
+    let data: RouteTableData
+    do {
+        data = try RouteTableData.loadOrSynthesize()
+    } catch {
+        fatalError("LPMBenchmarks: cannot read the route table: \(error)")
+    }
+    reportOnce(
+        "table-origin",
+        "LPMBenchmarks: route table \(data.origin): \(data.ipv4.count) IPv4 + \(data.ipv6.count) IPv6 prefixes"
+            + " (read in \(start.duration(to: .now)))")
+    return data
+}()
+
+/// A next-hop-group id per route, as a FIB would carry.
+func groupID(_ index: Int) -> UInt32 { UInt32(index % 1024) }
+
+let ipv4Routes: [(prefix: IPv4Prefix, value: UInt32)] = routeTable.ipv4.enumerated().map {
+    (prefix: $0.element, value: groupID($0.offset))
+}
+let ipv6Routes: [(prefix: IPv6Prefix, value: UInt32)] = routeTable.ipv6.enumerated().map {
+    (prefix: $0.element, value: groupID($0.offset))
+}
+
+/// A full IPv4 table with the given geometry.
+func fullIPv4Table(directBits: Int = 18) -> IPv4Table {
+    let table = IPv4Table(directBits: directBits)
+    table.load(ipv4Routes)
+    return table
+}
+
+/// A full IPv6 table with the given geometry.
+func fullIPv6Table(directBits: Int = 20) -> IPv6Table {
+    let table = IPv6Table(directBits: directBits)
+    table.load(ipv6Routes)
+    return table
+}
+
+/// Which addresses a lookup benchmark looks up.
+enum AddressMix: String {
+    /// Random addresses inside randomly chosen announced prefixes (every lookup hits).
+    case hit
+    /// Uniformly random addresses (IPv4: the whole space; IPv6: 2000::/3), hits and misses as they fall.
+    case uniform
+}
+
+func ipv4Addresses(_ mix: AddressMix) -> [IPv4Address] {
+    switch mix {
+    case .hit: return AddressSamples.inside(routeTable.ipv4, count: lookupSampleCount, seed: hitSeed)
+    case .uniform: return AddressSamples.uniformIPv4(count: lookupSampleCount, seed: uniformSeed)
+    }
+}
+
+func ipv6Addresses(_ mix: AddressMix) -> [IPv6Address] {
+    switch mix {
+    case .hit: return AddressSamples.inside(routeTable.ipv6, count: lookupSampleCount, seed: hitSeed)
+    case .uniform: return AddressSamples.uniformIPv6GlobalUnicast(count: lookupSampleCount, seed: uniformSeed)
+    }
+}
+
+/// Prints `message` to standard error once per benchmark run, not once per benchmark process.
+///
+/// Every benchmark runs in its own child process of BenchmarkTool; they share the parent's pid,
+/// so a marker file named after it tells the first child from the others.
+func reportOnce(_ key: String, _ message: String) {
+    let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+    let marker = "\(directory)/tandem-lpm-benchmarks-\(getppid())-\(key)"
+    let fd = open(marker, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    if fd >= 0 {
+        close(fd)
+        printError(message)
+    } else if errno != EEXIST {
+        printError(message)
+    }
+}
+
+func printError(_ message: String) {
+    var line = message + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+func mebibytes(_ bytes: Int) -> String {
+    let tenths = (bytes * 10 + (1 << 19)) >> 20
+    return "\(tenths / 10).\(tenths % 10) MiB"
+}

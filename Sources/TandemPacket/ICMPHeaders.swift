@@ -1,0 +1,90 @@
+// Checked, read-only views of transport headers. Each view is made from the IP payload that starts with its
+// header (`IPv4Header.payload`, or the IPv6 packet from `IPv6UpperLayer.offset`). Like the IP views they hold the
+// caller's pointer and are valid only while that buffer is.
+//
+// A router reads little of the transport header: the 5-tuple needs only the ports (`FiveTuple` reads them itself,
+// from 4 bytes). These views check the whole fixed header, for the code that needs more.
+
+/// An ICMP header for IPv4 (RFC 792): type, code, checksum and the 4 bytes whose meaning depends on the type.
+public struct ICMPHeader {
+    /// The size of the header every ICMP message has.
+    public static let length = 8
+    /// Echo reply.
+    public static let echoReply: UInt8 = 0
+    /// Destination unreachable.
+    public static let destinationUnreachable: UInt8 = 3
+    /// Echo request.
+    public static let echoRequest: UInt8 = 8
+    /// Time exceeded.
+    public static let timeExceeded: UInt8 = 11
+
+    /// The message: header and body.
+    public let message: UnsafeRawBufferPointer
+
+    /// Checks `bytes` and makes a view of the ICMP message at their start.
+    ///
+    /// - Parameter bytes: The message.
+    /// - Throws: ``MalformedReason/transportTruncated`` if the 8-byte header does not fit.
+    public init(_ bytes: UnsafeRawBufferPointer) throws(MalformedReason) {
+        guard bytes.count >= Self.length else { throw .transportTruncated }
+        message = bytes
+    }
+
+    /// The type.
+    public var type: UInt8 { message.uint8(at: 0) }
+    /// The code.
+    public var code: UInt8 { message.uint8(at: 1) }
+    /// The checksum field.
+    public var checksum: UInt16 { message.bigEndianUInt16(at: 2) }
+    /// Whether this is an echo request or reply, whose identifier names the ping session.
+    public var isEcho: Bool { type == Self.echoRequest || type == Self.echoReply }
+    /// The echo identifier, for echo requests and replies; `nil` for other types.
+    public var identifier: UInt16? { isEcho ? message.bigEndianUInt16(at: 4) : nil }
+    /// The echo sequence number, for echo requests and replies; `nil` for other types.
+    public var sequenceNumber: UInt16? { isEcho ? message.bigEndianUInt16(at: 6) : nil }
+    /// The body after the 8-byte header (for errors: the start of the packet that caused them).
+    public var body: UnsafeRawBufferPointer { message.slice(Self.length..<message.count) }
+}
+
+/// An ICMPv6 header (RFC 4443): type, code, checksum and the 4 bytes whose meaning depends on the type.
+public struct ICMPv6Header {
+    /// The size of the header every ICMPv6 message has.
+    public static let length = 8
+    /// Destination unreachable.
+    public static let destinationUnreachable: UInt8 = 1
+    /// Packet too big.
+    public static let packetTooBig: UInt8 = 2
+    /// Time exceeded.
+    public static let timeExceeded: UInt8 = 3
+    /// Echo request.
+    public static let echoRequest: UInt8 = 128
+    /// Echo reply.
+    public static let echoReply: UInt8 = 129
+
+    /// The message: header and body.
+    public let message: UnsafeRawBufferPointer
+
+    /// Checks `bytes` and makes a view of the ICMPv6 message at their start.
+    ///
+    /// - Parameter bytes: The message.
+    /// - Throws: ``MalformedReason/transportTruncated`` if the 8-byte header does not fit.
+    public init(_ bytes: UnsafeRawBufferPointer) throws(MalformedReason) {
+        guard bytes.count >= Self.length else { throw .transportTruncated }
+        message = bytes
+    }
+
+    /// The type.
+    public var type: UInt8 { message.uint8(at: 0) }
+    /// The code.
+    public var code: UInt8 { message.uint8(at: 1) }
+    /// The checksum field.
+    public var checksum: UInt16 { message.bigEndianUInt16(at: 2) }
+    /// Whether this is an echo request or reply, whose identifier names the ping session.
+    public var isEcho: Bool { type == Self.echoRequest || type == Self.echoReply }
+    /// The echo identifier, for echo requests and replies; `nil` for other types.
+    public var identifier: UInt16? { isEcho ? message.bigEndianUInt16(at: 4) : nil }
+    /// The echo sequence number, for echo requests and replies; `nil` for other types.
+    public var sequenceNumber: UInt16? { isEcho ? message.bigEndianUInt16(at: 6) : nil }
+    /// The body after the 8-byte header (for errors: the start of the packet that caused them).
+    public var body: UnsafeRawBufferPointer { message.slice(Self.length..<message.count) }
+}

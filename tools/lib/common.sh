@@ -1,0 +1,42 @@
+# Shared by tools/demo and tools/test. Source it; do not run it.
+
+# The repository root, whatever the caller's working directory.
+TANDEM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# The Debian packages every build needs: the system libraries behind CPcap, CMnl and CZlib.
+TANDEM_BUILD_PACKAGES=(pkg-config libpcap-dev libmnl-dev zlib1g-dev)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# ensure_packages PKG...: installs the Debian packages that are missing, with one
+# `apt-get update` first. Needs root (or sudo) only when something is missing.
+ensure_packages() {
+    local missing=()
+    local package
+    for package in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$package")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing missing Debian packages: ${missing[*]}"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            echo "error: missing packages ${missing[*]} and not root; install them with apt-get as root" >&2
+            exit 1
+        fi
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# require_swift: a clear message instead of "command not found".
+require_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        echo "error: swift is not on the PATH; install Swift 6.1 or later (https://swift.org/install)" >&2
+        exit 1
+    fi
+}
