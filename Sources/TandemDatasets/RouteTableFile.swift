@@ -69,7 +69,7 @@ public struct RouteTableData: Sendable {
         if let path { return try load(path: path) }
         if let shared = SharedData.path(of: SharedData.fullTable) { return try load(path: shared) }
         return SyntheticTable.generate(
-            seed: seed, reason: "\(SharedData.fullTable) not found (looked in \(SharedData.searchedDirectories().joined(separator: ", ")))")
+            seed: seed, reason: "\(SharedData.fullTable) not found in \(SharedData.searchDescription)")
     }
 }
 

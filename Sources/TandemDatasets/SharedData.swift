@@ -8,11 +8,12 @@ public enum SharedData {
     public static let fullTable = "full-table-2024.txt.gz"
     public static let updateTrace = "linx-updates-2014-v4.txt.gz"
 
-    /// Where to look, in order: `$TANDEM_DATA`, then `../shared/data` and `shared/data` from the
-    /// current directory and from the directory of the running executable upwards.
+    /// Where to look: `$TANDEM_DATA` alone when it is set (so a run can be pinned to a copy, or
+    /// to none at all); otherwise `../shared/data` and `shared/data` from the current directory
+    /// and from the directory of the running executable, and from their parents.
     public static func searchedDirectories() -> [String] {
+        if let environment = getenv("TANDEM_DATA") { return [String(cString: environment)] }
         var directories: [String] = []
-        if let environment = getenv("TANDEM_DATA") { directories.append(String(cString: environment)) }
         var starts: [String] = []
         if let cwd = getcwd(nil, 0) {
             starts.append(String(cString: cwd))
@@ -34,6 +35,12 @@ public enum SharedData {
             }
         }
         return directories
+    }
+
+    /// Where the search looked, in words, for messages.
+    public static var searchDescription: String {
+        if let environment = getenv("TANDEM_DATA") { return "$TANDEM_DATA (\(String(cString: environment)))" }
+        return "../shared/data above the working directory or the executable"
     }
 
     /// The path of the shared file `name`, if some searched directory has it.

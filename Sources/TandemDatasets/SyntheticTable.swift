@@ -22,17 +22,25 @@ public enum SyntheticTable {
     /// Generates the table; `scale` (0...1] keeps that share of every length (for quick tests).
     public static func generate(seed: UInt64, scale: Double = 1, reason: String) -> RouteTableData {
         var random = SplitMix64(seed: seed)
-        var ipv4 = Set<IPv4Prefix>()
+        // The sets only reject duplicates; the arrays keep generation order, so a seed always
+        // gives the same table (a Set's order changes from process to process).
+        var seen4 = Set<IPv4Prefix>()
+        var ipv4: [IPv4Prefix] = []
         for (length, count) in ipv4LengthMix {
             let wanted = max(1, Int((Double(count) * scale).rounded()))
             var made = 0
             while made < wanted {
                 let address = IPv4Address(rawValue: UInt32(truncatingIfNeeded: random.next()))
-                guard isPublicIPv4(address) else { continue }
-                if ipv4.insert(IPv4Prefix(normalizing: address, length: length)).inserted { made += 1 }
+                let prefix = IPv4Prefix(normalizing: address, length: length)
+                guard isPublicIPv4(prefix) else { continue }
+                if seen4.insert(prefix).inserted {
+                    ipv4.append(prefix)
+                    made += 1
+                }
             }
         }
-        var ipv6 = Set<IPv6Prefix>()
+        var seen6 = Set<IPv6Prefix>()
+        var ipv6: [IPv6Prefix] = []
         for (length, count) in ipv6LengthMix {
             let wanted = max(1, Int((Double(count) * scale).rounded()))
             var made = 0
@@ -40,27 +48,30 @@ public enum SyntheticTable {
                 // Cluster like the real table: most prefixes sit under a few hundred /20s.
                 let high = UInt64(0x2000 | (random.next() % 0x400) << 2) << 48 | random.next() >> 16
                 let address = IPv6Address(rawValue: UInt128(high) << 64 | UInt128(random.next()))
-                if ipv6.insert(IPv6Prefix(normalizing: address, length: length)).inserted { made += 1 }
+                let prefix = IPv6Prefix(normalizing: address, length: length)
+                if seen6.insert(prefix).inserted {
+                    ipv6.append(prefix)
+                    made += 1
+                }
             }
         }
-        var v4 = Array(ipv4)
-        var v6 = Array(ipv6)
-        v4.shuffle(using: &random)
-        v6.shuffle(using: &random)
-        return RouteTableData(ipv4: v4, ipv6: v6, origin: .synthetic(seed: seed, reason: reason))
+        ipv4.shuffle(using: &random)
+        ipv6.shuffle(using: &random)
+        return RouteTableData(ipv4: ipv4, ipv6: ipv6, origin: .synthetic(seed: seed, reason: reason))
     }
 
-    /// Public unicast: not 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16,
-    /// 198.18/15 (the test range), and below 224/8.
-    public static func isPublicIPv4(_ address: IPv4Address) -> Bool {
-        let a = address.rawValue >> 24
-        let b = address.rawValue >> 16 & 0xFF
-        if a == 0 || a == 10 || a == 127 || a >= 224 { return false }
-        if a == 100 && b & 0xC0 == 64 { return false }
-        if a == 169 && b == 254 { return false }
-        if a == 172 && b & 0xF0 == 16 { return false }
-        if a == 192 && b == 168 { return false }
-        if a == 198 && b & 0xFE == 18 { return false }
-        return true
+    /// Blocks that no public table routes: this network, private, shared, loopback, link
+    /// local, the benchmarking range 198.18.0.0/15 that Tandem's tests use, and 224/3.
+    static let specialIPv4: [(UInt32, Int)] = [
+        (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8), (0xA9FE_0000, 16),
+        (0xAC10_0000, 12), (0xC0A8_0000, 16), (0xC612_0000, 15), (0xE000_0000, 3),
+    ]
+
+    /// Whether `prefix` stays clear of every special block (neither inside one nor covering one).
+    public static func isPublicIPv4(_ prefix: IPv4Prefix) -> Bool {
+        !specialIPv4.contains { block, length in
+            let shorter = min(length, prefix.length)
+            return prefix.address.rawValue & IPv4Prefix.mask(length: shorter) == block & IPv4Prefix.mask(length: shorter)
+        }
     }
 }

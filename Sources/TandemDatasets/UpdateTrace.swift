@@ -78,6 +78,6 @@ public struct UpdateTrace: Sendable {
         }
         return UpdateTrace(
             updates: updates,
-            origin: .synthetic(seed: seed, reason: "\(SharedData.updateTrace) not found"))
+            origin: .synthetic(seed: seed, reason: "\(SharedData.updateTrace) not found in \(SharedData.searchDescription)"))
     }
 }
