@@ -4,6 +4,15 @@ import PackageDescription
 
 let strictSwift: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
+// The LPM tables rank bitmaps with population counts. Swift's default x86-64 target has no
+// POPCNT instruction and emulates it with a dozen instructions per count; every x86-64 CPU since
+// 2009 (x86-64-v2: Nehalem, AMD Bulldozer) has it. AArch64 always has it.
+#if arch(x86_64)
+let hotPathSettings: [SwiftSetting] = strictSwift + [.unsafeFlags(["-target-cpu", "nehalem"])]
+#else
+let hotPathSettings: [SwiftSetting] = strictSwift
+#endif
+
 let package = Package(
     name: "Tandem",
     products: [
@@ -18,7 +27,7 @@ let package = Package(
     targets: [
         // Pure modules: no OS networking calls, testable anywhere.
         .target(name: "TandemPacket", swiftSettings: strictSwift),
-        .target(name: "TandemLPM", dependencies: ["TandemPacket"], swiftSettings: strictSwift),
+        .target(name: "TandemLPM", dependencies: ["TandemPacket"], swiftSettings: hotPathSettings),
         // Route tables and update traces from files (gzip through zlib) or generated.
         .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),
 

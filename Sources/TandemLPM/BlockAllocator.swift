@@ -1,7 +1,7 @@
 /// Hands out runs of consecutive elements (nodes or leaves) inside a ``ReservedMemory``.
 ///
 /// A poptrie node's children sit side by side, as do its leaves, so the writer asks for a run
-/// of 1...64 elements at a time. Freed runs go to a free list of their exact size and are
+/// of 1...66 elements at a time (a flat block is two bitmap words and up to 64 leaves). Freed runs go to a free list of their exact size and are
 /// reused first; the high-water mark only grows. Only the writer uses this type.
 struct BlockAllocator {
     /// Elements the reservation holds (a power of two).
@@ -10,7 +10,7 @@ struct BlockAllocator {
     private(set) var highWater = 0
     /// Elements currently handed out.
     private(set) var inUse = 0
-    private var freeRuns: [[UInt32]] = Array(repeating: [], count: 65)
+    private var freeRuns: [[UInt32]] = Array(repeating: [], count: 67)
 
     init(capacity: Int) {
         precondition(capacity > 0 && capacity & (capacity - 1) == 0, "capacity must be a power of two")
@@ -19,7 +19,7 @@ struct BlockAllocator {
 
     /// Returns the index of the first of `count` consecutive free elements.
     mutating func allocate(_ count: Int) -> Int {
-        precondition(count >= 1 && count <= 64)
+        precondition(count >= 1 && count <= 66)
         inUse += count
         if let index = freeRuns[count].popLast() { return Int(index) }
         let index = highWater

@@ -95,16 +95,36 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
         let count = 1 << (directBits - length)
         for slot in first..<(first + count) where owns(store.depth[slot]) {
             store.depth[slot] = newDepth
-            if let root = trie.root(of: slot) {
-                trie.beginWrite(slot)
-                trie.freeBelow(trie.readNode(root))
-                let list = store.chunks[slot] ?? []
-                trie.writeNode(root, build(list, 0..<list.count, depth: directBits, inherited: newValue))
-                trie.publish(slot, root: root)
+            if case .value = trie.content(of: slot) {
+                trie.publish(slot, .value(newValue))
             } else {
-                trie.publish(slot, value: newValue)
+                replaceSubtree(slot: slot, inherited: newValue)
             }
         }
+    }
+
+    /// Builds the whole subtree of `slot` afresh from its list (a flat block if the root has no
+    /// children, a plain value if the list is empty), publishes it in one store, then frees the
+    /// old one. Readers still in the old one see the slot's sequence move and retry.
+    private func replaceSubtree(slot: Int, inherited: UInt32) {
+        let old = trie.content(of: slot)
+        let list = store.chunks[slot] ?? []
+        let new: Poptrie<Key>.SlotContent
+        trie.beginFreshWrite()
+        if list.isEmpty {
+            new = .value(inherited)
+        } else {
+            let root = build(list, 0..<list.count, depth: directBits, inherited: inherited)
+            if root.childBits == 0 {
+                new = .flat(trie.makeFlat(root))
+            } else {
+                let index = trie.nodes.allocate(1)
+                trie.writeNode(index, root)
+                new = .node(index)
+            }
+        }
+        trie.publish(slot, new)
+        trie.free(old)
     }
 
     /// Brings the subtree under `slot` up to date after `changedKey/length` (longer than the
@@ -112,19 +132,8 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
     private func rebuild(slot: Int, changedKey: Key, length: Int) {
         let list = store.chunks[slot] ?? []
         let inheritedBySlot = store.inheritedValue(slot: slot) ?? Self.noValue
-        guard let root = trie.root(of: slot) else {
-            // A new subtree in fresh memory: publish it in one store, no reader ever waits.
-            trie.beginFreshWrite()
-            let rootIndex = trie.nodes.allocate(1)
-            trie.writeNode(rootIndex, build(list, 0..<list.count, depth: directBits, inherited: inheritedBySlot))
-            trie.publish(slot, root: rootIndex)
-            return
-        }
-        if list.isEmpty {
-            trie.beginWrite(slot)
-            trie.freeBelow(trie.readNode(root))
-            trie.nodes.free(root, count: 1)
-            trie.publish(slot, value: inheritedBySlot)
+        guard let root = trie.root(of: slot), !list.isEmpty else {
+            replaceSubtree(slot: slot, inherited: inheritedBySlot)
             return
         }
         // The path of nodes from the root towards the changed prefix: stop at the deepest node
@@ -148,16 +157,18 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             if !range.isEmpty || path.count == 1 { break }
             path.removeLast()
         }
+        if path.count == 1 {
+            // The root itself changes: build it afresh (it may become flat) and swap it in.
+            replaceSubtree(slot: slot, inherited: inheritedBySlot)
+            return
+        }
         let (node, depth) = path[path.count - 1]
-        let regionKey = changedKey.masked(to: depth)
         let inherited =
-            path.count == 1
-            ? inheritedBySlot
-            : store.inheritedValue(regionKey: regionKey, nodeDepth: depth, in: list) ?? Self.noValue
+            store.inheritedValue(regionKey: changedKey.masked(to: depth), nodeDepth: depth, in: list) ?? Self.noValue
         trie.beginWrite(slot)
         trie.freeBelow(trie.readNode(node))
         trie.writeNode(node, build(list, range, depth: depth, inherited: inherited))
-        trie.publish(slot, root: root)
+        trie.publish(slot, .node(root))
     }
 
     /// The entries of `list` inside the region `regionKey/depth` that are longer than `depth`.
@@ -260,7 +271,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             (store.depth + first).update(repeating: UInt8(item.length), count: 1 << (directBits - item.length))
         }
         for slot in 0..<(1 << directBits) where store.depth[slot] != PrefixStore<Key>.noDepth {
-            trie.publish(slot, value: store.inheritedValue(slot: slot) ?? Self.noValue)
+            trie.publish(slot, .value(store.inheritedValue(slot: slot) ?? Self.noValue))
         }
         // Long prefixes: sort by (key, length, order), keep the last of each prefix, cut into chunks.
         long.sort {
@@ -284,11 +295,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
                 index += 1
             }
             store.chunks[slot] = chunk
-            trie.beginFreshWrite()
-            let root = trie.nodes.allocate(1)
-            trie.writeNode(
-                root, build(chunk, 0..<chunk.count, depth: directBits, inherited: store.inheritedValue(slot: slot) ?? Self.noValue))
-            trie.publish(slot, root: root)
+            replaceSubtree(slot: slot, inherited: store.inheritedValue(slot: slot) ?? Self.noValue)
             start = index
         }
     }

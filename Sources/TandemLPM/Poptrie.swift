@@ -5,8 +5,11 @@ import Synchronization
 ///
 /// Layout, read side (see `TandemLPM.docc` for why this structure):
 /// - `top`: 2^s slots, indexed by the first `s` bits of the key ("direct pointing"). A slot
-///   is one 64-bit word: bit 63 says whether it points to a node; bits 32...62 are a sequence
-///   number; bits 0...31 are either the value (no node) or the index of the slot's root node.
+///   is one 64-bit word: bits 62...63 say what it holds; bits 32...61 are a sequence number;
+///   bits 0...31 are the payload: a value (no prefix longer than `s` under the slot), the index
+///   of a root node, or the index of a *flat block* (a root without children, the common case
+///   for IPv4: `[leafBits low, leafBits high, leaves...]` in the leaf arena, so that its bitmap
+///   and its leaves share cache lines and a lookup makes two dependent reads, not three).
 /// - Nodes: three 64-bit words each: `childBits` (bit v set: slot v of the next six key bits
 ///   continues in a child node), `leafBits` (bit v set: a new run of equal leaves starts at
 ///   slot v), and the two bases (child array index, leaf array index). Children of a node are
@@ -49,8 +52,16 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
     var leaves: BlockAllocator
 
     static var hasNodeBit: UInt64 { 1 << 63 }
+    static var flatBit: UInt64 { 1 << 62 }
     static var sequenceUnit: UInt64 { 1 << 32 }
-    static var sequenceMask: UInt64 { 0x7FFF_FFFF << 32 }
+    static var sequenceMask: UInt64 { 0x3FFF_FFFF << 32 }
+
+    /// What a top slot holds.
+    enum SlotContent: Equatable {
+        case value(UInt32)
+        case node(Int)
+        case flat(Int)
+    }
 
     init(directBits: Int, nodeCapacity: Int = 1 << 24, leafCapacity: Int = 1 << 26) {
         precondition(directBits >= 6 && directBits <= 24 && directBits < Key.bitWidth)
@@ -79,10 +90,25 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
         while true {
             let entry = top[slot].load(ordering: .acquiring)
             if entry & Self.hasNodeBit == 0 { return UInt32(truncatingIfNeeded: entry) }
-            let value = walk(key, from: Int(truncatingIfNeeded: entry & 0xFFFF_FFFF))
+            let payload = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
+            let value =
+                entry & Self.flatBit != 0
+                ? flatLeaf(key, block: payload) : walk(key, from: payload)
             atomicMemoryFence(ordering: .acquiring)
             if top[slot].load(ordering: .relaxed) == entry && entry & Self.sequenceUnit == 0 { return value }
         }
+    }
+
+    /// Reads the leaf of `key` in the flat block at `block`. Never traps, whatever the words hold.
+    @inline(__always)
+    private func flatLeaf(_ key: Key, block: Int) -> UInt32 {
+        let base = block & leafMask
+        let leafBits =
+            UInt64(leafWords[base].load(ordering: .relaxed))
+            | UInt64(leafWords[(base &+ 1) & leafMask].load(ordering: .relaxed)) &<< 32
+        let bit: UInt64 = 1 &<< UInt64(key.sixBits(at: directBits))
+        let leaf = (base &+ 1 &+ (leafBits & ((bit &<< 1) &- 1)).nonzeroBitCount) & leafMask
+        return leafWords[leaf].load(ordering: .relaxed)
     }
 
     /// Walks the nodes below a top slot. Never traps, whatever the words hold.
@@ -110,13 +136,97 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
         return Self.noValue
     }
 
+    /// How many lookups a batch walks side by side.
+    static var batchGroup: Int { 16 }
+
     /// Looks up `keys.count` keys into `values` (``noValue`` where nothing matches).
-    @inline(__always)
+    ///
+    /// Faster than one lookup after another: the keys are walked in groups of ``batchGroup``,
+    /// one trie level at a time across the whole group, so the group's memory reads at each
+    /// level are independent of each other and the CPU overlaps their cache misses instead of
+    /// waiting for each chain in turn. Every answer is validated against its slot's sequence
+    /// as in ``lookup(_:)``; an answer that raced with the writer is looked up again alone.
     func lookup(_ keys: UnsafeBufferPointer<Key>, into values: UnsafeMutableBufferPointer<UInt32>) {
         precondition(values.count >= keys.count, "the result buffer is shorter than the key buffer")
         guard let keyBase = keys.baseAddress, let valueBase = values.baseAddress else { return }
-        for index in 0..<keys.count {
-            valueBase[index] = lookup(keyBase[index])
+        let group = Self.batchGroup
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * group) { scratch in
+            let slots = scratch.baseAddress!
+            let nodes = slots + group
+            let entries = nodes + group
+            var start = 0
+            while start < keys.count {
+                let count = min(group, keys.count - start)
+                let groupKeys = keyBase + start
+                let groupValues = valueBase + start
+                var walking: UInt64 = 0  // bit i: lookup i is still walking nodes
+                for i in 0..<count {
+                    let slot = Int(truncatingIfNeeded: groupKeys[i] &>> (Key.bitWidth - directBits))
+                    let entry = top[slot].load(ordering: .acquiring)
+                    slots[i] = slot
+                    entries[i] = Int(bitPattern: UInt(entry))
+                    if entry & Self.hasNodeBit == 0 {
+                        groupValues[i] = UInt32(truncatingIfNeeded: entry)
+                    } else {
+                        nodes[i] = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
+                        walking |= 1 << UInt64(i)
+                    }
+                }
+                let walked = walking
+                var flat = walking
+                while flat != 0 {
+                    let i = flat.trailingZeroBitCount
+                    flat &= flat &- 1
+                    if UInt64(UInt(bitPattern: entries[i])) & Self.flatBit != 0 {
+                        groupValues[i] = flatLeaf(groupKeys[i], block: nodes[i])
+                        walking &= ~(1 << UInt64(i))
+                    } else {
+                        nodes[i] &= nodeMask
+                    }
+                }
+                var depth = directBits
+                var level = 0
+                while walking != 0 && level < maxLevels {
+                    var pending = walking
+                    while pending != 0 {
+                        let i = pending.trailingZeroBitCount
+                        pending &= pending &- 1
+                        let words = nodeWords + nodes[i] &* 3
+                        let childBits = words[0].load(ordering: .relaxed)
+                        let six = groupKeys[i].sixBits(at: depth)
+                        let bit: UInt64 = 1 &<< UInt64(six)
+                        let upToSlot = (bit &<< 1) &- 1
+                        let bases = words[2].load(ordering: .relaxed)
+                        if childBits & bit != 0 {
+                            let childBase = Int(truncatingIfNeeded: bases & 0xFFFF_FFFF)
+                            nodes[i] = (childBase &+ (childBits & upToSlot).nonzeroBitCount &- 1) & nodeMask
+                        } else {
+                            let leafBits = words[1].load(ordering: .relaxed)
+                            let leafBase = Int(truncatingIfNeeded: bases &>> 32)
+                            let leaf = (leafBase &+ (leafBits & upToSlot).nonzeroBitCount &- 1) & leafMask
+                            groupValues[i] = leafWords[leaf].load(ordering: .relaxed)
+                            walking &= ~(1 << UInt64(i))
+                        }
+                    }
+                    depth &+= 6
+                    level &+= 1
+                }
+                if walked != 0 {
+                    atomicMemoryFence(ordering: .acquiring)
+                    var check = walked
+                    while check != 0 {
+                        let i = check.trailingZeroBitCount
+                        check &= check &- 1
+                        let entry = UInt64(UInt(bitPattern: entries[i]))
+                        if walking & (1 << UInt64(i)) != 0 || top[slots[i]].load(ordering: .relaxed) != entry
+                            || entry & Self.sequenceUnit != 0
+                        {
+                            groupValues[i] = lookup(groupKeys[i])
+                        }
+                    }
+                }
+                start += count
+            }
         }
     }
 
@@ -173,21 +283,64 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
         atomicMemoryFence(ordering: .releasing)
     }
 
-    /// Publishes the slot: a plain value, or a root node. Bumps the sequence to the next even number.
-    func publish(_ slot: Int, value: UInt32? = nil, root: Int? = nil) {
+    /// Publishes the slot's new content with the next even sequence number (release store).
+    func publish(_ slot: Int, _ content: SlotContent) {
         let entry = top[slot].load(ordering: .relaxed)
         // The next even sequence number: one step after beginWrite, two steps otherwise.
         var sequence = (entry & Self.sequenceMask) &+ Self.sequenceUnit
         if sequence & Self.sequenceUnit != 0 { sequence &+= Self.sequenceUnit }
         sequence &= Self.sequenceMask
-        let payload: UInt64 = root.map { Self.hasNodeBit | UInt64($0) } ?? UInt64(value ?? Self.noValue)
+        let payload: UInt64
+        switch content {
+        case .value(let value): payload = UInt64(value)
+        case .node(let root): payload = Self.hasNodeBit | UInt64(root)
+        case .flat(let block): payload = Self.hasNodeBit | Self.flatBit | UInt64(block)
+        }
         top[slot].store(sequence | payload, ordering: .releasing)
     }
 
-    /// The root node index of `slot`, if it has one.
-    func root(of slot: Int) -> Int? {
+    /// What `slot` holds now.
+    func content(of slot: Int) -> SlotContent {
         let entry = topEntry(slot)
-        return entry & Self.hasNodeBit != 0 ? Int(entry & 0xFFFF_FFFF) : nil
+        let payload = Int(entry & 0xFFFF_FFFF)
+        if entry & Self.hasNodeBit == 0 { return .value(UInt32(truncatingIfNeeded: entry)) }
+        return entry & Self.flatBit != 0 ? .flat(payload) : .node(payload)
+    }
+
+    /// Stores a childless root as a flat block: its leaf bitmap followed by its leaves.
+    /// Takes over (and frees) the leaf run of `node`.
+    func makeFlat(_ node: NodeWords) -> Int {
+        precondition(node.childBits == 0)
+        let leafCount = node.leafBits.nonzeroBitCount
+        let block = leaves.allocate(2 + leafCount)
+        leafWords[block].store(UInt32(truncatingIfNeeded: node.leafBits), ordering: .relaxed)
+        leafWords[block + 1].store(UInt32(truncatingIfNeeded: node.leafBits >> 32), ordering: .relaxed)
+        for leaf in 0..<leafCount {
+            leafWords[block + 2 + leaf].store(leafWords[node.leafBase + leaf].load(ordering: .relaxed), ordering: .relaxed)
+        }
+        if leafCount > 0 { leaves.free(node.leafBase, count: leafCount) }
+        return block
+    }
+
+    /// Returns everything a slot's content holds to the allocators.
+    func free(_ content: SlotContent) {
+        switch content {
+        case .value: break
+        case .node(let root):
+            freeBelow(readNode(root))
+            nodes.free(root, count: 1)
+        case .flat(let block):
+            let leafBits =
+                UInt64(leafWords[block].load(ordering: .relaxed))
+                | UInt64(leafWords[block + 1].load(ordering: .relaxed)) << 32
+            leaves.free(block, count: 2 + leafBits.nonzeroBitCount)
+        }
+    }
+
+    /// The root node index of `slot`, if it has a (non-flat) root node.
+    func root(of slot: Int) -> Int? {
+        if case .node(let root) = content(of: slot) { return root }
+        return nil
     }
 
     /// Bytes of memory the read side uses: the top array plus every node and leaf page the
