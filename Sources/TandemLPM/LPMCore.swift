@@ -310,7 +310,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
     /// The longest stored prefix matching `key` and its value, found from the writer's records
     /// (slower than ``Poptrie/lookup(_:)``; for tools and tests).
     func longestMatch(_ key: Key) -> (length: Int, value: UInt32)? {
-        if let list = store.chunks[store.slot(of: key)] {
+        if store.chunks[store.slot(of: key)] != nil {
             var length = Key.bitWidth
             while length > directBits {
                 if store.countByLength[length] > 0, let value = store.longValue(key.masked(to: length), length) {
@@ -318,7 +318,6 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
                 }
                 length -= 1
             }
-            _ = list
         }
         return store.coveringShort(key, shorterThan: directBits + 1)
     }

@@ -54,8 +54,8 @@ struct PrefixStore<Key: LPMKey> {
     func inheritedValue(slot: Int) -> UInt32? {
         let length = Int(depth[slot])
         guard length != Int(Self.noDepth) else { return nil }
-        let index = length == 0 ? 0 : UInt64(slot >> (directBits - length))
-        return short[length == 0 ? 0 : index << 8 | UInt64(length)]
+        // The covering prefix's key is the slot's first `length` bits (see shortKey).
+        return short[length == 0 ? 0 : UInt64(slot >> (directBits - length)) << 8 | UInt64(length)]
     }
 
     /// The longest short prefix strictly shorter than `length` that covers `key`.
