@@ -29,12 +29,21 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
 
     static var noValue: UInt32 { Poptrie<Key>.noValue }
 
+    /// Called with a top slot after the trie has published new content for it (the IPv4 table
+    /// keeps its DIR-24 front in step this way). Writer thread only.
+    var afterPublish: ((Int) -> Void)?
+
+    private func publish(_ slot: Int, _ content: Poptrie<Key>.SlotContent) {
+        trie.publish(slot, content)
+        afterPublish?(slot)
+    }
+
     // MARK: Mutations
 
     /// Sets the value of `key/length`, returning the value it replaced.
     @discardableResult
     func insert(_ key: Key, length: Int, value: UInt32) -> UInt32? {
-        precondition(value != Self.noValue, "value \(value) is reserved for 'no match'")
+        precondition(value < Self.noValue - 1, "value \(value) is above the largest allowed, \(Self.noValue - 2)")
         if length <= directBits {
             let shortKey = PrefixStore<Key>.shortKey(key, length)
             let old = store.short.updateValue(value, forKey: shortKey)
@@ -96,7 +105,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
         for slot in first..<(first + count) where owns(store.depth[slot]) {
             store.depth[slot] = newDepth
             if case .value = trie.content(of: slot) {
-                trie.publish(slot, .value(newValue))
+                publish(slot, .value(newValue))
             } else {
                 replaceSubtree(slot: slot, inherited: newValue)
             }
@@ -123,7 +132,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
                 new = .node(index)
             }
         }
-        trie.publish(slot, new)
+        publish(slot, new)
         trie.free(old)
     }
 
@@ -168,7 +177,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
         trie.beginWrite(slot)
         trie.freeBelow(trie.readNode(node))
         trie.writeNode(node, build(list, range, depth: depth, inherited: inherited))
-        trie.publish(slot, .node(root))
+        publish(slot, .node(root))
     }
 
     /// The entries of `list` inside the region `regionKey/depth` that are longer than `depth`.
@@ -253,7 +262,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
         long.reserveCapacity(entries.count)
         var shortOrder: [(length: Int, key: Key, value: UInt32)] = []
         for (order, entry) in entries.enumerated() {
-            precondition(entry.value != Self.noValue, "value \(entry.value) is reserved for 'no match'")
+            precondition(entry.value < Self.noValue - 1, "value \(entry.value) is above the largest allowed, \(Self.noValue - 2)")
             if entry.length <= directBits {
                 shortOrder.append((entry.length, entry.key, entry.value))
             } else {
@@ -271,7 +280,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             (store.depth + first).update(repeating: UInt8(item.length), count: 1 << (directBits - item.length))
         }
         for slot in 0..<(1 << directBits) where store.depth[slot] != PrefixStore<Key>.noDepth {
-            trie.publish(slot, .value(store.inheritedValue(slot: slot) ?? Self.noValue))
+            publish(slot, .value(store.inheritedValue(slot: slot) ?? Self.noValue))
         }
         // Long prefixes: sort by (key, length, order), keep the last of each prefix, cut into chunks.
         long.sort {
@@ -350,6 +359,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
         let shortBytes = store.short.capacity * (MemoryLayout<UInt64>.stride + MemoryLayout<UInt32>.stride) + 64
         let chunkMapBytes = store.chunks.capacity * (MemoryLayout<Int>.stride + MemoryLayout<[LongPrefix<Key>]>.stride) + 64
         return LPMMemoryUsage(
+            directBytes: 0,
             topBytes: slots * 8,
             nodeBytes: trie.nodes.highWater * 24,
             leafBytes: trie.leaves.highWater * 4,
@@ -360,6 +370,8 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
 
 /// Where a table's memory goes, in bytes.
 public struct LPMMemoryUsage: Sendable, Equatable {
+    /// The IPv4 DIR-24 front: 4 bytes per /24 (64 MiB), or 0 without it.
+    public var directBytes: Int
     /// The direct-pointing array, 8 bytes per slot.
     public var topBytes: Int
     /// Every node the trie has used (24 bytes each), freed ones included.
@@ -369,7 +381,7 @@ public struct LPMMemoryUsage: Sendable, Equatable {
     /// The writer's records of the prefixes (not touched by lookups).
     public var writerBytes: Int
     /// What lookups touch.
-    public var lookupBytes: Int { topBytes + nodeBytes + leafBytes }
+    public var lookupBytes: Int { directBytes + topBytes + nodeBytes + leafBytes }
     /// Everything.
     public var totalBytes: Int { lookupBytes + writerBytes }
 }

@@ -2,8 +2,8 @@ import TandemPacket
 
 /// What ``IPv4Table`` and ``IPv6Table`` share, so that tests and tools are written once.
 ///
-/// Values are 32-bit (Tandem stores next-hop-group ids); `UInt32.max` is reserved to mean
-/// "no match" in batch results (``LPMTable/noMatch``).
+/// Values are 32-bit (Tandem stores next-hop-group ids) up to ``LPMTable/maximumValue``;
+/// `UInt32.max` means "no match" in batch results (``LPMTable/noMatch``).
 ///
 /// Threads: any number of threads may call the lookup methods at any time, also while one
 /// thread changes the table; changes must come from one thread at a time (the control plane).
@@ -13,7 +13,7 @@ public protocol LPMTable: AnyObject, Sendable {
     typealias Address = Prefix.Address
 
     /// Sets the value of `prefix` and returns the value it replaced, if any.
-    /// - Precondition: `value != noMatch`.
+    /// - Precondition: `value <= maximumValue`.
     @discardableResult func insert(_ prefix: Prefix, value: UInt32) -> UInt32?
     /// Removes `prefix` and returns its value, or nil if the table did not hold it.
     @discardableResult func remove(_ prefix: Prefix) -> UInt32?
@@ -41,31 +41,58 @@ public protocol LPMTable: AnyObject, Sendable {
 extension LPMTable {
     /// The value batch lookups write where no prefix matches.
     public static var noMatch: UInt32 { .max }
-    /// The largest value a prefix may carry.
-    public static var maximumValue: UInt32 { .max - 1 }
+    /// The largest value a prefix may carry (the two above it are reserved: "no match", and
+    /// the IPv4 DIR-24 front's "ask the trie").
+    public static var maximumValue: UInt32 { .max - 2 }
 }
 
-/// An IPv4 longest-prefix-match table. Default geometry: 2^18 direct slots, then 6-bit nodes
-/// (see the TandemLPM documentation for the measurements behind it).
+/// An IPv4 longest-prefix-match table. Default geometry: a DIR-24 array answers every /24
+/// without longer prefixes in one read; behind it a poptrie with 2^18 direct slots and 6-bit
+/// nodes holds everything (see the TandemLPM documentation for the measurements behind it).
 public final class IPv4Table: LPMTable {
     public typealias Prefix = IPv4Prefix
     let core: LPMCore<UInt32>
     let trie: Poptrie<UInt32>
+    let direct: Direct24Index?
 
-    /// Makes an empty table that resolves the first `directBits` bits (6...24) with one array read.
+    /// Makes an empty table whose poptrie resolves the first `directBits` bits (6...24) with one
+    /// array read. With the default 18 the table also keeps the DIR-24 front (64 MiB); other
+    /// values give a plain poptrie (for measurements and small tables).
     public init(directBits: Int = 18) {
         core = LPMCore(directBits: directBits)
         trie = core.trie
+        if directBits == Direct24Index.directBits {
+            let direct = Direct24Index()
+            let trie = self.trie
+            core.afterPublish = { slot in direct.refresh(slot: slot, from: trie) }
+            self.direct = direct
+        } else {
+            direct = nil
+        }
     }
 
     @inline(__always)
     public func lookup(_ address: IPv4Address) -> UInt32? {
+        if let direct {
+            let word = direct.word(address.rawValue)
+            if word &+ 1 > 1 { return word &- 1 }  // an answer (neither "no route" nor "ask the trie")
+            if word == Direct24Index.noRoute { return nil }
+        }
         let value = trie.lookup(address.rawValue)
         return value == Self.noMatch ? nil : value
     }
 
     public func lookup(_ addresses: UnsafeBufferPointer<IPv4Address>, into values: UnsafeMutableBufferPointer<UInt32>) {
-        addresses.withMemoryRebound(to: UInt32.self) { trie.lookup($0, into: values) }
+        guard let direct else {
+            addresses.withMemoryRebound(to: UInt32.self) { trie.lookup($0, into: values) }
+            return
+        }
+        precondition(values.count >= addresses.count, "the result buffer is shorter than the address buffer")
+        for index in 0..<addresses.count {
+            let address = addresses[index].rawValue
+            let word = direct.word(address)
+            values[index] = word &+ 1 > 1 ? word &- 1 : (word == Direct24Index.noRoute ? Self.noMatch : trie.lookup(address))
+        }
     }
 
     @discardableResult public func insert(_ prefix: IPv4Prefix, value: UInt32) -> UInt32? {
@@ -87,7 +114,11 @@ public final class IPv4Table: LPMTable {
     }
     public var count: Int { core.count }
     public var countByLength: [Int] { core.countByLength }
-    public var memoryUsage: LPMMemoryUsage { core.memory }
+    public var memoryUsage: LPMMemoryUsage {
+        var usage = core.memory
+        usage.directBytes = direct?.bytes ?? 0
+        return usage
+    }
 }
 
 /// An IPv6 longest-prefix-match table. Default geometry: 2^20 direct slots, then 6-bit nodes.
