@@ -30,12 +30,6 @@ final class Direct24Index: @unchecked Sendable {
 
     var bytes: Int { (1 << 24) * 4 }
 
-    /// The word for `address`'s /24.
-    @inline(__always)
-    func word(_ address: UInt32) -> UInt32 {
-        words[Int(truncatingIfNeeded: address &>> 8)].load(ordering: .relaxed)
-    }
-
     /// Rewrites the 64 words under top slot `slot` (a /18) from what the trie holds there now.
     func refresh(slot: Int, from trie: Poptrie<UInt32>) {
         precondition(trie.directBits == Self.directBits)

@@ -1,3 +1,4 @@
+import Synchronization
 import TandemPacket
 
 /// What ``IPv4Table`` and ``IPv6Table`` share, so that tests and tools are written once.
@@ -54,6 +55,8 @@ public final class IPv4Table: LPMTable {
     let core: LPMCore<UInt32>
     let trie: Poptrie<UInt32>
     let direct: Direct24Index?
+    /// `direct`'s words, held as a plain pointer so that a lookup costs no reference counting.
+    @usableFromInline nonisolated(unsafe) let directWords: UnsafeMutablePointer<Atomic<UInt32>>?
 
     /// Makes an empty table whose poptrie resolves the first `directBits` bits (6...24) with one
     /// array read. With the default 18 the table also keeps the DIR-24 front (64 MiB); other
@@ -66,31 +69,40 @@ public final class IPv4Table: LPMTable {
             let trie = self.trie
             core.afterPublish = { slot in direct.refresh(slot: slot, from: trie) }
             self.direct = direct
+            directWords = direct.words
         } else {
             direct = nil
+            directWords = nil
         }
     }
 
-    @inline(__always)
+    /// Inlined into the caller: the common case is one read of the DIR-24 front.
+    @inlinable
     public func lookup(_ address: IPv4Address) -> UInt32? {
-        if let direct {
-            let word = direct.word(address.rawValue)
+        if let directWords {
+            let word = directWords[Int(truncatingIfNeeded: address.rawValue &>> 8)].load(ordering: .relaxed)
             if word &+ 1 > 1 { return word &- 1 }  // an answer (neither "no route" nor "ask the trie")
-            if word == Direct24Index.noRoute { return nil }
+            if word == 0 { return nil }
         }
+        return trieLookup(address)
+    }
+
+    /// The poptrie's answer: for /24s that hold longer prefixes, and tables without the front.
+    @usableFromInline
+    func trieLookup(_ address: IPv4Address) -> UInt32? {
         let value = trie.lookup(address.rawValue)
         return value == Self.noMatch ? nil : value
     }
 
     public func lookup(_ addresses: UnsafeBufferPointer<IPv4Address>, into values: UnsafeMutableBufferPointer<UInt32>) {
-        guard let direct else {
+        guard let directWords else {
             addresses.withMemoryRebound(to: UInt32.self) { trie.lookup($0, into: values) }
             return
         }
         precondition(values.count >= addresses.count, "the result buffer is shorter than the address buffer")
         for index in 0..<addresses.count {
             let address = addresses[index].rawValue
-            let word = direct.word(address)
+            let word = directWords[Int(truncatingIfNeeded: address &>> 8)].load(ordering: .relaxed)
             values[index] = word &+ 1 > 1 ? word &- 1 : (word == Direct24Index.noRoute ? Self.noMatch : trie.lookup(address))
         }
     }
