@@ -24,7 +24,7 @@ struct BlockAllocator {
         if let index = freeRuns[count].popLast() { return Int(index) }
         let index = highWater
         highWater += count
-        // 2^26 nodes is ~70x a full Internet table; running out means a bug, not a big table.
+        // The reservations hold over 200 full Internet tables: running out means a leak, not a big table.
         precondition(highWater <= capacity, "TandemLPM: node or leaf arena exhausted (\(capacity) elements)")
         return index
     }
