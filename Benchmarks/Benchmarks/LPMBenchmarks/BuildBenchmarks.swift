@@ -5,6 +5,12 @@ import Benchmark
 import TandemLPM
 import TandemPacket
 
+/// What the last iteration built, printed by the teardown hook: the runner silences a benchmark's
+/// output while it runs (with `--no-progress`), but not in setup and teardown.
+final class MemoryReport {
+    var text = ""
+}
+
 func registerBuildBenchmarks() {
     let configuration = Benchmark.Configuration(
         metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident, LPMMetric.tableKiB, LPMMetric.lookupKiB],
@@ -16,59 +22,61 @@ func registerBuildBenchmarks() {
         maxIterations: 10
     )
 
-    Benchmark("Build IPv4 and IPv6 full tables", configuration: configuration) { benchmark in
+    buildBenchmark("Build IPv4 and IPv6 full tables", configuration) { benchmark in
         benchmark.startMeasurement()
         let ipv4 = IPv4Table()
         ipv4.load(ipv4Routes)
         let ipv6 = IPv6Table()
         ipv6.load(ipv6Routes)
         benchmark.stopMeasurement()
-        report(benchmark, ipv4, ipv6)
-    } setup: {
-        _ = ipv4Routes
-        _ = ipv6Routes
+        return (ipv4, ipv6)
     }
 
-    Benchmark("Build IPv4 full table", configuration: configuration) { benchmark in
+    buildBenchmark("Build IPv4 full table", configuration) { benchmark in
         benchmark.startMeasurement()
         let ipv4 = IPv4Table()
         ipv4.load(ipv4Routes)
         benchmark.stopMeasurement()
-        report(benchmark, ipv4, nil)
-    } setup: {
-        _ = ipv4Routes
+        return (ipv4, nil)
     }
 
-    Benchmark("Build IPv6 full table", configuration: configuration) { benchmark in
+    buildBenchmark("Build IPv6 full table", configuration) { benchmark in
         benchmark.startMeasurement()
         let ipv6 = IPv6Table()
         ipv6.load(ipv6Routes)
         benchmark.stopMeasurement()
-        report(benchmark, nil, ipv6)
-    } setup: {
-        _ = ipv6Routes
+        return (nil, ipv6)
     }
 }
 
-/// Records the tables' own memory figures and prints their breakdown once.
-private func report(_ benchmark: Benchmark, _ ipv4: IPv4Table?, _ ipv6: IPv6Table?) {
-    let memories = [ipv4?.memoryUsage, ipv6?.memoryUsage].compactMap { $0 }
-    let total = memories.reduce(0) { $0 + $1.totalBytes }
-    let lookup = memories.reduce(0) { $0 + $1.lookupBytes }
-    benchmark.measurement(LPMMetric.tableKiB, LPMMetric.kibibytes(total))
-    benchmark.measurement(LPMMetric.lookupKiB, LPMMetric.kibibytes(lookup))
-
-    var lines: [String] = []
-    func describe(_ family: String, _ count: Int, _ memory: LPMMemoryUsage) {
-        lines.append(
-            "  \(family): \(count) prefixes, total \(mebibytes(memory.totalBytes)) (\(memory.totalBytes) B):"
-                + " top \(mebibytes(memory.topBytes)), nodes \(mebibytes(memory.nodeBytes)),"
-                + " leaves \(mebibytes(memory.leafBytes)), writer \(mebibytes(memory.writerBytes));"
-                + " lookups touch \(mebibytes(memory.lookupBytes))")
+/// Registers a build benchmark: `build` measures itself and returns the tables it built, whose
+/// own memory figures become the iteration's custom metrics.
+private func buildBenchmark(
+    _ name: String, _ configuration: Benchmark.Configuration,
+    build: @escaping (Benchmark) -> (IPv4Table?, IPv6Table?)
+) {
+    let report = MemoryReport()
+    Benchmark(name, configuration: configuration) { benchmark in
+        let (ipv4, ipv6) = build(benchmark)
+        let memories = [ipv4?.memoryUsage, ipv6?.memoryUsage].compactMap { $0 }
+        let total = memories.reduce(0) { $0 + $1.totalBytes }
+        benchmark.measurement(LPMMetric.tableKiB, LPMMetric.kibibytes(total))
+        benchmark.measurement(LPMMetric.lookupKiB, LPMMetric.kibibytes(memories.reduce(0) { $0 + $1.lookupBytes }))
+        var lines = ["\(name): \(mebibytes(total)) (\(total) bytes) in all"]
+        if let ipv4 { lines.append(describe("IPv4", ipv4.count, ipv4.memoryUsage)) }
+        if let ipv6 { lines.append(describe("IPv6", ipv6.count, ipv6.memoryUsage)) }
+        report.text = lines.joined(separator: "\n")
+    } setup: {
+        _ = ipv4Routes
+        _ = ipv6Routes
+    } teardown: {
+        reportOnce("memory-\(name.filter { $0.isLetter || $0.isNumber })", report.text)
     }
-    if let ipv4 { describe("IPv4", ipv4.count, ipv4.memoryUsage) }
-    if let ipv6 { describe("IPv6", ipv6.count, ipv6.memoryUsage) }
-    reportOnce(
-        "memory-\(benchmark.name.filter { $0.isLetter || $0.isNumber })",
-        "\(benchmark.name): \(mebibytes(total)) in all\n" + lines.joined(separator: "\n"))
+}
+
+private func describe(_ family: String, _ count: Int, _ memory: LPMMemoryUsage) -> String {
+    "  \(family): \(count) prefixes, \(mebibytes(memory.totalBytes)) (\(memory.totalBytes) bytes):"
+        + " DIR-24 front \(mebibytes(memory.directBytes)), top \(mebibytes(memory.topBytes)), nodes \(mebibytes(memory.nodeBytes)),"
+        + " leaves \(mebibytes(memory.leafBytes)), writer \(mebibytes(memory.writerBytes));"
+        + " lookups touch \(mebibytes(memory.lookupBytes))"
 }

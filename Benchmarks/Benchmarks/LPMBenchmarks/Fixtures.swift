@@ -85,17 +85,52 @@ func ipv6Addresses(_ mix: AddressMix) -> [IPv6Address] {
 
 /// Prints `message` to standard error once per benchmark run, not once per benchmark process.
 ///
-/// Every benchmark runs in its own child process of BenchmarkTool; they share the parent's pid,
-/// so a marker file named after it tells the first child from the others.
+/// Every benchmark runs in a child process of BenchmarkTool; the children share the parent, so a
+/// marker file named after it (pid and start time) tells the first child from the others.
+/// Markers of runs that have ended are removed.
 func reportOnce(_ key: String, _ message: String) {
     let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-    let marker = "\(directory)/tandem-lpm-benchmarks-\(getppid())-\(key)"
+    let parent = getppid()
+    removeStaleMarkers(in: directory, keeping: parent)
+    let marker = "\(directory)/\(markerPrefix)\(parent)-\(startTime(of: parent))-\(key)"
     let fd = open(marker, O_CREAT | O_EXCL | O_WRONLY, 0o600)
     if fd >= 0 {
         close(fd)
         printError(message)
     } else if errno != EEXIST {
         printError(message)
+    }
+}
+
+private let markerPrefix = "tandem-lpm-benchmarks-"
+
+/// The start time of process `pid` (field 22 of /proc/pid/stat), to tell a reused pid apart.
+private func startTime(of pid: pid_t) -> String {
+    let fd = open("/proc/\(pid)/stat", O_RDONLY)
+    guard fd >= 0 else { return "0" }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 1024)
+    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard count > 0 else { return "0" }
+    let text = String(decoding: buffer[0..<count], as: UTF8.self)
+    // The command name (field 2) may hold spaces; fields after it follow the last ')'.
+    guard let close = text.lastIndex(of: ")") else { return "0" }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    return fields.count > 19 ? String(fields[19]) : "0"
+}
+
+/// Removes the markers of parents that no longer run.
+private func removeStaleMarkers(in directory: String, keeping parent: pid_t) {
+    guard let handle = opendir(directory) else { return }
+    defer { closedir(handle) }
+    while let entry = readdir(handle) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        guard name.hasPrefix(markerPrefix),
+            let pid = pid_t(name.dropFirst(markerPrefix.count).prefix { $0.isNumber }), pid != parent
+        else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + name) }
     }
 }
 
