@@ -279,9 +279,6 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             let first = store.slot(of: item.key)
             (store.depth + first).update(repeating: UInt8(item.length), count: 1 << (directBits - item.length))
         }
-        for slot in 0..<(1 << directBits) where store.depth[slot] != PrefixStore<Key>.noDepth {
-            publish(slot, .value(store.inheritedValue(slot: slot) ?? Self.noValue))
-        }
         // Long prefixes: sort by (key, length, order), keep the last of each prefix, cut into chunks.
         long.sort {
             $0.entry.key != $1.entry.key
@@ -306,6 +303,10 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             store.chunks[slot] = chunk
             replaceSubtree(slot: slot, inherited: store.inheritedValue(slot: slot) ?? Self.noValue)
             start = index
+        }
+        // Slots without longer prefixes take their short prefix's value; each slot is published once.
+        for slot in 0..<(1 << directBits) where store.depth[slot] != PrefixStore<Key>.noDepth && store.chunks[slot] == nil {
+            publish(slot, .value(store.inheritedValue(slot: slot) ?? Self.noValue))
         }
     }
 

@@ -342,10 +342,4 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
         if case .node(let root) = content(of: slot) { return root }
         return nil
     }
-
-    /// Bytes of memory the read side uses: the top array plus every node and leaf page the
-    /// writer has touched.
-    var readSideBytes: Int {
-        (1 << directBits) * 8 + nodes.highWater * 24 + leaves.highWater * 4
-    }
 }
