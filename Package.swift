@@ -20,14 +20,24 @@ let package = Package(
         .library(name: "TandemPacket", targets: ["TandemPacket"]),
         .library(name: "TandemLPM", targets: ["TandemLPM"]),
         .library(name: "TandemDatasets", targets: ["TandemDatasets"]),
+        .library(name: "TandemRouting", targets: ["TandemRouting"]),
+        .library(name: "TandemConfig", targets: ["TandemConfig"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure modules: no OS networking calls, testable anywhere.
         .target(name: "TandemPacket", swiftSettings: strictSwift),
         .target(name: "TandemLPM", dependencies: ["TandemPacket"], swiftSettings: hotPathSettings),
+        // The RIB, next-hop groups, ECMP, tunnel pairs and their health state machines, the FIB.
+        .target(name: "TandemRouting", dependencies: ["TandemPacket", "TandemLPM"], swiftSettings: hotPathSettings),
+        // The YAML configuration and its validation.
+        .target(
+            name: "TandemConfig",
+            dependencies: ["TandemRouting", "TandemPacket", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSwift),
         // Route tables and update traces from files (gzip through zlib) or generated.
         .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),
 
@@ -39,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "TandemPacket", "TandemLPM", "TandemDatasets", "CPcap", "CMnl",
+                "TandemPacket", "TandemLPM", "TandemDatasets", "TandemRouting", "TandemConfig", "CPcap", "CMnl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -51,6 +61,12 @@ let package = Package(
             swiftSettings: strictSwift),
         .testTarget(
             name: "TandemDatasetsTests", dependencies: ["TandemDatasets", "TandemPacket"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemRoutingTests", dependencies: ["TandemRouting", "TandemPacket", "TandemLPM", "TandemDatasets"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemConfigTests", dependencies: ["TandemConfig", "TandemRouting", "TandemPacket"],
+            swiftSettings: strictSwift),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CPcap", "CMnl"], swiftSettings: strictSwift),
     ]
 )
