@@ -3,6 +3,7 @@
 // does not depend on the benchmark framework; it uses the main package by path.
 //
 //   cd Benchmarks && swift package --disable-sandbox benchmark --target LPMBenchmarks
+//   cd Benchmarks && swift package --disable-sandbox benchmark --target RoutingBenchmarks
 import PackageDescription
 
 let package = Package(
@@ -24,6 +25,18 @@ let package = Package(
             path: "Benchmarks/LPMBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "RoutingBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "TandemRouting", package: "Tandem"),
+                .product(name: "TandemPacket", package: "Tandem"),
+                .product(name: "TandemDatasets", package: "Tandem"),
+            ],
+            path: "Benchmarks/RoutingBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -18,13 +18,13 @@ import Darwin
 /// what the table really uses. Untouched pages read as zeros.
 ///
 /// The corresponding C calls are `mmap`, `madvise(MADV_HUGEPAGE)` and `munmap`.
-struct ReservedMemory: ~Copyable {
-    let base: UnsafeMutableRawPointer
-    let byteCount: Int
+package struct ReservedMemory: ~Copyable {
+    package let base: UnsafeMutableRawPointer
+    package let byteCount: Int
 
     /// Reserves `byteCount` bytes (rounded up to 2 MiB), zero-filled, asking for huge pages
     /// so that a large table costs few TLB entries.
-    init(byteCount requested: Int) {
+    package init(byteCount requested: Int) {
         let hugePage = 2 << 20
         let byteCount = (max(requested, 1) + hugePage - 1) / hugePage * hugePage
         #if canImport(Darwin)

@@ -1,0 +1,85 @@
+// Classifies an address by the set of policy prefixes that contain it, in one or two reads.
+//
+// The prefixes of the policy routes cut the address space into elementary intervals; within one interval every
+// address is contained by the same prefixes. Each interval carries a class (an index into the policy
+// classifier's bit sets; class 0 = no prefix contains it). A direct index on the top 16 bits of the address
+// answers in one read where its /16 holds a single interval, which is most of the space; elsewhere a binary
+// search over the few boundaries inside that /16 finds the interval.
+
+/// The classes of an address space cut by a set of prefixes.
+@usableFromInline
+struct IntervalIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Sendable {
+    /// Per top-16-bit slot: directBit | class, or (last interval index) << 16 | first interval index.
+    @usableFromInline let top: [UInt32]
+    /// The first address of each interval, ascending; `starts[0] == 0`.
+    @usableFromInline let starts: [Key]
+    /// The class of each interval.
+    @usableFromInline let classes: [UInt16]
+
+    @usableFromInline static var directBit: UInt32 { 1 << 31 }
+    @usableFromInline static var topShift: Int { Key.bitWidth - 16 }
+
+    /// Builds the index. `classOf` gives the class of an interval from the sorted indices of the prefixes
+    /// that contain it.
+    init(prefixes: [(network: Key, length: Int)], classOf: ([Int]) -> UInt16) {
+        // Interval boundaries: every prefix's first address and the address after its last.
+        var boundaries: Set<Key> = [0]
+        for prefix in prefixes {
+            boundaries.insert(prefix.network)
+            let size = prefix.length == 0 ? nil : Key(1) << (Key.bitWidth - prefix.length)
+            if let size, prefix.network &+ size != 0 { boundaries.insert(prefix.network &+ size) }
+        }
+        let starts = boundaries.sorted()
+        precondition(starts.count < 1 << 15, "too many policy prefixes for the interval index")
+        // Which prefixes contain each interval (prefixes are nested or disjoint, so each covers a run).
+        var members = Array(repeating: [Int](), count: starts.count)
+        for (index, prefix) in prefixes.enumerated() {
+            var interval = Self.intervalIndex(of: prefix.network, in: starts)
+            let last: Key = prefix.length == 0 ? .max : prefix.network | (Key.max >> prefix.length)
+            while interval < starts.count && starts[interval] <= last {
+                members[interval].append(index)
+                interval += 1
+            }
+        }
+        let classes = members.map(classOf)
+        // The top index.
+        var top = [UInt32](repeating: 0, count: 1 << 16)
+        for slot in 0..<(1 << 16) {
+            let first = Key(slot) << Self.topShift
+            let lastAddress = first | (Key.max >> 16)
+            let lo = Self.intervalIndex(of: first, in: starts)
+            let hi = Self.intervalIndex(of: lastAddress, in: starts)
+            top[slot] = lo == hi ? Self.directBit | UInt32(classes[lo]) : UInt32(hi) << 16 | UInt32(lo)
+        }
+        self.top = top
+        self.starts = starts
+        self.classes = classes
+    }
+
+    /// The index of the interval that contains `key`: the last start at or below it.
+    static func intervalIndex(of key: Key, in starts: [Key]) -> Int {
+        var low = 0
+        var high = starts.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if starts[middle] <= key { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    /// The class of `key`.
+    @inlinable
+    func classify(_ key: Key) -> Int {
+        let entry = top.withUnsafeBufferPointer { $0[Int(truncatingIfNeeded: key >> Self.topShift)] }
+        if entry & Self.directBit != 0 { return Int(entry & 0xFFFF) }
+        var low = Int(entry & 0xFFFF)
+        var high = Int(entry >> 16)
+        return starts.withUnsafeBufferPointer { starts in
+            while low < high {
+                let middle = (low &+ high &+ 1) &>> 1
+                if starts[middle] <= key { low = middle } else { high = middle &- 1 }
+            }
+            return classes.withUnsafeBufferPointer { Int($0[low]) }
+        }
+    }
+}

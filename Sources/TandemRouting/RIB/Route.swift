@@ -1,0 +1,58 @@
+import TandemPacket
+
+/// An IPv4 or IPv6 prefix: what a route is for.
+public enum RoutePrefix: Hashable, Sendable, CustomStringConvertible {
+    case v4(IPv4Prefix)
+    case v6(IPv6Prefix)
+
+    /// Parses `a.b.c.d/n` or an IPv6 prefix; host bits set is an error naming the right prefix.
+    public init(_ text: String) throws(PrefixError) {
+        if text.contains(":") { self = .v6(try IPv6Prefix(text)) } else { self = .v4(try IPv4Prefix(text)) }
+    }
+
+    /// The prefix length.
+    public var length: Int {
+        switch self {
+        case .v4(let prefix): prefix.length
+        case .v6(let prefix): prefix.length
+        }
+    }
+
+    /// True for 0.0.0.0/0 and ::/0.
+    public var isDefault: Bool { length == 0 }
+
+    public var description: String {
+        switch self {
+        case .v4(let prefix): prefix.description
+        case .v6(let prefix): prefix.description
+        }
+    }
+}
+
+/// A destination route: traffic for `prefix` goes to `connection`.
+///
+/// Routes for the same prefix rank by source (specific > system > static > dynamic), then by metric (lower
+/// wins). Routes that tie on both form one ECMP next-hop set, spread by weight; weight 0 marks a standby path,
+/// used only while every weighted path of the set is down.
+public struct Route: Hashable, Sendable, CustomStringConvertible {
+    public var prefix: RoutePrefix
+    public var source: RouteSource
+    public var connection: ConnectionID
+    /// 0...100.
+    public var weight: UInt8
+    public var metric: UInt32
+
+    public init(
+        prefix: RoutePrefix, source: RouteSource, connection: ConnectionID, weight: UInt8 = 100, metric: UInt32 = 0
+    ) {
+        self.prefix = prefix
+        self.source = source
+        self.connection = connection
+        self.weight = min(weight, 100)
+        self.metric = metric
+    }
+
+    public var description: String {
+        "\(prefix) \(source) via \(connection) weight \(weight) metric \(metric)"
+    }
+}

@@ -1,0 +1,219 @@
+// Destination routes: adding, removing, learning from a routing daemon, bulk loading.
+
+import TandemLPM
+import TandemPacket
+
+extension Router {
+    /// Adds a route, or replaces the route with the same prefix, source and connection.
+    /// Routes added here are not counted against the dynamic quota (that is ``learn(_:via:metric:)``'s rule).
+    public func add(_ route: Route) throws(RoutingError) {
+        try checkConnection(route.connection)
+        let entry = RouteEntry(
+            source: route.source, metric: route.metric, connection: route.connection, weight: route.weight)
+        try change(route.prefix) { routes in
+            if let index = routes.firstIndex(where: { $0.isSameRoute(as: entry) }) {
+                if routes[index] == entry { return false }
+                routes[index] = entry
+            } else {
+                routes.append(entry)
+            }
+            return true
+        }
+    }
+
+    /// Removes the route with this prefix, source and connection; false if there was none.
+    @discardableResult
+    public func remove(_ prefix: RoutePrefix, source: RouteSource, connection: ConnectionID) -> Bool {
+        var removed = false
+        // Removing never needs a new group or chain, so it cannot fail.
+        try? change(prefix) { routes in
+            guard let index = routes.firstIndex(where: { $0.source == source && $0.connection == connection }) else {
+                return false
+            }
+            routes.remove(at: index)
+            removed = true
+            return true
+        }
+        return removed
+    }
+
+    /// Offers a route learned from a routing daemon (BGP through BIRD or FRR). Dynamic default routes and
+    /// routes past the quota are refused, counted and reported; the RIB is unchanged then.
+    public func learn(_ prefix: RoutePrefix, via connection: ConnectionID, metric: UInt32 = 0) throws(RoutingError)
+        -> LearnOutcome
+    {
+        try checkConnection(connection)
+        let name = name(of: connection)
+        if prefix.isDefault {
+            countRefusal(.refusedDefaultRoute)
+            report(.refusedDynamicDefault(prefix, connection: name))
+            return .refusedDefaultRoute
+        }
+        let known = routes(of: prefix).contains { $0.source == .dynamic && $0.connection == connection }
+        let quota = configuration.dynamicRouteQuota
+        if !known && dynamicRouteCount >= quota {
+            countRefusal(.refusedOverQuota(quota: quota))
+            report(.refusedDynamicOverQuota(prefix, connection: name, quota: quota))
+            return .refusedOverQuota(quota: quota)
+        }
+        try add(Route(prefix: prefix, source: .dynamic, connection: connection, metric: metric))
+        return .installed
+    }
+
+    /// Withdraws a learned route; false if it was not in the RIB.
+    @discardableResult
+    public func withdraw(_ prefix: RoutePrefix, via connection: ConnectionID) -> Bool {
+        remove(prefix, source: .dynamic, connection: connection)
+    }
+
+    /// The routes of exactly `prefix`, best first (the first one's set is the winner if its group is live).
+    public func routes(of prefix: RoutePrefix) -> [Route] {
+        let entries: [RouteEntry]? =
+            switch prefix {
+            case .v4(let p): ipv4.prefixes[p]?.routes
+            case .v6(let p): ipv6.prefixes[p]?.routes
+            }
+        return (entries ?? []).map {
+            Route(prefix: prefix, source: $0.source, connection: $0.connection, weight: $0.weight, metric: $0.metric)
+        }
+    }
+
+    /// How many routes of `source` the RIB holds, both families.
+    public func routeCount(_ source: RouteSource) -> Int {
+        ipv4.routesBySource[Int(source.rawValue)] + ipv6.routesBySource[Int(source.rawValue)]
+    }
+
+    /// How many prefixes each family holds in the RIB, and how many of them are in the FIB (resolved).
+    public var prefixCounts: (ipv4: Int, ipv6: Int, installed: Int) {
+        (ipv4.prefixes.count, ipv6.prefixes.count, plane.ipv4.count + plane.ipv6.count)
+    }
+
+    // MARK: Internals
+
+    func checkConnection(_ connection: ConnectionID) throws(RoutingError) {
+        guard connection.index < configuration.connections.count else { throw .unknownConnection(connection) }
+    }
+
+    /// Applies `edit` to the routes of `prefix` (which returns false if it changed nothing) and recompiles it.
+    private func change(_ prefix: RoutePrefix, _ edit: (inout [RouteEntry]) -> Bool) throws(RoutingError) {
+        switch prefix {
+        case .v4(let p): try change(&ipv4, p, edit)
+        case .v6(let p): try change(&ipv6, p, edit)
+        }
+    }
+
+    private func change<Table: LPMTable>(
+        _ rib: inout FamilyRIB<Table>, _ prefix: Table.Prefix, _ edit: (inout [RouteEntry]) -> Bool
+    ) throws(RoutingError) {
+        let old = rib.prefixes[prefix]
+        var routes = old?.routes ?? []
+        guard edit(&routes) else { return }
+        routes.sort(by: RouteEntry.ranks)
+        var newEntry: PrefixRoutes? = nil
+        if !routes.isEmpty {
+            let chain = try acquireChain(for: routes)
+            newEntry = PrefixRoutes(routes: routes, chain: chain, installed: old?.installed ?? false)
+        }
+        // From here on nothing can fail.
+        count(old?.routes ?? [], in: &rib, sign: -1)
+        count(routes, in: &rib, sign: 1)
+        if let newEntry {
+            rib.prefixes[prefix] = newEntry
+            rib.sync(prefix, resolved: chains[newEntry.chain].resolution != nil)
+        } else if let old {
+            if old.installed { rib.table.remove(prefix) }
+            rib.prefixes[prefix] = nil
+        }
+        if let old { releaseChain(old.chain) }
+    }
+
+    private func count<Table>(_ routes: [RouteEntry], in rib: inout FamilyRIB<Table>, sign: Int) {
+        for route in routes {
+            rib.routesBySource[Int(route.source.rawValue)] += sign
+            if route.source == .dynamic { adjustDynamicCount(by: sign) }
+        }
+    }
+
+    /// The chain of ranked `routes` (one reference taken), made and published if new.
+    func acquireChain(for routes: [RouteEntry]) throws(RoutingError) -> ChainID {
+        var candidates: [Candidate] = []
+        do {
+            for set in PrefixRoutes.candidateSets(routes) {
+                candidates.append(Candidate(group: try acquireGroup(set.members), source: set.source))
+            }
+        } catch {
+            for candidate in candidates { groups.release(candidate.group) }
+            throw error
+        }
+        guard let (chain, isNew) = chains.acquire(candidates, isLive: { groups[$0].isLive }) else {
+            for candidate in candidates { groups.release(candidate.group) }
+            throw .capacityExhausted("route chains")
+        }
+        if isNew {
+            let resolution = chains[chain].resolution
+            plane.setResolution(resolution.map { ($0.group, $0.source) }, of: chain)
+        } else {
+            // The existing chain holds its own references to these groups.
+            for candidate in candidates { groups.release(candidate.group) }
+        }
+        return chain
+    }
+
+    /// Drops a prefix's reference to its chain, and the chain's references to its groups if it was the last.
+    func releaseChain(_ chain: ChainID) {
+        guard let candidates = chains.release(chain) else { return }
+        for candidate in candidates { groups.release(candidate.group) }
+    }
+
+    /// Compiles the configuration's routes into the empty RIB and fills the LPM tables in bulk.
+    func load(_ routes: [Route]) throws(RoutingError) {
+        var v4: [IPv4Prefix: [RouteEntry]] = [:]
+        var v6: [IPv6Prefix: [RouteEntry]] = [:]
+        for route in routes {
+            try checkConnection(route.connection)
+            let entry = RouteEntry(
+                source: route.source, metric: route.metric, connection: route.connection, weight: route.weight)
+            switch route.prefix {
+            case .v4(let p): Self.merge(entry, into: &v4[p, default: []])
+            case .v6(let p): Self.merge(entry, into: &v6[p, default: []])
+            }
+        }
+        try load(v4, into: &ipv4)
+        try load(v6, into: &ipv6)
+    }
+
+    private static func merge(_ entry: RouteEntry, into routes: inout [RouteEntry]) {
+        if let index = routes.firstIndex(where: { $0.isSameRoute(as: entry) }) {
+            routes[index] = entry
+        } else {
+            routes.append(entry)
+        }
+    }
+
+    private func load<Table: LPMTable>(
+        _ byPrefix: [Table.Prefix: [RouteEntry]], into rib: inout FamilyRIB<Table>
+    ) throws(RoutingError) {
+        precondition(rib.prefixes.isEmpty, "bulk load needs an empty RIB")
+        // Most prefixes share their route list (a full table through one connection): compile each list once.
+        var chainOf: [[RouteEntry]: ChainID] = [:]
+        var installed: [(prefix: Table.Prefix, value: UInt32)] = []
+        installed.reserveCapacity(byPrefix.count)
+        rib.prefixes.reserveCapacity(byPrefix.count)
+        for (prefix, unranked) in byPrefix {
+            let routes = unranked.sorted(by: RouteEntry.ranks)
+            let chain: ChainID
+            if let known = chainOf[routes] {
+                chain = known
+                chains.retain(known)
+            } else {
+                chain = try acquireChain(for: routes)
+                chainOf[routes] = chain
+            }
+            let resolved = chains[chain].resolution != nil
+            rib.prefixes[prefix] = PrefixRoutes(routes: routes, chain: chain, installed: resolved)
+            count(routes, in: &rib, sign: 1)
+            if resolved { installed.append((prefix, chain.rawValue)) }
+        }
+        rib.table.load(installed)
+    }
+}
