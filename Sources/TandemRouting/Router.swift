@@ -37,7 +37,7 @@ public struct RouterConfiguration: Sendable {
     public var capacity: ForwardingPlane.Capacity
 
     public init(
-        tunnels: [Tunnel], connections: [Connection], bucketsPerGroup: Int = 4096, dynamicRouteQuota: Int = 50,
+        tunnels: [Tunnel], connections: [Connection], bucketsPerGroup: Int = 1024, dynamicRouteQuota: Int = 50,
         routes: [Route] = [], policyRoutes: [PolicyRoute] = [], capacity: ForwardingPlane.Capacity = .init()
     ) {
         self.tunnels = tunnels
@@ -238,7 +238,7 @@ public final class Router {
     func publishBuckets(of group: GroupID) {
         let state = groups[group]
         if state.isLive {
-            plane.setBuckets(of: group, state.table.buckets.lazy.map { ConnectionID(rawValue: $0) })
+            state.table.buckets.withUnsafeBufferPointer { plane.setBuckets(of: group, $0) }
         } else {
             plane.setEmpty(group)
         }

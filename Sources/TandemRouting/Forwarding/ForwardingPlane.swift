@@ -70,7 +70,7 @@ public final class ForwardingPlane: @unchecked Sendable {
         /// Connections; a power of two.
         public var connections: Int = 1 << 12
         /// Buckets per group; a power of two, 64...65536.
-        public var bucketsPerGroup: Int = 4096
+        public var bucketsPerGroup: Int = 1024
         public init() {}
     }
 
@@ -225,9 +225,9 @@ public final class ForwardingPlane: @unchecked Sendable {
         chainWords[chain.index].store(word, ordering: .releasing)
     }
 
-    /// Publishes a live group's buckets (a connection per bucket) under the group's sequence lock, rewriting
+    /// Publishes a live group's buckets (a connection index per bucket) under the group's sequence lock, rewriting
     /// only the buckets that changed, and marks it live.
-    func setBuckets(of group: GroupID, _ members: some Collection<ConnectionID>) {
+    func setBuckets(of group: GroupID, _ members: UnsafeBufferPointer<UInt32>) {
         precondition(group.index < capacity.groups, "too many next-hop groups for the plane")
         precondition(members.count == capacity.bucketsPerGroup)
         let slot = group.index
@@ -236,7 +236,7 @@ public final class ForwardingPlane: @unchecked Sendable {
         atomicMemoryFence(ordering: .releasing)
         var bucket = slot << bucketBits
         for member in members {
-            let word = member.rawValue + 1
+            let word = member &+ 1
             if bucketWords[bucket].load(ordering: .relaxed) != word {
                 bucketWords[bucket].store(word, ordering: .relaxed)
             }

@@ -70,12 +70,12 @@ struct NextHopGroups {
 
     /// Recomputes a group's buckets for a new set of up connections. Returns whether its liveness changed.
     mutating func refresh(_ id: GroupID, up: Set<UInt32>) -> (livenessChanged: Bool, moved: Int) {
-        guard var group = groups[id.index] else { preconditionFailure("\(id) is not in use") }
-        let moved = group.table.update(members: group.members, up: up)
-        let live = group.members.contains { up.contains($0.id) }
-        let changed = live != group.isLive
-        group.isLive = live
-        groups[id.index] = group
+        guard let members = groups[id.index]?.members else { preconditionFailure("\(id) is not in use") }
+        // Mutated in place through the dictionary's accessor: a copy out and back would copy the buckets.
+        let moved = groups[id.index]!.table.update(members: members, up: up)
+        let live = members.contains { up.contains($0.id) }
+        let changed = live != groups[id.index]!.isLive
+        groups[id.index]!.isLive = live
         return (changed, moved)
     }
 }
