@@ -74,6 +74,8 @@ public struct TunnelPairSelector: Sendable {
 
     /// Gives the new effective state of one tunnel.
     ///
+    /// Call ``advance(to:)`` with the same instant first, so that a failback already due happens at its deadline.
+    ///
     /// - Parameters:
     ///   - role: The tunnel; `.standby` is ignored in single-tunnel mode.
     ///   - state: Its effective state.
