@@ -1,5 +1,5 @@
-import Testing
 import TandemRouting
+import Testing
 
 @Suite struct FlapDamperTests {
     /// K = 2 flaps tolerated in 10 s; the third holds the tunnel down for 30 s.

@@ -1,5 +1,5 @@
-import Testing
 import TandemRouting
+import Testing
 
 @Suite struct HealthStateMachineTests {
     @Test(arguments: 1...5) func goesDownAfterExactlyDownCountFailures(downCount: Int) {
@@ -9,9 +9,11 @@ import TandemRouting
             #expect(machine.state == .up && machine.streak == step)
         }
         let transition = machine.record(.failure(.error), at: ms(downCount * 20))
-        #expect(transition == HealthTransition(
-            time: ms(downCount * 20), from: .up, to: .down,
-            reason: .consecutiveFailures(count: downCount, last: .error)))
+        #expect(
+            transition
+                == HealthTransition(
+                    time: ms(downCount * 20), from: .up, to: .down,
+                    reason: .consecutiveFailures(count: downCount, last: .error)))
         #expect(machine.state == .down && machine.streak == 0)
     }
 

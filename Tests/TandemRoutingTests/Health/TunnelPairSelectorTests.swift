@@ -1,5 +1,5 @@
-import Testing
 import TandemRouting
+import Testing
 
 @Suite struct TunnelPairSelectorTests {
     func dual(delay: Duration = .seconds(5), active: HealthState = .up, standby: HealthState = .up)
