@@ -108,11 +108,17 @@ final class Fields {
     /// Reports keys that are not in `known`, suggesting the nearest known key.
     func checkKeys(_ known: [String]) {
         for key in order where !known.contains(key) {
+            let nearest = ConfigText.nearest(to: key, among: known)
+            if let nearest { suggested.insert(nearest) }
             reporter.error(
                 entries[key]?.keyMark,
-                "unknown key '\(key)' in \(context)" + ConfigText.suggestion(for: key, among: known))
+                "unknown key '\(key)' in \(context)" + (nearest.map { "; did you mean '\($0)'?" } ?? ""))
         }
     }
+
+    /// Known keys that an unknown key's message suggests: a misspelt required key is reported once, as the
+    /// unknown key, not a second time as missing.
+    private var suggested: Set<String> = []
 
     /// Whether the mapping has `key` (with any value, null included).
     func has(_ key: String) -> Bool { entries[key] != nil }
@@ -159,6 +165,7 @@ final class Fields {
     /// Reports that a required key is missing, at the mapping's start.
     func missing(_ key: String, hint: String = "") {
         failed = true
+        if suggested.contains(key) { return }
         reporter.error(mark, "missing required key '\(key)' in \(context)\(hint)")
     }
 
