@@ -267,7 +267,10 @@ final class ConfigLoader {
 
         if let name {
             if let first = tunnelNames[name] {
-                f.fail("name", "duplicate tunnel name '\(name)' (first at line \(first.line)); tunnel names must be unique")
+                f.fail(
+                    "name",
+                    "duplicate tunnel name '\(name)' (first at line \(first.line)); "
+                        + "tunnel names must be unique")
             } else {
                 tunnelNames[name] = f.valueLocation("name")
             }
@@ -417,7 +420,8 @@ final class ConfigLoader {
             if let first = connectionNames[name] {
                 f.fail(
                     "name",
-                    "duplicate connection name '\(name)' (first at line \(first.line)); connection names must be unique")
+                    "duplicate connection name '\(name)' (first at line \(first.line)); "
+                        + "connection names must be unique")
             } else {
                 connectionNames[name] = f.valueLocation("name")
             }
@@ -711,7 +715,9 @@ final class ConfigLoader {
                 for item in items {
                     let location = reporter.location(item.mark)
                     guard case .scalar(let scalar) = item, !item.isNull else {
-                        f.fail(at: location, "each item of 'protocols' must be a protocol name or number, got \(item.shownAs)")
+                        f.fail(
+                            at: location,
+                            "each item of 'protocols' must be a protocol name or number, got \(item.shownAs)")
                         continue
                     }
                     let text = scalar.string
@@ -724,7 +730,8 @@ final class ConfigLoader {
                         f.fail(
                             at: location,
                             "unknown routing protocol '\(text)' in 'protocols'; use a name (bird, bgp, zebra, static, "
-                                + "kernel, ...) or a number from 0 to 255" + ConfigText.suggestion(for: text, among: names))
+                                + "kernel, ...) or a number from 0 to 255"
+                                + ConfigText.suggestion(for: text, among: names))
                         continue
                     }
                     if protocols.contains(number) {

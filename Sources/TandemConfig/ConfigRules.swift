@@ -62,9 +62,13 @@ extension ConfigLoader {
         for route in routes where route.source == .static {
             switch route.prefix {
             case .v4(let prefix):
-                ipv4.append(OverlapCandidate(prefix: prefix, connection: route.connection, location: route.location(of: "prefix")))
+                ipv4.append(
+                    OverlapCandidate(
+                        prefix: prefix, connection: route.connection, location: route.location(of: "prefix")))
             case .v6(let prefix):
-                ipv6.append(OverlapCandidate(prefix: prefix, connection: route.connection, location: route.location(of: "prefix")))
+                ipv6.append(
+                    OverlapCandidate(
+                        prefix: prefix, connection: route.connection, location: route.location(of: "prefix")))
             }
         }
         func report<Prefix>(_ pairs: [(outer: OverlapCandidate<Prefix>, inner: OverlapCandidate<Prefix>)]) {

@@ -156,7 +156,9 @@ extension GatewayConfig {
             out.append("    destination: \(route.destination)")
             out.append("    protocol: \(route.ipProtocol.map(PolicyRoute.protocolName) ?? "any")")
             if let ports = route.destinationPorts {
-                let text = ports.lowerBound == ports.upperBound ? "\(ports.lowerBound)" : "\"\(ports.lowerBound)-\(ports.upperBound)\""
+                let text =
+                    ports.lowerBound == ports.upperBound
+                    ? "\(ports.lowerBound)" : "\"\(ports.lowerBound)-\(ports.upperBound)\""
                 out.append("    destination-ports: \(text)")
             }
             out.append("    priority: \(route.priority)")

@@ -435,7 +435,9 @@ extension GatewayConfig {
             public var description: String {
                 var text = "\(source) -> \(destination) \(ipProtocol.map(PolicyRoute.protocolName) ?? "any")"
                 if let ports = destinationPorts {
-                    text += ports.lowerBound == ports.upperBound ? " \(ports.lowerBound)" : " \(ports.lowerBound)-\(ports.upperBound)"
+                    text +=
+                        ports.lowerBound == ports.upperBound
+                        ? " \(ports.lowerBound)" : " \(ports.lowerBound)-\(ports.upperBound)"
                 }
                 return text
             }

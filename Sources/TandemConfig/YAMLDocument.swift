@@ -5,14 +5,15 @@
 // every duplicate with both lines, the key's second spelling is found in the text, renamed to a marker that the
 // readers skip, and the text parsed again; a renamed line's later columns are corrected in the diagnostics.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Yams
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 enum YAMLDocument {
     /// The prefix of a renamed duplicate key.
@@ -102,7 +103,8 @@ enum YAMLDocument {
                     (column: second.column, delta: marker.unicodeScalars.count - second.length))
                 text = lines.joined(separator: "\n")
             } catch {
-                reporter.error(SourceLocation(file: reporter.file, line: 0, column: 0), "cannot parse the file: \(error)")
+                reporter.error(
+                    SourceLocation(file: reporter.file, line: 0, column: 0), "cannot parse the file: \(error)")
                 return nil
             }
         }

@@ -1,18 +1,19 @@
-import Testing
 import TandemConfig
+import Testing
 
 /// The product's rules and the warnings.
 @Suite struct ConfigRuleTests {
     // MARK: rule 1: overlapping static routes in destination routing mode
 
     @Test func rule1OverlapOfDifferentConnectionsIsAnError() {
-        let yaml = header + """
-            routes:
-              - prefix: 198.19.0.0/16
-                connection: c1
-              - prefix: 198.19.1.0/24
-                connection: c2
-            """
+        let yaml =
+            header + """
+                routes:
+                  - prefix: 198.19.0.0/16
+                    connection: c1
+                  - prefix: 198.19.1.0/24
+                    connection: c2
+                """
         Check.exactError(
             yaml, at: 18, 13,
             "routes 198.19.0.0/16 (line 16, connection c1) and 198.19.1.0/24 (line 18, connection c2) overlap; "
@@ -21,27 +22,29 @@ import TandemConfig
     }
 
     @Test func rule1TheMoreSpecificRouteIsReportedWhicheverComesFirst() {
-        let yaml = header + """
-            routes:
-              - {prefix: 2001:db8:1::/48, connection: c2}
-              - {prefix: 2001:db8::/32, connection: c1}
-            """
+        let yaml =
+            header + """
+                routes:
+                  - {prefix: 2001:db8:1::/48, connection: c2}
+                  - {prefix: 2001:db8::/32, connection: c1}
+                """
         Check.onlyError(yaml, at: 16, 14, "routes 2001:db8::/32 (line 17, connection c1) and 2001:db8:1::/48 (line 16")
     }
 
     @Test func rule1AllowsWhatIsNotAnOverlapOfDifferentConnections() throws {
         // The same prefix via several connections (ECMP, or active/standby by weight), nesting within one
         // connection, different families, and non-static sources.
-        let yaml = header + """
-            routes:
-              - {prefix: 198.19.0.0/16, connection: c1, weight: 100}
-              - {prefix: 198.19.0.0/16, connection: c2, weight: 0}
-              - {prefix: 198.18.0.0/15, connection: c1, source: specific}
-              - {prefix: 198.19.1.0/24, connection: c2, source: specific}
-              - {prefix: 2001:db8::/32, connection: c1}
-              - {prefix: 2001:db8:1::/48, connection: c1}
-              - {prefix: 198.18.128.0/17, connection: c2}
-            """
+        let yaml =
+            header + """
+                routes:
+                  - {prefix: 198.19.0.0/16, connection: c1, weight: 100}
+                  - {prefix: 198.19.0.0/16, connection: c2, weight: 0}
+                  - {prefix: 198.18.0.0/15, connection: c1, source: specific}
+                  - {prefix: 198.19.1.0/24, connection: c2, source: specific}
+                  - {prefix: 2001:db8::/32, connection: c1}
+                  - {prefix: 2001:db8:1::/48, connection: c1}
+                  - {prefix: 198.18.128.0/17, connection: c2}
+                """
         // 198.19.0.0/16 via c1 and c2 and the nested 198.18.128.0/17 (not inside it) are fine.
         #expect(Check.errors(yaml).isEmpty)
     }
@@ -82,7 +85,8 @@ import TandemConfig
             for route in routes where seen.insert("\(route.base)/\(route.length)/\(route.connection)").inserted {
                 unique.append(route)
                 let a = route.base
-                yaml += "  - {prefix: \(a >> 24).\(a >> 16 & 255).\(a >> 8 & 255).\(a & 255)/\(route.length), "
+                yaml +=
+                    "  - {prefix: \(a >> 24).\(a >> 16 & 255).\(a >> 8 & 255).\(a & 255)/\(route.length), "
                     + "connection: \(route.connection)}\n"
             }
             var expected = 0
@@ -164,33 +168,36 @@ import TandemConfig
     }
 
     @Test func rule3InsideCIDRsOfDifferentTunnelsDiffer() {
-        let yaml = bgpTunnel("169.254.10.0/30") + """
+        let yaml =
+            bgpTunnel("169.254.10.0/30") + """
 
-              - name: a2
-                device: tnd-a2
-                peer: 198.18.20.1
-                routing: bgp
-                bgp: {inside-cidr: 169.254.10.0/30, peer-asn: 65100}
-            """
+                  - name: a2
+                    device: tnd-a2
+                    peer: 198.18.20.1
+                    routing: bgp
+                    bgp: {inside-cidr: 169.254.10.0/30, peer-asn: 65100}
+                """
         Check.exactError(
             yaml, at: 14, 24,
-            "'inside-cidr' 169.254.10.0/30 is already used by tunnel 'a1' (line 9); each tunnel needs its own inside CIDR")
+            "'inside-cidr' 169.254.10.0/30 is already used by tunnel 'a1' (line 9); each tunnel needs its own inside CIDR"
+        )
     }
 
     // MARK: rule 4: one local ASN
 
     @Test func rule4AllBGPTunnelsUseTheSameLocalASN() {
-        let yaml = bgpTunnel("169.254.10.0/30") + """
+        let yaml =
+            bgpTunnel("169.254.10.0/30") + """
 
-              - name: a2
-                device: tnd-a2
-                peer: 198.18.20.1
-                routing: bgp
-                bgp:
-                  inside-cidr: 169.254.10.4/30
-                  local-asn: 65001
-                  peer-asn: 65100
-            """
+                  - name: a2
+                    device: tnd-a2
+                    peer: 198.18.20.1
+                    routing: bgp
+                    bgp:
+                      inside-cidr: 169.254.10.4/30
+                      local-asn: 65001
+                      peer-asn: 65100
+                """
         Check.exactError(
             yaml, at: 16, 18,
             "tunnel 'a2' uses local ASN 65001 but tunnel 'a1' (line 5) uses 65000; all BGP tunnels use the same "
@@ -234,12 +241,13 @@ import TandemConfig
     }
 
     @Test func tooManyPolicyRoutes() {
-        var yaml = header + """
-            limits:
-              policy-routes: 2
-            policy-routes:
+        var yaml =
+            header + """
+                limits:
+                  policy-routes: 2
+                policy-routes:
 
-            """
+                """
         for priority in 1...4 {
             yaml += "  - {source: 198.18.0.0/24, destination: 198.19.0.0/16, priority: \(priority), connection: c1}\n"
         }
@@ -272,17 +280,18 @@ import TandemConfig
                 tunnels: [b1]
             """
         let config = try GatewayConfig.parse(yaml: yaml, file: "gw.yaml")
-        #expect(config.warnings.map(\.description) == [
-            "gw.yaml:7:12: warning: tunnel 'a3' is in no connection; no traffic will use it",
-            "gw.yaml:11:14: warning: tunnel 'b1' uses BGP but there is no 'learning' section, so the routes its peer "
-                + "announces are never used; add 'learning:' (defaults: table 254, protocols bird and bgp)",
-            "gw.yaml:14:11: warning: connection 'c1' is not used by any route or policy route; no traffic will use it",
-            "gw.yaml:15:14: warning: tunnels 'a1' and 'a2' of connection 'c1' are both in zone 'z1'; one zone's "
-                + "failure takes both down (allowed, but a standby in another zone is safer)",
-            "gw.yaml:15:14: warning: connection 'c1' is dual-tunnel but neither 'a1' nor 'a2' has a health-check; "
-                + "without one a tunnel always counts as up, so traffic never fails over to 'a2'",
-            "gw.yaml:16:11: warning: connection 'c2' is not used by any route or policy route; no traffic will use it",
-        ])
+        #expect(
+            config.warnings.map(\.description) == [
+                "gw.yaml:7:12: warning: tunnel 'a3' is in no connection; no traffic will use it",
+                "gw.yaml:11:14: warning: tunnel 'b1' uses BGP but there is no 'learning' section, so the routes its peer "
+                    + "announces are never used; add 'learning:' (defaults: table 254, protocols bird and bgp)",
+                "gw.yaml:14:11: warning: connection 'c1' is not used by any route or policy route; no traffic will use it",
+                "gw.yaml:15:14: warning: tunnels 'a1' and 'a2' of connection 'c1' are both in zone 'z1'; one zone's "
+                    + "failure takes both down (allowed, but a standby in another zone is safer)",
+                "gw.yaml:15:14: warning: connection 'c1' is dual-tunnel but neither 'a1' nor 'a2' has a health-check; "
+                    + "without one a tunnel always counts as up, so traffic never fails over to 'a2'",
+                "gw.yaml:16:11: warning: connection 'c2' is not used by any route or policy route; no traffic will use it",
+            ])
     }
 
     @Test func warningsAreReportedWithErrors() throws {

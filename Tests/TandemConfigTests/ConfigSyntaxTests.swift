@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TandemConfig
+import Testing
 
 /// Problems of the file and its YAML: syntax, duplicate keys, unknown keys, types, missing keys.
 @Suite struct ConfigSyntaxTests {
@@ -69,11 +69,12 @@ import TandemConfig
     }
 
     @Test func unknownNestedKeyNamesItsItem() {
-        let yaml = header + """
-            routes:
-              - prefix: 198.19.0.0/16
-                conection: c1
-            """
+        let yaml =
+            header + """
+                routes:
+                  - prefix: 198.19.0.0/16
+                    conection: c1
+                """
         Check.onlyError(yaml, at: 17, 5, "unknown key 'conection' in route 198.19.0.0/16; did you mean 'connection'?")
     }
 
@@ -149,9 +150,10 @@ import TandemConfig
     }
 
     @Test func emptyFileAndNonMappingTop() {
-        #expect(Check.errors("").map(\.description) == [
-            "gw.yaml: error: the file is empty; a configuration needs at least a 'gateway' section with a 'name'"
-        ])
+        #expect(
+            Check.errors("").map(\.description) == [
+                "gw.yaml: error: the file is empty; a configuration needs at least a 'gateway' section with a 'name'"
+            ])
         Check.onlyError("- a\n- b\n", at: 1, 1, "the top level must be a mapping")
     }
 
@@ -161,9 +163,10 @@ import TandemConfig
         do {
             _ = try GatewayConfig.load(path: path)
         } catch {
-            #expect(error.diagnostics.map(\.description) == [
-                "\(path): error: cannot read '\(path)': No such file or directory"
-            ])
+            #expect(
+                error.diagnostics.map(\.description) == [
+                    "\(path): error: cannot read '\(path)': No such file or directory"
+                ])
         }
     }
 

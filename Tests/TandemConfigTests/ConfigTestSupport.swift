@@ -1,5 +1,5 @@
-import Testing
 import TandemConfig
+import Testing
 
 /// Shared helpers: parse a text and look at what came out.
 enum Check {
@@ -44,7 +44,8 @@ enum Check {
     ) {
         let found = errors(yaml)
         #expect(
-            found.map(\.description) == ["gw.yaml:\(line):\(column): error: \(message)"], sourceLocation: sourceLocation)
+            found.map(\.description) == ["gw.yaml:\(line):\(column): error: \(message)"], sourceLocation: sourceLocation
+        )
     }
 
     /// The repository's root, found from this file's path.

@@ -1,5 +1,5 @@
-import Testing
 import TandemConfig
+import Testing
 
 /// Single values: ranges, addresses, prefixes, durations, names.
 @Suite struct ConfigValueTests {
@@ -29,10 +29,11 @@ import TandemConfig
               dynamic-routes: 10000001
               policy-routes: 0
             """
-        #expect(Check.errors(yaml).map(\.description) == [
-            "gw.yaml:4:19: error: 'dynamic-routes' must be between 0 and 10000000, got 10000001",
-            "gw.yaml:5:18: error: 'policy-routes' must be between 1 and 1024, got 0",
-        ])
+        #expect(
+            Check.errors(yaml).map(\.description) == [
+                "gw.yaml:4:19: error: 'dynamic-routes' must be between 0 and 10000000, got 10000001",
+                "gw.yaml:5:18: error: 'policy-routes' must be between 1 and 1024, got 0",
+            ])
     }
 
     @Test func hugeIntegerIsOutOfRangeNotATypeError() {
@@ -49,26 +50,29 @@ import TandemConfig
     }
 
     @Test func prefixWithHostBitsNamesTheRightPrefix() {
-        let yaml = header + """
-            routes:
-              - prefix: 198.19.1.1/16
-                connection: c1
-            """
+        let yaml =
+            header + """
+                routes:
+                  - prefix: 198.19.1.1/16
+                    connection: c1
+                """
         Check.exactError(
             yaml, at: 16, 13,
             "'prefix' is not a valid prefix: prefix '198.19.1.1/16' has host bits set after its length; "
                 + "write it as 198.19.0.0/16")
-        let v6 = header + """
-            routes:
-              - prefix: 2001:db8::1/32
-                connection: c1
-            """
+        let v6 =
+            header + """
+                routes:
+                  - prefix: 2001:db8::1/32
+                    connection: c1
+                """
         Check.onlyError(v6, at: 16, 13, "write it as 2001:db8::/32")
-        let noLength = header + """
-            routes:
-              - prefix: 198.19.0.0
-                connection: c1
-            """
+        let noLength =
+            header + """
+                routes:
+                  - prefix: 198.19.0.0
+                    connection: c1
+                """
         Check.onlyError(noLength, at: 16, 13, "has no '/length'", "198.19.0.0/32")
     }
 
@@ -93,11 +97,12 @@ import TandemConfig
                   timeout: 0s
                   down-count: 0
             """)
-        #expect(Check.errors(yaml).map(\.description) == [
-            "gw.yaml:10:17: error: 'interval' must be between 10ms and 1h, got 5ms",
-            "gw.yaml:11:16: error: 'timeout' must be more than 0s and at most 1h, got 0s",
-            "gw.yaml:12:19: error: 'down-count' must be between 1 and 100, got 0",
-        ])
+        #expect(
+            Check.errors(yaml).map(\.description) == [
+                "gw.yaml:10:17: error: 'interval' must be between 10ms and 1h, got 5ms",
+                "gw.yaml:11:16: error: 'timeout' must be more than 0s and at most 1h, got 0s",
+                "gw.yaml:12:19: error: 'down-count' must be between 1 and 100, got 0",
+            ])
         let long = tunnel(
             """
                 health-check:
@@ -136,13 +141,14 @@ import TandemConfig
                 device: tnd/a1
                 peer: 198.18.10.1
             """
-        #expect(Check.errors(yaml).map(\.description) == [
-            "gw.yaml:2:9: error: 'name' must be 1 to 64 letters, digits, '_', '.' or '-', got 'site a'",
-            "gw.yaml:3:12: error: 'ingress' is not a valid interface name, got 'a-very-long-device-name': "
-                + "an interface name has at most 15 characters, this has 23",
-            "gw.yaml:6:13: error: 'device' is not a valid interface name, got 'tnd/a1': "
-                + "an interface name cannot contain '/'",
-        ])
+        #expect(
+            Check.errors(yaml).map(\.description) == [
+                "gw.yaml:2:9: error: 'name' must be 1 to 64 letters, digits, '_', '.' or '-', got 'site a'",
+                "gw.yaml:3:12: error: 'ingress' is not a valid interface name, got 'a-very-long-device-name': "
+                    + "an interface name has at most 15 characters, this has 23",
+                "gw.yaml:6:13: error: 'device' is not a valid interface name, got 'tnd/a1': "
+                    + "an interface name cannot contain '/'",
+            ])
         Check.onlyError(tunnel("").replacing("tnd-a1", with: ".."), at: 5, 13, "'.' and '..'")
     }
 
@@ -154,11 +160,12 @@ import TandemConfig
               seed: 0xg
               buckets: 1000
             """
-        #expect(Check.errors(yaml).map(\.description) == [
-            "gw.yaml:4:9: error: 'seed' must be an unsigned 64-bit integer, decimal or 0x hex "
-                + "(at most 18446744073709551615), got '0xg'",
-            "gw.yaml:5:12: error: 'buckets' must be a power of two between 64 and 65536, got 1000; try 1024",
-        ])
+        #expect(
+            Check.errors(yaml).map(\.description) == [
+                "gw.yaml:4:9: error: 'seed' must be an unsigned 64-bit integer, decimal or 0x hex "
+                    + "(at most 18446744073709551615), got '0xg'",
+                "gw.yaml:5:12: error: 'buckets' must be a power of two between 64 and 65536, got 1000; try 1024",
+            ])
         let good = try GatewayConfig.parse(
             yaml: "gateway: {name: x}\necmp: {seed: 0xFFFFFFFFFFFFFFFF, buckets: 65536, hash: l3}\n", file: "gw.yaml")
         #expect(good.ecmp.seed == UInt64.max)
@@ -167,12 +174,13 @@ import TandemConfig
     }
 
     @Test func dynamicRouteSourceIsRejected() {
-        let yaml = header + """
-            routes:
-              - prefix: 198.19.0.0/16
-                connection: c1
-                source: dynamic
-            """
+        let yaml =
+            header + """
+                routes:
+                  - prefix: 198.19.0.0/16
+                    connection: c1
+                    source: dynamic
+                """
         Check.onlyError(yaml, at: 18, 13, "'source: dynamic' cannot be written", "learned", "static")
     }
 
@@ -198,13 +206,14 @@ import TandemConfig
               table: 0
               protocols: [brid, 300]
             """
-        #expect(Check.errors(bad).map(\.description) == [
-            "gw.yaml:4:10: error: 'table' must be between 1 and 4294967295, got 0",
-            "gw.yaml:5:15: error: unknown routing protocol 'brid' in 'protocols'; use a name (bird, bgp, zebra, "
-                + "static, kernel, ...) or a number from 0 to 255; did you mean 'bird'?",
-            "gw.yaml:5:21: error: unknown routing protocol '300' in 'protocols'; use a name (bird, bgp, zebra, "
-                + "static, kernel, ...) or a number from 0 to 255",
-        ])
+        #expect(
+            Check.errors(bad).map(\.description) == [
+                "gw.yaml:4:10: error: 'table' must be between 1 and 4294967295, got 0",
+                "gw.yaml:5:15: error: unknown routing protocol 'brid' in 'protocols'; use a name (bird, bgp, zebra, "
+                    + "static, kernel, ...) or a number from 0 to 255; did you mean 'bird'?",
+                "gw.yaml:5:21: error: unknown routing protocol '300' in 'protocols'; use a name (bird, bgp, zebra, "
+                    + "static, kernel, ...) or a number from 0 to 255",
+            ])
     }
 
     @Test func itemsKnowWhereTheyWereWritten() throws {

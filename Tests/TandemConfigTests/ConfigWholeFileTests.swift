@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import TandemConfig
 import TandemPacket
+import Testing
 
 /// Whole files: the examples, a large generated file, many mistakes at once, defaults, next-hop sets.
 @Suite struct ConfigWholeFileTests {
@@ -30,16 +30,17 @@ import TandemPacket
 
     @Test func dualTunnelExampleSummary() throws {
         let config = try GatewayConfig.load(path: Check.repositoryRoot + "/examples/dual-tunnel.yaml")
-        #expect(config.summary(file: "gw.yaml") == """
-            gw.yaml: OK
-              gateway     site-a (userspace, destination routing)
-              tunnels     2 (a1 -> 198.18.10.1 on tnd-a1, a2 -> 198.18.20.1 on tnd-a2)
-              connections 1 (to-cloud: dual a1/a2, preempt 10s)
-              routes      3 static, 1 specific, 0 system (IPv4 3, IPv6 1)
-              policy      1 route
-              groups      1 next-hop group
-              ecmp        l3l4 hash, 4096 buckets
-            """)
+        #expect(
+            config.summary(file: "gw.yaml") == """
+                gw.yaml: OK
+                  gateway     site-a (userspace, destination routing)
+                  tunnels     2 (a1 -> 198.18.10.1 on tnd-a1, a2 -> 198.18.20.1 on tnd-a2)
+                  connections 1 (to-cloud: dual a1/a2, preempt 10s)
+                  routes      3 static, 1 specific, 0 system (IPv4 3, IPv6 1)
+                  policy      1 route
+                  groups      1 next-hop group
+                  ecmp        l3l4 hash, 4096 buckets
+                """)
         let connection = try #require(config.connection(named: "to-cloud"))
         #expect(connection.active == "a1" && connection.standby == "a2")
         #expect(connection.damping?.penalty == .seconds(120))
@@ -57,19 +58,20 @@ import TandemPacket
     }
 
     @Test func nextHopSetsGroupByPrefixSourceMetricAndByMatchPriority() throws {
-        let yaml = header + """
-            routes:
-              - {prefix: 198.19.0.0/16, connection: c1}
-              - {prefix: 198.19.0.0/16, connection: c2, weight: 0}
-              - {prefix: 198.19.0.0/16, connection: c1, metric: 5}
-              - {prefix: 198.19.0.0/16, connection: c1, source: specific}
-              - {prefix: 2001:db8::/32, connection: c2, weight: 0}
-              - {prefix: 2001:db8::/32, connection: c1}
-            policy-routes:
-              - {source: 198.18.0.0/24, destination: 198.19.0.0/16, priority: 1, connection: c1}
-              - {source: 198.18.0.0/24, destination: 198.19.0.0/16, priority: 1, connection: c2, weight: 0}
-              - {source: 198.18.0.0/24, destination: 198.19.0.0/16, priority: 2, connection: c2}
-            """
+        let yaml =
+            header + """
+                routes:
+                  - {prefix: 198.19.0.0/16, connection: c1}
+                  - {prefix: 198.19.0.0/16, connection: c2, weight: 0}
+                  - {prefix: 198.19.0.0/16, connection: c1, metric: 5}
+                  - {prefix: 198.19.0.0/16, connection: c1, source: specific}
+                  - {prefix: 2001:db8::/32, connection: c2, weight: 0}
+                  - {prefix: 2001:db8::/32, connection: c1}
+                policy-routes:
+                  - {source: 198.18.0.0/24, destination: 198.19.0.0/16, priority: 1, connection: c1}
+                  - {source: 198.18.0.0/24, destination: 198.19.0.0/16, priority: 1, connection: c2, weight: 0}
+                  - {source: 198.18.0.0/24, destination: 198.19.0.0/16, priority: 2, connection: c2}
+                """
         let sets = try GatewayConfig.parse(yaml: yaml, file: "gw.yaml").nextHopSets()
         // {c1:100, c2:0} (routes 0+1, routes 4+5, policy 0+1) and {c1:100} (routes 2, 3) and {c2:100} (policy 2).
         #expect(sets.count == 3)
