@@ -1,0 +1,49 @@
+import ArgumentParser
+import TandemConfig
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `tandem check-config`: reads a configuration file, prints every problem in it, or a summary when it is valid.
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a gateway configuration file.",
+        discussion: """
+            Reads the YAML file, checks every key and rule (docs/config.md) and prints each problem as \
+            `file:line:col: error: message` on standard error, warnings too. A valid file prints its \
+            warnings, then a summary, and exits 0; a file with errors prints the number of errors and exits 1.
+            """)
+
+    @Argument(help: "The configuration file (YAML).")
+    var file: String
+
+    func run() throws {
+        let config: GatewayConfig
+        do {
+            config = try GatewayConfig.load(path: file)
+        } catch {
+            for diagnostic in error.diagnostics { printToStandardError(diagnostic.description) }
+            let count = error.errors.count
+            printToStandardError(count == 1 ? "1 error" : "\(count) errors")
+            throw ExitCode(1)
+        }
+        for warning in config.warnings { printToStandardError(warning.description) }
+        print(config.summary(file: file))
+    }
+
+    /// Writes a line to standard error. The corresponding C function is `write`.
+    private func printToStandardError(_ line: String) {
+        var text = line + "\n"
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                offset += written
+            }
+        }
+    }
+}
