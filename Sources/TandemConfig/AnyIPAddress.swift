@@ -1,8 +1,9 @@
-// Addresses and prefixes of either family, as a configuration holds them: a tunnel's peer may be IPv4 or IPv6,
-// a route's prefix too. TandemPacket's `IPAddress` and `IPPrefix` are protocols (one table per family), so the
-// either-family values are enums here, named `Any...` to stay clear of those protocol names.
+// Addresses of either family, as a configuration holds them: a tunnel's peer may be IPv4 or IPv6.
+// TandemPacket's `IPAddress` is a protocol (one table per family), so the either-family value is an enum here,
+// named `Any...` to stay clear of the protocol's name. Prefixes of either family are TandemRouting's RoutePrefix.
 
 import TandemPacket
+import TandemRouting
 
 /// An IPv4 or an IPv6 address.
 public enum AnyIPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
@@ -44,69 +45,6 @@ public enum AnyIPAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         switch (lhs, rhs) {
         case (.v4(let a), .v4(let b)): a < b
         case (.v6(let a), .v6(let b)): a < b
-        case (.v4, .v6): true
-        case (.v6, .v4): false
-        }
-    }
-}
-
-/// An IPv4 or an IPv6 prefix.
-public enum AnyIPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// An IPv4 prefix.
-    case v4(IPv4Prefix)
-    /// An IPv6 prefix.
-    case v6(IPv6Prefix)
-
-    /// Parses a prefix of either family: text with a `:` is read as IPv6, anything else as IPv4.
-    ///
-    /// - Parameter text: The prefix text, with nothing before or after it.
-    /// - Throws: ``PrefixError`` from the parser of the family; a prefix with host bits set names the right form.
-    public init(_ text: some StringProtocol) throws(PrefixError) {
-        if text.contains(":") {
-            self = .v6(try IPv6Prefix(text))
-        } else {
-            self = .v4(try IPv4Prefix(text))
-        }
-    }
-
-    /// The address family.
-    public var family: IPFamily {
-        switch self {
-        case .v4: .ipv4
-        case .v6: .ipv6
-        }
-    }
-
-    /// The prefix length.
-    public var length: Int {
-        switch self {
-        case .v4(let prefix): prefix.length
-        case .v6(let prefix): prefix.length
-        }
-    }
-
-    /// Whether `other` is of the same family and lies inside (or equals) this prefix.
-    public func contains(_ other: AnyIPPrefix) -> Bool {
-        switch (self, other) {
-        case (.v4(let a), .v4(let b)): a.contains(b)
-        case (.v6(let a), .v6(let b)): a.contains(b)
-        default: false
-        }
-    }
-
-    /// `address/length`.
-    public var description: String {
-        switch self {
-        case .v4(let prefix): prefix.description
-        case .v6(let prefix): prefix.description
-        }
-    }
-
-    /// IPv4 before IPv6, then by address, then shorter first (so that a prefix sorts before the ones it holds).
-    public static func < (lhs: AnyIPPrefix, rhs: AnyIPPrefix) -> Bool {
-        switch (lhs, rhs) {
-        case (.v4(let a), .v4(let b)): (a.address, a.length) < (b.address, b.length)
-        case (.v6(let a), .v6(let b)): (a.address, a.length) < (b.address, b.length)
         case (.v4, .v6): true
         case (.v6, .v4): false
         }

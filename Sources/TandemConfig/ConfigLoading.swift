@@ -333,7 +333,7 @@ final class ConfigLoader {
     }
 
     /// Rule 3: a /30 in 169.254.0.0/16, not reserved, not another tunnel's.
-    func checkInsideCIDR(_ prefix: AnyIPPrefix, fields f: Fields, tunnel: String?) -> IPv4Prefix? {
+    func checkInsideCIDR(_ prefix: RoutePrefix, fields f: Fields, tunnel: String?) -> IPv4Prefix? {
         guard case .v4(let inside) = prefix else {
             f.fail("inside-cidr", "'inside-cidr' must be an IPv4 /30 in 169.254.0.0/16, got \(prefix)")
             return nil

@@ -117,7 +117,7 @@ extension GatewayConfig {
         }
 
         /// The default number of buckets.
-        public static let defaultBuckets = 4096
+        public static let defaultBuckets = 1024
 
         /// The hashed fields (default l3l4).
         public var hash: Hash
@@ -125,7 +125,7 @@ extension GatewayConfig {
         public var symmetric: Bool
         /// The hash seed (default 0).
         public var seed: UInt64
-        /// Resilient-hashing buckets per group: a power of two in 64...65536 (default 4096).
+        /// Resilient-hashing buckets per group: a power of two in 64...65536 (default 1024).
         public var buckets: Int
         public var location: SourceLocation
         public var keyLocations: [String: SourceLocation]
@@ -379,7 +379,7 @@ extension GatewayConfig {
         public static let defaultWeight = 100
 
         /// The destination prefix.
-        public var prefix: AnyIPPrefix
+        public var prefix: RoutePrefix
         /// The connection the route leads to.
         public var connection: String
         /// Specific, system or static (default static); never dynamic, which is learned.
@@ -393,7 +393,7 @@ extension GatewayConfig {
 
         /// Makes a route; defaults are those of the file format.
         public init(
-            prefix: AnyIPPrefix, connection: String, source: RouteSource = .static, weight: Int = Route.defaultWeight,
+            prefix: RoutePrefix, connection: String, source: RouteSource = .static, weight: Int = Route.defaultWeight,
             metric: UInt32 = 0, location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
         ) {
             self.prefix = prefix
@@ -412,9 +412,9 @@ extension GatewayConfig {
         /// What a policy route matches; routes with the same match and priority form one next-hop group.
         public struct Match: Hashable, Sendable, CustomStringConvertible {
             /// The source prefix.
-            public var source: AnyIPPrefix
+            public var source: RoutePrefix
             /// The destination prefix, of the same family.
-            public var destination: AnyIPPrefix
+            public var destination: RoutePrefix
             /// The IP protocol, or `nil` for any.
             public var ipProtocol: IPProtocol?
             /// The destination ports (TCP and UDP only), or `nil` for any.
@@ -422,7 +422,7 @@ extension GatewayConfig {
 
             /// Makes a match.
             public init(
-                source: AnyIPPrefix, destination: AnyIPPrefix, ipProtocol: IPProtocol? = nil,
+                source: RoutePrefix, destination: RoutePrefix, ipProtocol: IPProtocol? = nil,
                 destinationPorts: ClosedRange<UInt16>? = nil
             ) {
                 self.source = source
@@ -455,9 +455,9 @@ extension GatewayConfig {
         }
 
         /// The source prefix.
-        public var source: AnyIPPrefix
+        public var source: RoutePrefix
         /// The destination prefix, of the same family as `source`.
-        public var destination: AnyIPPrefix
+        public var destination: RoutePrefix
         /// The IP protocol, or `nil` for any (default any).
         public var ipProtocol: IPProtocol?
         /// The destination ports (TCP and UDP only), or `nil` for any.
@@ -473,7 +473,7 @@ extension GatewayConfig {
 
         /// Makes a policy route; defaults are those of the file format.
         public init(
-            source: AnyIPPrefix, destination: AnyIPPrefix, ipProtocol: IPProtocol? = nil,
+            source: RoutePrefix, destination: RoutePrefix, ipProtocol: IPProtocol? = nil,
             destinationPorts: ClosedRange<UInt16>? = nil, priority: Int, weight: Int = Route.defaultWeight,
             connection: String, location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
         ) {

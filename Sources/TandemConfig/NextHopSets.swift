@@ -32,7 +32,7 @@ public struct NextHopSets: Hashable, Sendable {
     /// The destination routes of one prefix, source and metric.
     public struct DestinationGroup: Hashable, Sendable {
         /// The prefix.
-        public var prefix: AnyIPPrefix
+        public var prefix: RoutePrefix
         /// The route source.
         public var source: RouteSource
         /// The metric.
@@ -85,7 +85,7 @@ extension GatewayConfig {
         }
 
         struct DestinationKey: Hashable {
-            let prefix: AnyIPPrefix
+            let prefix: RoutePrefix
             let source: RouteSource
             let metric: UInt32
         }

@@ -4,6 +4,7 @@
 // one pass over the file finds every mistake in it.
 
 import TandemPacket
+import TandemRouting
 import Yams
 
 /// Collects diagnostics and turns Yams marks into source locations.
@@ -337,14 +338,14 @@ final class Fields {
     }
 
     /// An IPv4 or IPv6 prefix with no host bits set; required.
-    func prefix(_ key: String) -> AnyIPPrefix? {
+    func prefix(_ key: String) -> RoutePrefix? {
         guard has(key) else {
             missing(key)
             return nil
         }
         guard let text = scalar(key, expecting: "an IPv4 or IPv6 prefix") else { return nil }
         do throws(PrefixError) {
-            return try AnyIPPrefix(text)
+            return try RoutePrefix(text)
         } catch {
             fail(key, "'\(key)' is not a valid prefix: \(error)")
             return nil

@@ -39,7 +39,7 @@ import Testing
                   routes      3 static, 1 specific, 0 system (IPv4 3, IPv6 1)
                   policy      1 route
                   groups      1 next-hop group
-                  ecmp        l3l4 hash, 4096 buckets
+                  ecmp        l3l4 hash, 1024 buckets
                 """)
         let connection = try #require(config.connection(named: "to-cloud"))
         #expect(connection.active == "a1" && connection.standby == "a2")
@@ -155,7 +155,7 @@ import Testing
         #expect(config.gateway.localASN == nil)
         #expect(config.gateway.ingress == "tandem0")
         #expect(config.ecmp.hash == .l3l4 && !config.ecmp.symmetric && config.ecmp.seed == 0)
-        #expect(config.ecmp.buckets == 4096)
+        #expect(config.ecmp.buckets == 1024)
         #expect(config.limits.dynamicRoutes == 50 && config.limits.policyRoutes == 100)
         let tunnel = config.tunnels[0]
         #expect(tunnel.mtu == 1400 && tunnel.routing == .static && tunnel.zone == nil && tunnel.bgp == nil)
