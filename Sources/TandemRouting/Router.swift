@@ -262,7 +262,8 @@ public final class Router {
 
     /// How many next-hop groups and chains are in use.
     public var groupCount: Int { groups.count }
-    var chainCount: Int { chains.count }
+    /// How many route chains (distinct candidate lists) are in use.
+    public var chainCount: Int { chains.count }
 
     /// Reports an event (for the extensions in other files).
     func report(_ event: RouterEvent) { eventHandler?(event) }
