@@ -1,23 +1,32 @@
-// Classifies an address by the set of policy prefixes that contain it, in one or two reads.
+// Classifies an address by the set of policy prefixes that contain it, in one to three reads.
 //
 // The prefixes of the policy routes cut the address space into elementary intervals; within one interval every
 // address is contained by the same prefixes. Each interval carries a class (an index into the policy
 // classifier's bit sets; class 0 = no prefix contains it). A direct index on the top 16 bits of the address
-// answers in one read where its /16 holds a single interval, which is most of the space; elsewhere a binary
-// search over the few boundaries inside that /16 finds the interval.
+// answers in one read where its /16 holds a single interval, which is most of the space. A /16 cut into many
+// intervals (a site's /24 subnets, typically) gets a second direct index on the next 8 bits; only what is left
+// (intervals finer than /24 within one /24) is found by a binary search over a few boundaries.
 
 /// The classes of an address space cut by a set of prefixes.
 @usableFromInline
 struct IntervalIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Sendable {
-    /// Per top-16-bit slot: directBit | class, or (last interval index) << 16 | first interval index.
+    /// Per top-16-bit slot, an entry (see `classify`).
     @usableFromInline let top: [UInt32]
+    /// Second-level tables, 256 entries each, for /16s with many intervals.
+    @usableFromInline let second: [UInt32]
     /// The first address of each interval, ascending; `starts[0] == 0`.
     @usableFromInline let starts: [Key]
     /// The class of each interval.
     @usableFromInline let classes: [UInt16]
 
+    // An entry is a class (directBit set), a second-level table (secondBit set, the table's first index), or
+    // the range of intervals to search: the first in bits 0...14, the last in bits 15...29.
     @usableFromInline static var directBit: UInt32 { 1 << 31 }
+    @usableFromInline static var secondBit: UInt32 { 1 << 30 }
     @usableFromInline static var topShift: Int { Key.bitWidth - 16 }
+    @usableFromInline static var secondShift: Int { Key.bitWidth - 24 }
+    /// A /16 with more intervals than this gets a second-level table.
+    static var secondLevelThreshold: Int { 4 }
 
     /// Builds the index. `classOf` gives the class of an interval from the sorted indices of the prefixes
     /// that contain it.
@@ -42,16 +51,32 @@ struct IntervalIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Senda
             }
         }
         let classes = members.map(classOf)
-        // The top index.
+        // An entry for the addresses first...last.
+        func entry(_ first: Key, _ last: Key) -> UInt32 {
+            let lo = Self.intervalIndex(of: first, in: starts)
+            let hi = Self.intervalIndex(of: last, in: starts)
+            return lo == hi ? Self.directBit | UInt32(classes[lo]) : UInt32(hi) << 15 | UInt32(lo)
+        }
         var top = [UInt32](repeating: 0, count: 1 << 16)
+        var second: [UInt32] = []
         for slot in 0..<(1 << 16) {
             let first = Key(slot) << Self.topShift
-            let lastAddress = first | (Key.max >> 16)
+            let last = first | (Key.max >> 16)
             let lo = Self.intervalIndex(of: first, in: starts)
-            let hi = Self.intervalIndex(of: lastAddress, in: starts)
-            top[slot] = lo == hi ? Self.directBit | UInt32(classes[lo]) : UInt32(hi) << 16 | UInt32(lo)
+            let hi = Self.intervalIndex(of: last, in: starts)
+            if hi - lo > Self.secondLevelThreshold {
+                top[slot] = Self.secondBit | UInt32(second.count)
+                for sub in 0..<256 {
+                    let subFirst = first | Key(sub) << Self.secondShift
+                    second.append(entry(subFirst, subFirst | (Key.max >> 24)))
+                }
+            } else {
+                top[slot] = entry(first, last)
+            }
         }
+        precondition(second.count < 1 << 30)
         self.top = top
+        self.second = second
         self.starts = starts
         self.classes = classes
     }
@@ -70,10 +95,14 @@ struct IntervalIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Senda
     /// The class of `key`.
     @inlinable
     func classify(_ key: Key) -> Int {
-        let entry = top.withUnsafeBufferPointer { $0[Int(truncatingIfNeeded: key >> Self.topShift)] }
+        var entry = top.withUnsafeBufferPointer { $0[Int(truncatingIfNeeded: key >> Self.topShift)] }
+        if entry & Self.secondBit != 0 {
+            let index = Int(entry & ~Self.secondBit) &+ Int(truncatingIfNeeded: key >> Self.secondShift) & 0xFF
+            entry = second.withUnsafeBufferPointer { $0[index] }
+        }
         if entry & Self.directBit != 0 { return Int(entry & 0xFFFF) }
-        var low = Int(entry & 0xFFFF)
-        var high = Int(entry >> 16)
+        var low = Int(entry & 0x7FFF)
+        var high = Int(entry >> 15 & 0x7FFF)
         return starts.withUnsafeBufferPointer { starts in
             while low < high {
                 let middle = (low &+ high &+ 1) &>> 1
