@@ -118,12 +118,16 @@ import TandemDatasets
                 reads.add(1, ordering: .relaxed)
             }
         }
-        for round in 0..<20_000 {
+        // Wait for the reader to run, then switch until both sides have done enough work side by side.
+        while reads.load(ordering: .relaxed) == 0 { await Task.yield() }
+        var round = 0
+        while round < 20_000 || reads.load(ordering: .relaxed) < 1_000_000 {
             switch round % 3 {
             case 0: try router.selectTunnel(TunnelID(1), for: c(0))
             case 1: try router.selectTunnel(nil, for: c(0))
             default: try router.selectTunnel(TunnelID(0), for: c(0))
             }
+            round += 1
         }
         stop.store(true, ordering: .relaxed)
         await reader.value
