@@ -3,7 +3,10 @@
 // The prefixes of the policy routes cut the address space into elementary intervals; within one interval every
 // address is contained by the same prefixes. Each interval carries a class (an index into the policy
 // classifier's bit sets; class 0 = no prefix contains it). A direct index on the top 16 bits of the address
-// answers in one read where its /16 holds a single interval, which is most of the space. A /16 cut into many
+// answers in one read where its /16 holds a single interval, which is most of the space. That index takes
+// 256 KiB, more than a first-level cache, so an 8 KiB bitmap in front of it marks the /16s whose entry differs
+// from the most common one: an address in any other /16 (nearly all traffic, when the policy prefixes are
+// site subnets or 0.0.0.0/0) is classified from the bitmap alone. A /16 cut into many
 // intervals (a site's /24 subnets, typically) gets a second direct index on the next 8 bits; only what is left
 // (intervals finer than /24 within one /24) is found by a binary search over a few boundaries.
 
@@ -12,6 +15,9 @@
 struct IntervalIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Sendable {
     /// Per top-16-bit slot, an entry (see `classify`).
     @usableFromInline let top: [UInt32]
+    /// The most common entry of `top`, and a bit per slot whose entry is another.
+    @usableFromInline let commonEntry: UInt32
+    @usableFromInline let exceptions: [UInt64]
     /// Second-level tables, 256 entries each, for /16s with many intervals.
     @usableFromInline let second: [UInt32]
     /// The first address of each interval, ascending; `starts[0] == 0`.
@@ -75,6 +81,13 @@ struct IntervalIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Senda
             }
         }
         precondition(second.count < 1 << 30)
+        var frequency: [UInt32: Int] = [:]
+        for entry in top { frequency[entry, default: 0] += 1 }
+        let common = frequency.max { ($0.value, $1.key) < ($1.value, $0.key) }!.key
+        var exceptions = [UInt64](repeating: 0, count: (1 << 16) / 64)
+        for slot in 0..<(1 << 16) where top[slot] != common { exceptions[slot >> 6] |= 1 << UInt64(slot & 63) }
+        self.commonEntry = common
+        self.exceptions = exceptions
         self.top = top
         self.second = second
         self.starts = starts
@@ -95,7 +108,9 @@ struct IntervalIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Senda
     /// The class of `key`.
     @inlinable
     func classify(_ key: Key) -> Int {
-        var entry = top.withUnsafeBufferPointer { $0[Int(truncatingIfNeeded: key >> Self.topShift)] }
+        let slot = Int(truncatingIfNeeded: key >> Self.topShift)
+        let exception = exceptions.withUnsafeBufferPointer { $0[slot &>> 6] } &>> UInt64(slot & 63) & 1
+        var entry = exception == 0 ? commonEntry : top.withUnsafeBufferPointer { $0[slot] }
         if entry & Self.secondBit != 0 {
             let index = Int(entry & ~Self.secondBit) &+ Int(truncatingIfNeeded: key >> Self.secondShift) & 0xFF
             entry = second.withUnsafeBufferPointer { $0[index] }

@@ -1,0 +1,130 @@
+// The gateway, ecmp, limits and learning sections.
+
+import TandemPacket
+import TandemRouting
+import Yams
+
+extension ConfigLoader {
+    func readGateway(_ node: Node) {
+        guard let f = Fields(node, context: "'gateway'", reporter: reporter) else {
+            gateway = nil
+            return
+        }
+        f.checkKeys(ConfigKeys.gateway)
+        let name = f.name("name")
+        let mode = f.choice("mode", default: Gateway.Mode.userspace)
+        routingMode = f.choice("routing-mode", default: Gateway.RoutingMode.destination)
+        if f.has("local-asn") {
+            gatewayASN = f.int("local-asn", in: 1...Int(UInt32.max)).map { UInt32($0) }
+            gatewayASNInvalid = gatewayASN == nil
+        }
+        ingress = f.interfaceName("ingress", default: Gateway.defaultIngress)
+        guard let name, let mode, let routingMode, let ingress, !f.failed else { return }
+        gateway = Gateway(
+            name: name, mode: mode, routingMode: routingMode, localASN: gatewayASN, ingress: ingress,
+            location: f.location, keyLocations: f.keyLocations)
+    }
+
+    func readECMP(_ node: Node) {
+        guard let f = Fields(node, context: "'ecmp'", reporter: reporter) else {
+            ecmp = nil
+            return
+        }
+        f.checkKeys(ConfigKeys.ecmp)
+        let hash = f.choice("hash", default: GatewayConfig.ECMP.Hash.l3l4)
+        let symmetric = f.bool("symmetric", default: false)
+        var seed: UInt64? = 0
+        if f.has("seed") {
+            let expecting = "an unsigned 64-bit integer, decimal or 0x hex"
+            seed = nil
+            if let text = f.scalar("seed", expecting: expecting) {
+                let lowered = text.lowercased()
+                seed = lowered.hasPrefix("0x") ? UInt64(lowered.dropFirst(2), radix: 16) : UInt64(text)
+                if seed == nil || lowered == "0x" || text.hasPrefix("+") {
+                    seed = nil
+                    f.fail("seed", "'seed' must be \(expecting) (at most 18446744073709551615), got '\(text)'")
+                }
+            }
+        }
+        var buckets = f.int("buckets", in: 64...65536, default: GatewayConfig.ECMP.defaultBuckets)
+        if let value = buckets, value.nonzeroBitCount != 1 {
+            let below = 1 << (Int.bitWidth - 1 - value.leadingZeroBitCount)
+            let nearest = value - below < below * 2 - value ? below : below * 2
+            f.fail("buckets", "'buckets' must be a power of two between 64 and 65536, got \(value); try \(nearest)")
+            buckets = nil
+        }
+        guard let hash, let symmetric, let seed, let buckets, !f.failed else {
+            ecmp = nil
+            return
+        }
+        ecmp = GatewayConfig.ECMP(
+            hash: hash, symmetric: symmetric, seed: seed, buckets: buckets, location: f.location,
+            keyLocations: f.keyLocations)
+    }
+
+    func readLimits(_ node: Node) {
+        guard let f = Fields(node, context: "'limits'", reporter: reporter) else {
+            limits = nil
+            return
+        }
+        f.checkKeys(ConfigKeys.limits)
+        let dynamic = f.int(
+            "dynamic-routes", in: 0...10_000_000, default: GatewayConfig.Limits.defaultDynamicRoutes)
+        let policy = f.int("policy-routes", in: 1...1024, default: GatewayConfig.Limits.defaultPolicyRoutes)
+        guard let dynamic, let policy, !f.failed else {
+            limits = nil
+            return
+        }
+        limits = GatewayConfig.Limits(
+            dynamicRoutes: dynamic, policyRoutes: policy, location: f.location, keyLocations: f.keyLocations)
+    }
+
+
+    func readLearning(_ node: Node) {
+        typealias Learning = GatewayConfig.Learning
+        guard let f = Fields(node, context: "'learning'", reporter: reporter) else { return }
+        f.checkKeys(ConfigKeys.learning)
+        let table = f.int("table", in: 1...Int(UInt32.max), default: Int(Learning.defaultTable))
+        var protocols: [UInt8] = Learning.defaultProtocols
+        if f.has("protocols") {
+            protocols = []
+            if let items = f.list("protocols") {
+                if items.isEmpty {
+                    f.fail("protocols", "'protocols' must name at least one routing protocol, e.g. [bird, bgp]")
+                }
+                let names = Learning.protocolNames.map(\.name)
+                for item in items {
+                    let location = reporter.location(item.mark)
+                    guard case .scalar(let scalar) = item, !item.isNull else {
+                        f.fail(
+                            at: location,
+                            "each item of 'protocols' must be a protocol name or number, got \(item.shownAs)")
+                        continue
+                    }
+                    let text = scalar.string
+                    let number: UInt8
+                    if let known = Learning.protocolNames.first(where: { $0.name == text }) {
+                        number = known.number
+                    } else if let value = Fields.integer(text), (0...255).contains(value) {
+                        number = UInt8(value)
+                    } else {
+                        f.fail(
+                            at: location,
+                            "unknown routing protocol '\(text)' in 'protocols'; use a name (bird, bgp, zebra, static, "
+                                + "kernel, ...) or a number from 0 to 255"
+                                + ConfigText.suggestion(for: text, among: names))
+                        continue
+                    }
+                    if protocols.contains(number) {
+                        reporter.warning(location, "'\(text)' is listed twice in 'protocols' (protocol \(number))")
+                        continue
+                    }
+                    protocols.append(number)
+                }
+            }
+        }
+        guard let table, !f.failed else { return }
+        learning = Learning(
+            table: UInt32(table), protocols: protocols, location: f.location, keyLocations: f.keyLocations)
+    }
+}

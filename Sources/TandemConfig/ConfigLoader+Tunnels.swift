@@ -1,0 +1,188 @@
+// The tunnels section: devices, peers, BGP (rule 3 on inside CIDRs) and health checks.
+
+import TandemPacket
+import TandemRouting
+import Yams
+
+extension ConfigLoader {
+    func readTunnel(_ node: Node, index: Int) {
+        guard let f = Fields(node, context: "tunnels item \(index + 1)", reporter: reporter) else { return }
+        if let name = f.peek("name") { f.context = "tunnel '\(name)'" }
+        f.checkKeys(ConfigKeys.tunnel)
+        let name = f.name("name")
+        let device = f.interfaceName("device")
+        let peer = f.address("peer")
+        let zone = f.has("zone") ? f.string("zone") : nil
+        let mtu =
+            peer?.family == .ipv6
+            ? f.int("mtu", in: 1280...65535, default: Tunnel.defaultMTU, why: " for an IPv6 peer")
+            : f.int("mtu", in: 576...65535, default: Tunnel.defaultMTU, why: peer == nil ? "" : " for an IPv4 peer")
+        let routing = f.choice("routing", default: Tunnel.Routing.static)
+        let label = name.map { "tunnel '\($0)'" } ?? "this tunnel"
+
+        var bgp: GatewayConfig.BGP?
+        var bgpFailed = false
+        if let bgpNode = f.node("bgp") {
+            if routing == .static {
+                f.fail(
+                    at: f.keyLocation("bgp"),
+                    "'bgp' is set but 'routing' is static; add 'routing: bgp' to \(label), or remove the 'bgp' block")
+            }
+            bgp = readBGP(bgpNode, tunnel: name, label: label)
+            bgpFailed = bgp == nil
+        } else if routing == .bgp {
+            f.fail(
+                "routing",
+                "'routing: bgp' needs a 'bgp' block with 'inside-cidr' and 'peer-asn' in \(label)")
+        }
+
+        var healthCheck: GatewayConfig.HealthCheck?
+        var healthFailed = false
+        if let healthNode = f.node("health-check") {
+            healthCheck = readHealthCheck(healthNode, label: label)
+            healthFailed = healthCheck == nil
+        }
+
+        if let name {
+            if let first = tunnelNames[name] {
+                f.fail(
+                    "name",
+                    "duplicate tunnel name '\(name)' (first at line \(first.line)); "
+                        + "tunnel names must be unique")
+            } else {
+                tunnelNames[name] = f.valueLocation("name")
+            }
+        }
+        if let device {
+            if let owner = deviceOwners[device] {
+                f.fail(
+                    "device",
+                    "device '\(device)' is already used by tunnel '\(owner.tunnel)' (line \(owner.location.line)); "
+                        + "each tunnel needs its own device")
+            } else {
+                deviceOwners[device] = (name ?? "?", f.valueLocation("device"))
+            }
+            if device == ingress {
+                f.fail(
+                    "device",
+                    "device '\(device)' is the gateway's ingress device; a tunnel needs a device of its own")
+            }
+        }
+
+        guard let name, let device, let peer, let mtu, let routing, !bgpFailed, !healthFailed, !f.failed else {
+            return
+        }
+        if f.has("zone") && zone == nil { return }
+        tunnels.append(
+            Tunnel(
+                name: name, device: device, peer: peer, zone: zone, mtu: mtu, routing: routing, bgp: bgp,
+                healthCheck: healthCheck, location: f.location, keyLocations: f.keyLocations))
+    }
+
+    /// The link-local range that BGP inside CIDRs come from.
+    static let linkLocal = try! IPv4Prefix("169.254.0.0/16")
+    /// Inside CIDRs that may not be used.
+    static let reservedInsideCIDRs: Set<IPv4Prefix> = Set(
+        [
+            "169.254.0.0/30", "169.254.1.0/30", "169.254.2.0/30", "169.254.3.0/30", "169.254.4.0/30",
+            "169.254.5.0/30", "169.254.169.252/30",
+        ].map { try! IPv4Prefix($0) })
+
+    func readBGP(_ node: Node, tunnel: String?, label: String) -> GatewayConfig.BGP? {
+        guard let f = Fields(node, context: "the 'bgp' of \(label)", reporter: reporter) else { return nil }
+        f.checkKeys(ConfigKeys.bgp)
+        var inside: IPv4Prefix?
+        if let prefix = f.prefix("inside-cidr") {
+            inside = checkInsideCIDR(prefix, fields: f, tunnel: tunnel)
+        }
+        var localASN: UInt32?
+        if f.has("local-asn") {
+            localASN = f.int("local-asn", in: 1...Int(UInt32.max)).map { UInt32($0) }
+        } else if let gatewayASN {
+            localASN = gatewayASN
+        } else if !gatewayASNInvalid {
+            f.missing("local-asn", hint: "; set it here or as 'local-asn' in 'gateway'")
+        }
+        let peerASN = f.int("peer-asn", in: 1...Int(UInt32.max)).map { UInt32($0) }
+        guard let inside, let localASN, let peerASN, !f.failed else { return nil }
+        return GatewayConfig.BGP(
+            insideCIDR: inside, localASN: localASN, peerASN: peerASN, location: f.location,
+            keyLocations: f.keyLocations)
+    }
+
+    /// Rule 3: a /30 in 169.254.0.0/16, not reserved, not another tunnel's.
+    func checkInsideCIDR(_ prefix: RoutePrefix, fields f: Fields, tunnel: String?) -> IPv4Prefix? {
+        guard case .v4(let inside) = prefix else {
+            f.fail("inside-cidr", "'inside-cidr' must be an IPv4 /30 in 169.254.0.0/16, got \(prefix)")
+            return nil
+        }
+        guard inside.length == 30 else {
+            f.fail(
+                "inside-cidr",
+                "'inside-cidr' must be a /30 in 169.254.0.0/16, got \(inside) (a /\(inside.length))")
+            return nil
+        }
+        guard Self.linkLocal.contains(inside) else {
+            f.fail(
+                "inside-cidr",
+                "'inside-cidr' \(inside) is not in 169.254.0.0/16; BGP inside addresses are link-local, "
+                    + "e.g. 169.254.10.0/30")
+            return nil
+        }
+        guard !Self.reservedInsideCIDRs.contains(inside) else {
+            f.fail(
+                "inside-cidr",
+                "'inside-cidr' \(inside) is reserved (169.254.0.0/30 to 169.254.5.0/30 and 169.254.169.252/30 "
+                    + "are); choose another /30 in 169.254.0.0/16")
+            return nil
+        }
+        if let owner = insideCIDROwners[inside] {
+            f.fail(
+                "inside-cidr",
+                "'inside-cidr' \(inside) is already used by tunnel '\(owner.tunnel)' (line \(owner.location.line)); "
+                    + "each tunnel needs its own inside CIDR")
+            return nil
+        }
+        insideCIDROwners[inside] = (tunnel ?? "?", f.valueLocation("inside-cidr"))
+        return inside
+    }
+
+    func readHealthCheck(_ node: Node, label: String) -> GatewayConfig.HealthCheck? {
+        typealias HealthCheck = GatewayConfig.HealthCheck
+        guard let f = Fields(node, context: "the 'health-check' of \(label)", reporter: reporter) else { return nil }
+        f.checkKeys(ConfigKeys.healthCheck)
+        let source = f.address("source")
+        let destination = f.address("destination")
+        if let source, let destination, source.family != destination.family {
+            f.fail(
+                "destination",
+                "'destination' \(destination) is \(destination.family) but 'source' \(source) is \(source.family); "
+                    + "both must be of the same family")
+        }
+        let probe = f.choice("protocol", default: HealthCheck.ProbeProtocol.icmp)
+        var port: UInt16? = HealthCheck.defaultPort
+        if f.has("port") {
+            if probe == .icmp {
+                f.fail(
+                    at: f.keyLocation("port"),
+                    "'port' applies only to 'protocol: udp'; remove it, or set 'protocol: udp'")
+            } else {
+                port = f.int("port", in: 1...65535).map { UInt16($0) }
+            }
+        }
+        let interval = f.duration(
+            "interval", in: .milliseconds(10)...(.seconds(3600)), rangeText: "between 10ms and 1h",
+            default: HealthCheck.defaultInterval)
+        let timeout = f.duration(
+            "timeout", in: .nanoseconds(1)...(.seconds(3600)), rangeText: "more than 0s and at most 1h",
+            default: HealthCheck.defaultInterval)
+        let down = f.int("down-count", in: 1...100, default: HealthCheck.defaultCount)
+        let up = f.int("up-count", in: 1...100, default: HealthCheck.defaultCount)
+        guard let source, let destination, let probe, let port, let interval, let timeout, let down, let up,
+            !f.failed
+        else { return nil }
+        return HealthCheck(
+            source: source, destination: destination, probeProtocol: probe, port: port, interval: interval,
+            timeout: timeout, downCount: down, upCount: up, location: f.location, keyLocations: f.keyLocations)
+    }
+}
