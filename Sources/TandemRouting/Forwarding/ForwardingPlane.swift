@@ -82,6 +82,8 @@ public final class ForwardingPlane: @unchecked Sendable {
         precondition(capacity.chains.nonzeroBitCount == 1 && capacity.groups.nonzeroBitCount == 1)
         precondition(capacity.connections.nonzeroBitCount == 1 && capacity.bucketsPerGroup.nonzeroBitCount == 1)
         precondition((64...65536).contains(capacity.bucketsPerGroup), "buckets per group must be 64...65536")
+        precondition(capacity.groups <= 1 << 24, "a chain word holds a group in 24 bits")
+        precondition(capacity.chains <= 1 << 30 && capacity.connections <= 1 << 24)
         self.capacity = capacity
         ipv4 = IPv4Table()
         ipv6 = IPv6Table()
