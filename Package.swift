@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "TandemDatasets", targets: ["TandemDatasets"]),
         .library(name: "TandemRouting", targets: ["TandemRouting"]),
         .library(name: "TandemConfig", targets: ["TandemConfig"]),
+        .library(name: "TandemDataplane", targets: ["TandemDataplane"]),
+        .library(name: "TandemPcap", targets: ["TandemPcap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +40,14 @@ let package = Package(
             name: "TandemConfig",
             dependencies: ["TandemRouting", "TandemPacket", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSwift),
+        // The batch packet pipeline: validation, TTL, decisions, ICMP errors, fragmentation, counters.
+        .target(
+            name: "TandemDataplane", dependencies: ["TandemRouting", "TandemPacket", "TandemLPM"],
+            swiftSettings: hotPathSettings),
+        // Reading and writing capture files (libpcap), the replay harness.
+        .target(
+            name: "TandemPcap", dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "CPcap"],
+            swiftSettings: hotPathSettings),
         // Route tables and update traces from files (gzip through zlib) or generated.
         .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),
 
@@ -49,7 +59,8 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "TandemPacket", "TandemLPM", "TandemDatasets", "TandemRouting", "TandemConfig", "CPcap", "CMnl",
+                "TandemPacket", "TandemLPM", "TandemDatasets", "TandemRouting", "TandemConfig", "TandemDataplane",
+                "TandemPcap", "CPcap", "CMnl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -66,6 +77,13 @@ let package = Package(
             swiftSettings: strictSwift),
         .testTarget(
             name: "TandemConfigTests", dependencies: ["TandemConfig", "TandemRouting", "TandemPacket"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemDataplaneTests",
+            dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "TandemDatasets"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemPcapTests", dependencies: ["TandemPcap", "TandemDataplane", "TandemPacket", "CPcap"],
             swiftSettings: strictSwift),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CPcap", "CMnl"], swiftSettings: strictSwift),
     ]
