@@ -28,6 +28,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Pure modules: no OS networking calls, testable anywhere.
@@ -46,7 +47,11 @@ let package = Package(
             swiftSettings: hotPathSettings),
         // Reading and writing capture files (libpcap), the replay harness.
         .target(
-            name: "TandemPcap", dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "CPcap"],
+            name: "TandemPcap",
+            dependencies: [
+                "TandemDataplane", "TandemRouting", "TandemPacket", "CPcap",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: hotPathSettings),
         // Route tables and update traces from files (gzip through zlib) or generated.
         .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),

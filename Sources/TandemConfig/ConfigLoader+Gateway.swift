@@ -80,6 +80,43 @@ extension ConfigLoader {
     }
 
 
+    func readICMP(_ node: Node) {
+        guard let f = Fields(node, context: "'icmp'", reporter: reporter) else {
+            icmp = nil
+            return
+        }
+        f.checkKeys(ConfigKeys.icmp)
+        var sourceIPv4: IPv4Address?
+        var sourceIPv6: IPv6Address?
+        if f.has("source-ipv4") {
+            switch f.address("source-ipv4") {
+            case .v4(let address): sourceIPv4 = address
+            case .v6: f.fail("source-ipv4", "'source-ipv4' must be an IPv4 address; put IPv6 in 'source-ipv6'")
+            case nil: break
+            }
+        }
+        if f.has("source-ipv6") {
+            switch f.address("source-ipv6") {
+            case .v6(let address): sourceIPv6 = address
+            case .v4: f.fail("source-ipv6", "'source-ipv6' must be an IPv6 address; put IPv4 in 'source-ipv4'")
+            case nil: break
+            }
+        }
+        let rateLimit = f.duration(
+            "ratelimit", in: .zero...Duration.seconds(3600), rangeText: "between 0s and 1h", default: .seconds(1))
+        let burst = f.int("burst", in: 1...10_000, default: 6)
+        let perSecond = f.int("msgs-per-sec", in: 0...1_000_000, default: 1000)
+        let messagesBurst = f.int("msgs-burst", in: 1...1_000_000, default: 50)
+        guard let rateLimit, let burst, let perSecond, let messagesBurst, !f.failed else {
+            icmp = nil
+            return
+        }
+        icmp = GatewayConfig.ICMP(
+            sourceIPv4: sourceIPv4, sourceIPv6: sourceIPv6, rateLimit: rateLimit, burst: burst,
+            messagesPerSecond: perSecond, messagesBurst: messagesBurst, location: f.location,
+            keyLocations: f.keyLocations)
+    }
+
     func readLearning(_ node: Node) {
         typealias Learning = GatewayConfig.Learning
         guard let f = Fields(node, context: "'learning'", reporter: reporter) else { return }

@@ -43,7 +43,10 @@ extension GatewayConfig {
 
 /// The keys of each mapping, as the file writes them.
 enum ConfigKeys {
-    static let top = ["gateway", "ecmp", "limits", "tunnels", "connections", "routes", "policy-routes", "learning"]
+    static let top = [
+        "gateway", "ecmp", "limits", "icmp", "tunnels", "connections", "routes", "policy-routes", "learning",
+    ]
+    static let icmp = ["source-ipv4", "source-ipv6", "ratelimit", "burst", "msgs-per-sec", "msgs-burst"]
     static let gateway = ["name", "mode", "routing-mode", "local-asn", "ingress"]
     static let ecmp = ["hash", "symmetric", "seed", "buckets"]
     static let limits = ["dynamic-routes", "policy-routes"]
@@ -81,6 +84,7 @@ final class ConfigLoader {
     var ingress: String? = Gateway.defaultIngress
     var ecmp: GatewayConfig.ECMP? = GatewayConfig.ECMP()
     var limits: GatewayConfig.Limits? = GatewayConfig.Limits()
+    var icmp: GatewayConfig.ICMP? = GatewayConfig.ICMP()
 
     var tunnels: [Tunnel] = []
     /// Where each tunnel name is first given (valid tunnels or not).
@@ -130,6 +134,7 @@ final class ConfigLoader {
         }
         if let node = top.node("ecmp") { readECMP(node) }
         if let node = top.node("limits") { readLimits(node) }
+        if let node = top.node("icmp") { readICMP(node) }
         for (index, node) in (top.list("tunnels") ?? []).enumerated() { readTunnel(node, index: index) }
         for (index, node) in (top.list("connections") ?? []).enumerated() { readConnection(node, index: index) }
         for (index, node) in (top.list("routes") ?? []).enumerated() { readRoute(node, index: index) }
@@ -143,14 +148,16 @@ final class ConfigLoader {
         warnAboutUnusedParts()
 
         if reporter.hasErrors { throw ConfigErrors(reporter.diagnostics) }
-        guard let gateway, let ecmp, let limits else {
+        guard let gateway, let ecmp, let limits, let icmp else {
             // Unreachable: a missing section is an error. Kept as an error rather than a trap.
             reporter.error(SourceLocation(file: reporter.file, line: 0, column: 0), "the configuration is incomplete")
             throw ConfigErrors(reporter.diagnostics)
         }
-        return GatewayConfig(
+        var config = GatewayConfig(
             gateway: gateway, ecmp: ecmp, limits: limits, tunnels: tunnels, connections: connections, routes: routes,
             policyRoutes: policyRoutes, learning: learning, warnings: ConfigErrors.sorted(reporter.diagnostics))
+        config.icmp = icmp
+        return config
     }
 }
 

@@ -100,6 +100,13 @@ extension GatewayConfig {
         out.append("limits:")
         out.append("  dynamic-routes: \(limits.dynamicRoutes)")
         out.append("  policy-routes: \(limits.policyRoutes)")
+        out.append("icmp:")
+        if let source = icmp.sourceIPv4 { out.append("  source-ipv4: \(source)") }
+        if let source = icmp.sourceIPv6 { out.append("  source-ipv6: \(source)") }
+        out.append("  ratelimit: \(ConfigDuration.format(icmp.rateLimit))")
+        out.append("  burst: \(icmp.burst)")
+        out.append("  msgs-per-sec: \(icmp.messagesPerSecond)")
+        out.append("  msgs-burst: \(icmp.messagesBurst)")
 
         out.append(tunnels.isEmpty ? "tunnels: []" : "tunnels:")
         for tunnel in tunnels {

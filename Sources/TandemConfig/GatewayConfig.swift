@@ -16,6 +16,8 @@ public struct GatewayConfig: Hashable, Sendable {
     public var ecmp: ECMP
     /// Quotas.
     public var limits: Limits
+    /// The ICMP errors the gateway sends (Time Exceeded, Unreachable, Fragmentation Needed / Packet Too Big).
+    public var icmp: ICMP = ICMP()
     /// The tunnels, in file order.
     public var tunnels: [Tunnel]
     /// The connections (one or two tunnels each), in file order.
@@ -165,6 +167,41 @@ extension GatewayConfig {
         ) {
             self.dynamicRoutes = dynamicRoutes
             self.policyRoutes = policyRoutes
+            self.location = location
+            self.keyLocations = keyLocations
+        }
+    }
+}
+
+extension GatewayConfig {
+    /// The `icmp` section: where the gateway's ICMP errors come from, and their rate limit (the kernel's
+    /// `icmp_ratelimit`, per destination host, and `icmp_msgs_per_sec` / `icmp_msgs_burst`, global).
+    public struct ICMP: ConfigItem, Hashable {
+        /// The address IPv4 errors come from; without it no IPv4 error is sent.
+        public var sourceIPv4: IPv4Address?
+        /// The address IPv6 errors come from; without it no IPv6 error is sent.
+        public var sourceIPv6: IPv6Address?
+        /// One error per destination host per this interval, after a burst (default 1s, 0 = no per-host limit).
+        public var rateLimit: Duration
+        /// The per-host burst (default 6, the kernel's XRLIM_BURST_FACTOR).
+        public var burst: Int
+        /// Errors per second over all hosts (default 1000) and that limit's burst (default 50).
+        public var messagesPerSecond: Int
+        public var messagesBurst: Int
+        public var location: SourceLocation
+        public var keyLocations: [String: SourceLocation]
+
+        public init(
+            sourceIPv4: IPv4Address? = nil, sourceIPv6: IPv6Address? = nil, rateLimit: Duration = .seconds(1),
+            burst: Int = 6, messagesPerSecond: Int = 1000, messagesBurst: Int = 50,
+            location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
+        ) {
+            self.sourceIPv4 = sourceIPv4
+            self.sourceIPv6 = sourceIPv6
+            self.rateLimit = rateLimit
+            self.burst = burst
+            self.messagesPerSecond = messagesPerSecond
+            self.messagesBurst = messagesBurst
             self.location = location
             self.keyLocations = keyLocations
         }

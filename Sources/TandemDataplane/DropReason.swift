@@ -6,6 +6,8 @@ import TandemPacket
 public enum DropReason: Hashable, Sendable, CustomStringConvertible {
     /// The packet failed validation; the header view said why.
     case malformed(MalformedReason)
+    /// The IPv4 header checksum is wrong (RFC 1812 5.2.2: a router discards such packets).
+    case badChecksum
     /// TTL or hop limit would reach 0 (ICMP Time Exceeded sent, subject to the rate limit).
     case ttlExceeded
     /// No policy or destination route matches (ICMP Destination Unreachable, net unreachable / no route).
@@ -20,6 +22,7 @@ public enum DropReason: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .malformed(let reason): "malformed (\(reason))"
+        case .badChecksum: "bad IPv4 header checksum"
         case .ttlExceeded: "ttl exceeded"
         case .noRoute: "no route"
         case .tooBig: "too big for the egress mtu"
@@ -27,4 +30,27 @@ public enum DropReason: Hashable, Sendable, CustomStringConvertible {
         case .queueFull: "egress queue full"
         }
     }
+}
+
+extension DropReason {
+    /// Every reason other than the malformed ones, in counter order.
+    public static let others: [DropReason] = [.badChecksum, .ttlExceeded, .noRoute, .tooBig, .connectionDown, .queueFull]
+
+    /// A short name without spaces, for JSON and the drops side file.
+    public var key: String {
+        switch self {
+        case .malformed(let reason): "malformed-\(reason.key)"
+        case .badChecksum: "bad-checksum"
+        case .ttlExceeded: "ttl-exceeded"
+        case .noRoute: "no-route"
+        case .tooBig: "too-big"
+        case .connectionDown: "connection-down"
+        case .queueFull: "queue-full"
+        }
+    }
+}
+
+extension MalformedReason {
+    /// The case name, for keys (`truncated`, `badIHL`, ...).
+    public var key: String { String(describing: self) }
 }

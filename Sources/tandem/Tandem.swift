@@ -1,13 +1,13 @@
 import ArgumentParser
 
-/// The `tandem` command line. Later issues add `run`, `replay` and `show`.
+/// The `tandem` command line. Later issues add `run` and `show`.
 @main
 struct Tandem: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Tandem: a Linux dataplane forwarder for site-to-cloud VPN gateways.",
         version: tandemVersion,
-        subcommands: [Lookup.self, CheckConfig.self, Version.self]
+        subcommands: [Lookup.self, CheckConfig.self, Replay.self, GenPcap.self, Version.self]
     )
 }
 

@@ -72,6 +72,24 @@ public struct FailoverController {
     /// The monitor of a connection (for `show`).
     public func monitor(of connection: ConnectionID) -> ConnectionMonitor { monitors[connection.index] }
 
+    /// The connection a tunnel belongs to, and its role there.
+    public func placement(of tunnel: TunnelID) -> (connection: ConnectionID, role: TunnelRole)? { placement[tunnel] }
+
+    /// Feeds a tunnel probe results until its health state is `state` (at most 256), as if its health checks
+    /// had failed (or succeeded) that many times in a row at `instant`: what-if runs fail and restore tunnels so.
+    public mutating func force(_ tunnel: TunnelID, to state: HealthState, at instant: MonotonicInstant, router: Router)
+        throws(RoutingError) -> [Event]
+    {
+        guard let (connection, role) = placement[tunnel] else { throw .unknownTunnel(tunnel) }
+        var events: [Event] = []
+        var attempts = 0
+        while monitors[connection.index].healthState(of: role) != state && attempts < 256 {
+            events += try record(state == .up ? .success : .failure(.error), for: tunnel, at: instant, router: router)
+            attempts += 1
+        }
+        return events
+    }
+
     private func finish(_ events: [MonitorEvent], connection: ConnectionID, router: Router) throws(RoutingError)
         -> [Event]
     {

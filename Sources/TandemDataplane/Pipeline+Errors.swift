@@ -1,0 +1,59 @@
+// The pipeline's answers to packets it cannot forward as they are: ICMP errors (rate limited like the kernel's)
+// and IPv4 fragmentation.
+
+import TandemPacket
+import TandemRouting
+
+extension Pipeline {
+    /// Sends an ICMP error about `packet` back toward its source, unless the rules forbid one (about an ICMP
+    /// error, a non-first fragment, a multicast or broadcast packet...), the family has no source address, or
+    /// the rate limit says no. Uses the packet's own time, so a replay limits exactly as it did before.
+    @inline(__always)
+    func sendError<Output: PipelineOutput>(
+        _ kind: ICMPErrorKind, about packet: UnsafeRawBufferPointer, ipv4: Bool, at timestamp: UInt64,
+        into output: inout Output
+    ) {
+        guard ipv4 ? configuration.icmpSourceV4 != nil : configuration.icmpSourceV6 != nil else { return }
+        guard let length = errorBuilder.write(kind, about: packet, into: errorBuffer) else { return }
+        let allowed: Bool
+        if ipv4 {
+            allowed = limiter.allow(kind, destination: IPv4Address(rawValue: packet.bigEndianUInt32(at: 12)), now: timestamp)
+        } else {
+            allowed = limiter.allow(kind, destination: IPv6Address(rawValue: packet.bigEndianUInt128(at: 8)), now: timestamp)
+        }
+        guard allowed else {
+            counters.icmpRateLimited &+= 1
+            return
+        }
+        counters.icmpSent &+= 1
+        output.reply(UnsafeRawBufferPointer(rebasing: errorBuffer[0..<length]), timestamp: timestamp)
+    }
+
+    /// Forwards an IPv4 packet without DF that is larger than the egress MTU as fragments (its TTL already
+    /// decremented). A packet that cannot be fragmented to this MTU (an MTU below 68, or options too long) is
+    /// dropped as too big.
+    func forwardFragments<Output: PipelineOutput>(
+        of packet: UnsafeRawBufferPointer, mtu: Int, decision: ForwardingDecision, at timestamp: UInt64,
+        into output: inout Output
+    ) {
+        let fragmenter: IPv4Fragmenter
+        do throws(IPv4FragmentationError) {
+            fragmenter = try IPv4Fragmenter(try IPv4Header(packet), mtu: mtu)
+        } catch {
+            drop(packet, reason: .tooBig, timestamp: timestamp, into: &output)
+            return
+        } catch let reason as MalformedReason {
+            drop(packet, reason: .malformed(reason), timestamp: timestamp, into: &output)
+            return
+        }
+        counters.fragmented &+= 1
+        counters.fragmentsMade &+= fragmenter.count
+        for index in 0..<fragmenter.count {
+            let length = fragmenter.writeFragment(at: index, into: fragmentBuffer)
+            let fragment = UnsafeRawBufferPointer(rebasing: fragmentBuffer[0..<length])
+            counters.perTunnel[decision.tunnel.index].add(bytes: length)
+            counters.perOrigin[PipelineCounters.originIndex(decision.origin)].add(bytes: length)
+            output.forward(fragment, tunnel: decision.tunnel, timestamp: timestamp)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+// Where a replay's packets go: one capture file per tunnel egress, one for the ICMP errors the gateway sends
+// back, one for the drops (with the reasons in a side file), and the counts per phase of the what-if run.
+
+import TandemDataplane
+import TandemRouting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The pipeline's output during a replay.
+struct ReplayOutput: PipelineOutput {
+    /// Per tunnel (index = tunnel index), or empty when no output directory was given.
+    var tunnels: [PcapWriter]
+    var errors: PcapWriter?
+    var drops: PcapWriter?
+    /// `<drop number> <timestamp ns> <reason>` per line: the number is the packet's position in drops.pcap.
+    var dropReasons: BufferedTextFile?
+    /// Packets per tunnel in the current phase; phases end at events.
+    var phaseCounts: [Int]
+    var failure: PcapError?
+
+    init(directory: String?, tunnelNames: [String]) throws(PcapError) {
+        phaseCounts = Array(repeating: 0, count: tunnelNames.count)
+        guard let directory else {
+            tunnels = []
+            return
+        }
+        var writers: [PcapWriter] = []
+        for name in tunnelNames { writers.append(try PcapWriter(path: "\(directory)/\(name).pcap")) }
+        tunnels = writers
+        errors = try PcapWriter(path: "\(directory)/icmp-errors.pcap")
+        drops = try PcapWriter(path: "\(directory)/drops.pcap")
+        dropReasons = try BufferedTextFile(path: "\(directory)/drops.txt")
+    }
+
+    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, timestamp: UInt64) {
+        phaseCounts[tunnel.index] &+= 1
+        guard !tunnels.isEmpty else { return }
+        record { () throws(PcapError) in try tunnels[tunnel.index].write(packet, timestamp: timestamp) }
+    }
+
+    mutating func reply(_ packet: UnsafeRawBufferPointer, timestamp: UInt64) {
+        guard let errors else { return }
+        record { () throws(PcapError) in try errors.write(packet, timestamp: timestamp) }
+    }
+
+    mutating func drop(_ packet: UnsafeRawBufferPointer, reason: DropReason, timestamp: UInt64) {
+        guard let drops, let dropReasons else { return }
+        let number = drops.packetCount + 1
+        record { () throws(PcapError) in
+            try drops.write(packet, timestamp: timestamp)
+            try dropReasons.write("\(number) \(timestamp) \(reason.key)\n")
+        }
+    }
+
+    /// Keeps the first write error; the replay stops at the end of the batch and reports it.
+    private mutating func record(_ write: () throws(PcapError) -> Void) {
+        guard failure == nil else { return }
+        do { try write() } catch { failure = error }
+    }
+
+    /// Flushes and closes every file.
+    mutating func close() throws(PcapError) {
+        if let failure { throw failure }
+        for writer in tunnels { try writer.close() }
+        try errors?.close()
+        try drops?.close()
+        try dropReasons?.close()
+    }
+}
+
+/// A text file written through a buffer (the drops side file).
+final class BufferedTextFile {
+    private var buffer: [UInt8] = []
+    private let descriptor: Int32
+    private let path: String
+
+    init(path: String) throws(PcapError) {
+        self.path = path
+        descriptor = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw PcapError(operation: "creating", path: path, reason: String(cString: strerror(errno)))
+        }
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    deinit { if descriptor >= 0 { _ = Glibc.close(descriptor) } }
+
+    func write(_ text: String) throws(PcapError) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    func flush() throws(PcapError) {
+        var offset = 0
+        while offset < buffer.count {
+            let written = buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw PcapError(operation: "writing", path: path, reason: String(cString: strerror(errno)))
+            }
+            offset += written
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() throws(PcapError) { try flush() }
+}

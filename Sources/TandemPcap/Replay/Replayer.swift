@@ -1,0 +1,243 @@
+// The replay harness: a capture file through the same pipeline the gateway runs, with what-if events at
+// capture time, into per-egress capture files. The same input gives byte-identical output: every timestamp
+// comes from the capture, batches break at the same packets, and nothing reads the wall clock except the
+// latency figures.
+
+import Histogram
+import TandemDataplane
+import TandemPacket
+import TandemRouting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How fast to replay.
+public enum ReplaySpeed: Hashable, Sendable {
+    /// As fast as the pipeline goes.
+    case top
+    /// At the capture's pace times a factor (1 = real time).
+    case paced(Double)
+}
+
+/// What a replay reads, writes and does.
+public struct ReplaySettings: Sendable {
+    public var capture: String
+    /// Where per-egress captures go; nil = count only.
+    public var outputDirectory: String?
+    public var loops: Int
+    public var speed: ReplaySpeed
+    public var events: [ReplayEvent]
+    public var batchSize: Int
+
+    public init(
+        capture: String, outputDirectory: String? = nil, loops: Int = 1, speed: ReplaySpeed = .top,
+        events: [ReplayEvent] = [], batchSize: Int = 256
+    ) {
+        self.capture = capture
+        self.outputDirectory = outputDirectory
+        self.loops = loops
+        self.speed = speed
+        self.events = events
+        self.batchSize = batchSize
+    }
+}
+
+/// The gateway a replay runs through: made from a configuration by the caller.
+public struct ReplayGateway {
+    public var router: Router
+    public var controller: FailoverController
+    public var pipeline: PipelineConfiguration
+    public var tunnelNames: [String]
+    public var connectionNames: [String]
+    /// Reads an update trace into (announce?, prefix) in order; used by `trace` events.
+    public var loadTrace: (String) throws -> [(announce: Bool, prefix: RoutePrefix)]
+
+    public init(
+        router: Router, controller: FailoverController, pipeline: PipelineConfiguration, tunnelNames: [String],
+        connectionNames: [String], loadTrace: @escaping (String) throws -> [(announce: Bool, prefix: RoutePrefix)]
+    ) {
+        self.router = router
+        self.controller = controller
+        self.pipeline = pipeline
+        self.tunnelNames = tunnelNames
+        self.connectionNames = connectionNames
+        self.loadTrace = loadTrace
+    }
+}
+
+/// Why a replay stopped.
+public enum ReplayError: Error, CustomStringConvertible {
+    case pcap(PcapError)
+    case event(ReplayEvent, String)
+    case routing(String)
+
+    public var description: String {
+        switch self {
+        case .pcap(let error): "\(error)"
+        case .event(let event, let message): "event on line \(event.line) (\(event)): \(message)"
+        case .routing(let message): "routing: \(message)"
+        }
+    }
+}
+
+/// Runs replays.
+public final class Replayer {
+    let settings: ReplaySettings
+    var gateway: ReplayGateway
+    let pipeline: Pipeline
+    let batch: PacketBatch
+    /// Called about once a second of wall time with the packets replayed so far.
+    public var progress: ((_ packets: Int, _ seconds: Double) -> Void)?
+
+    public init(settings: ReplaySettings, gateway: ReplayGateway) {
+        self.settings = settings
+        self.gateway = gateway
+        pipeline = Pipeline(
+            plane: gateway.router.plane, configuration: gateway.pipeline, batchCapacity: settings.batchSize)
+        batch = PacketBatch(capacity: settings.batchSize, slotSize: 65_535)
+    }
+
+    /// Replays the capture `loops` times and reports.
+    public func run() throws(ReplayError) -> ReplayReport {
+        var output: ReplayOutput
+        do {
+            output = try ReplayOutput(directory: settings.outputDirectory, tunnelNames: gateway.tunnelNames)
+        } catch { throw .pcap(error) }
+        var report = ReplayReport(tunnelNames: gateway.tunnelNames)
+        var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var flows = Set<FiveTuple>()
+        var pendingEvents = settings.events[...]
+        let clock = SystemMonotonicClock()
+        let wallStart = clock.now()
+        var lastProgress = wallStart
+        var firstTimestamp: UInt64?
+        var loopOffset: UInt64 = 0
+        var fileSpan: UInt64 = 0
+        var lastTimestamp: UInt64 = 0
+
+        func processBatch() throws(ReplayError) {
+            guard batch.count > 0 else { return }
+            let start = clock.now()
+            pipeline.process(batch, into: &output)
+            let nanoseconds = (clock.now() - start).totalNanoseconds
+            _ = latency.record(UInt64(max(0, nanoseconds)), count: UInt64(batch.count))
+            batch.removeAll()
+            if let failure = output.failure { throw .pcap(failure) }
+        }
+
+        for loop in 0..<max(1, settings.loops) {
+            let reader: PcapReader
+            do { reader = try PcapReader(path: settings.capture) } catch { throw .pcap(error) }
+            while true {
+                let record: PcapRecord?
+                do { record = try reader.next() } catch { throw .pcap(error) }
+                guard let record else { break }
+                let timestamp = record.timestamp &+ loopOffset
+                if firstTimestamp == nil { firstTimestamp = timestamp }
+                lastTimestamp = max(lastTimestamp, timestamp)
+                report.captureRecords += 1
+                guard record.isIP else {
+                    report.notIP += 1
+                    continue
+                }
+                // Events and timers due by this packet's time act before it (and after the packets before it).
+                let now = MonotonicInstant(nanoseconds: timestamp)
+                let eventDue = pendingEvents.first.map { firstTimestamp! &+ $0.offset <= timestamp } ?? false
+                let timerDue = gateway.controller.nextDeadline().map { $0 <= now } ?? false
+                if eventDue || timerDue {
+                    try processBatch()
+                    report.closePhase(at: timestamp, counts: &output.phaseCounts)
+                    while let event = pendingEvents.first, firstTimestamp! &+ event.offset <= timestamp {
+                        pendingEvents.removeFirst()
+                        try apply(event, at: MonotonicInstant(nanoseconds: firstTimestamp! &+ event.offset), report: &report)
+                    }
+                    do {
+                        report.log += try gateway.controller.advance(to: now, router: gateway.router).map(\.description)
+                    } catch { throw .routing("\(error)") }
+                }
+                if case .paced(let factor) = settings.speed, factor > 0 {
+                    let due = wallStart + .nanoseconds(Int64(Double(timestamp &- firstTimestamp!) / factor))
+                    if due > clock.now() {
+                        try processBatch()
+                        sleep(until: due, clock: clock)
+                    }
+                }
+                if case .success(let tuple) = FiveTuple.parse(record.packet) { flows.insert(tuple) }
+                if !batch.append(record.packet, timestamp: timestamp) {
+                    try processBatch()
+                    if !batch.append(record.packet, timestamp: timestamp) { report.tooLong += 1 }
+                }
+                if batch.isFull { try processBatch() }
+                if report.captureRecords & 0xFFFF == 0, let progress, (clock.now() - lastProgress) >= .seconds(1) {
+                    lastProgress = clock.now()
+                    progress(report.captureRecords, Double((lastProgress - wallStart).totalNanoseconds) / 1e9)
+                }
+            }
+            try processBatch()
+            // The next loop follows this one 1 us after its last packet, so time only moves forward.
+            if loop == 0, let first = firstTimestamp { fileSpan = lastTimestamp &- first &+ 1_000 }
+            loopOffset = fileSpan &* UInt64(loop + 1)
+        }
+        report.closePhase(at: lastTimestamp, counts: &output.phaseCounts)
+        do { try output.close() } catch { throw .pcap(error) }
+        report.wallSeconds = Double((clock.now() - wallStart).totalNanoseconds) / 1e9
+        report.captureSeconds = Double(lastTimestamp &- (firstTimestamp ?? lastTimestamp)) / 1e9
+        report.counters = pipeline.counters
+        report.flows = flows.count
+        report.latency = (latency.valueAtPercentile(50), latency.valueAtPercentile(99), latency.valueAtPercentile(99.9), latency.max)
+        report.firstTimestamp = firstTimestamp ?? 0
+        return report
+    }
+
+    /// Applies one what-if event.
+    private func apply(_ event: ReplayEvent, at instant: MonotonicInstant, report: inout ReplayReport) throws(ReplayError) {
+        report.log.append("\(instant) event: \(event)")
+        func connection(_ name: String) throws(ReplayError) -> ConnectionID {
+            guard let index = gateway.connectionNames.firstIndex(of: name) else {
+                throw .event(event, "no connection named '\(name)'")
+            }
+            return ConnectionID(index)
+        }
+        do {
+            switch event.action {
+            case .tunnel(let name, let up):
+                guard let index = gateway.tunnelNames.firstIndex(of: name) else {
+                    throw ReplayError.event(event, "no tunnel named '\(name)'")
+                }
+                let events = try gateway.controller.force(
+                    TunnelID(index), to: up ? .up : .down, at: instant, router: gateway.router)
+                report.log += events.map(\.description)
+            case .addRoute(let prefix, let name, let source, let metric, let weight):
+                try gateway.router.add(
+                    Route(prefix: prefix, source: source, connection: try connection(name), weight: weight, metric: metric))
+            case .withdrawRoute(let prefix, let name, let source):
+                gateway.router.remove(prefix, source: source, connection: try connection(name))
+            case .trace(let path, let name):
+                let id = try connection(name)
+                let updates = try gateway.loadTrace(path)
+                var applied = 0
+                for update in updates {
+                    if update.announce {
+                        if case .installed = try gateway.router.learn(update.prefix, via: id) { applied += 1 }
+                    } else if gateway.router.withdraw(update.prefix, via: id) {
+                        applied += 1
+                    }
+                }
+                report.log.append("\(instant) trace \(path): \(updates.count) updates, \(applied) applied")
+            }
+        } catch let error as ReplayError {
+            throw error
+        } catch {
+            throw .event(event, "\(error)")
+        }
+    }
+
+    private func sleep(until due: MonotonicInstant, clock: SystemMonotonicClock) {
+        let now = clock.now()
+        guard due > now else { return }
+        let delta = (due - now).totalNanoseconds
+        var request = timespec(tv_sec: Int(delta / 1_000_000_000), tv_nsec: Int(delta % 1_000_000_000))
+        while nanosleep(&request, &request) != 0 && errno == EINTR {}
+    }
+}

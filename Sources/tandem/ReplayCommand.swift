@@ -1,0 +1,162 @@
+import ArgumentParser
+import TandemConfig
+import TandemDataplane
+import TandemDatasets
+import TandemPacket
+import TandemPcap
+import TandemRouting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tandem replay`: a capture through the gateway's pipeline, with what-if events, into per-egress captures.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a capture through the forwarding pipeline of a gateway configuration.",
+        discussion: """
+            Reads CAPTURE (pcap or pcapng; Ethernet with VLAN tags, raw IP, Linux cooked SLL/SLL2, BSD \
+            loopback), forwards every IP packet as the gateway in --config would, and writes one capture per \
+            tunnel egress into --out (TUNNEL.pcap), the ICMP errors the gateway sends (icmp-errors.pcap) and \
+            the drops (drops.pcap, with the reasons in drops.txt). --events applies what-if events at capture \
+            time (a tunnel fails, a route is added, an update trace is applied; see docs/replay.md). The same \
+            input gives byte-identical output files.
+            """)
+
+    @Option(name: .long, help: "The gateway configuration (YAML).")
+    var config: String
+
+    @Option(name: .long, help: "The capture to replay.")
+    var pcap: String
+
+    @Option(name: .long, help: "Directory for the output captures (made if missing); without it, only counts.")
+    var out: String?
+
+    @Option(name: .long, help: "Replay the capture this many times.")
+    var loop: Int = 1
+
+    @Option(name: .long, help: "What-if events file.")
+    var events: String?
+
+    @Option(name: .long, help: "top (as fast as possible), real (capture pace), or xN (N times the capture pace).")
+    var speed: String = "top"
+
+    @Flag(name: .long, help: "Print the report as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard loop >= 1 else { throw ValidationError("--loop must be at least 1") }
+        guard Self.parseSpeed(speed) != nil else {
+            throw ValidationError("--speed must be top, real or xN (e.g. x2, x0.5), got '\(speed)'")
+        }
+    }
+
+    static func parseSpeed(_ text: String) -> ReplaySpeed? {
+        if text == "top" { return .top }
+        if text == "real" { return .paced(1) }
+        if text.hasPrefix("x"), let factor = Double(text.dropFirst()), factor > 0 { return .paced(factor) }
+        return nil
+    }
+
+    func run() throws {
+        let gatewayConfig: GatewayConfig
+        do {
+            gatewayConfig = try GatewayConfig.load(path: config)
+        } catch {
+            for diagnostic in error.diagnostics { printError(diagnostic.description) }
+            throw ExitCode(1)
+        }
+        var replayEvents: [ReplayEvent] = []
+        if let events {
+            do {
+                replayEvents = try ReplayEvent.parse(try readTextFile(events), file: events)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(1)
+            }
+        }
+        if let out { try makeDirectory(out) }
+        let (router, controller) = try gatewayConfig.makeRouter(at: .zero)
+        let gateway = ReplayGateway(
+            router: router, controller: controller, pipeline: gatewayConfig.pipelineConfiguration(),
+            tunnelNames: gatewayConfig.tunnels.map(\.name), connectionNames: gatewayConfig.connections.map(\.name),
+            loadTrace: { path in
+                try UpdateTrace.load(path: path).updates.map { (announce: $0.kind == .announce, prefix: .v4($0.prefix)) }
+            })
+        let replayer = Replayer(
+            settings: ReplaySettings(
+                capture: pcap, outputDirectory: out, loops: loop, speed: Self.parseSpeed(speed)!,
+                events: replayEvents),
+            gateway: gateway)
+        if !json {
+            replayer.progress = { packets, seconds in
+                printError("replayed \(packets) packets in \(String(Int(seconds))) s (\(packets / max(1, Int(seconds))) packets/s)")
+            }
+        }
+        do {
+            let report = try replayer.run()
+            print(json ? report.json : report.text)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension GatewayConfig {
+    /// The pipeline settings of the configuration: tunnel MTUs, flow hash, ICMP source addresses and limits.
+    func pipelineConfiguration() -> PipelineConfiguration {
+        PipelineConfiguration(
+            flowHash: flowHashPolicy, tunnelMTUs: tunnels.map(\.mtu), icmpSourceV4: icmp.sourceIPv4,
+            icmpSourceV6: icmp.sourceIPv6,
+            icmpRateLimit: ICMPRateLimit(
+                perHostInterval: icmp.rateLimit, perHostBurst: icmp.burst, globalPerSecond: icmp.messagesPerSecond,
+                globalBurst: icmp.messagesBurst))
+    }
+}
+
+/// Reads a whole text file. The corresponding C functions are `open`, `read` and `close`.
+func readTextFile(_ path: String) throws -> String {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw CommandError("\(path): \(String(cString: strerror(errno)))") }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw CommandError("\(path): \(String(cString: strerror(errno)))")
+        }
+        if count == 0 { break }
+        bytes += chunk[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Makes a directory if it is missing. The corresponding C function is `mkdir`.
+func makeDirectory(_ path: String) throws {
+    if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        throw CommandError("cannot make directory \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// An error of the command line, printed as it is.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Writes a line to standard error. The corresponding C function is `write`.
+func printError(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+}
