@@ -6,6 +6,9 @@ TANDEM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # The Debian packages every build needs: the system libraries behind CPcap, CMnl and CZlib.
 TANDEM_BUILD_PACKAGES=(pkg-config libpcap-dev libmnl-dev zlib1g-dev)
 
+# The Debian packages the tests need beyond the build: tshark reads the pcap files Tandem writes.
+TANDEM_TEST_PACKAGES=(tshark)
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 # ensure_packages PKG...: installs the Debian packages that are missing, with one

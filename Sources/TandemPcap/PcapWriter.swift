@@ -1,0 +1,184 @@
+// Writing classic pcap files of raw IP packets, buffered, without libpcap: the replay writes millions of
+// packets a second, and pcap_dump's stdio path with a call per packet would be the bottleneck.
+
+/// Writes raw IP packets to a classic pcap file with nanosecond timestamps.
+///
+/// The file is little-endian, magic 0xA1B23C4D (nanosecond timestamps), version 2.4, snapshot length 262144,
+/// link type `LINKTYPE_RAW` (101). Records collect in a 1 MiB buffer allocated once and go to the file with
+/// `write(2)` when it fills, on ``flush()`` and on ``close()``. Nothing in the file depends on the clock or the
+/// machine: the same packets and timestamps give the same bytes.
+///
+/// A writer is used by one thread at a time. Call ``close()`` to see errors; `deinit` closes quietly.
+public final class PcapWriter {
+    /// The file header's snapshot length; longer packets are cut to it (and keep their original length).
+    public static let snapLength = 262_144
+    /// The link type in the file header: `LINKTYPE_RAW`, raw IPv4 and IPv6.
+    public static let linkType: UInt32 = 101
+    /// The size of the buffer between ``write(_:timestamp:)`` and the file.
+    public static let bufferSize = 1 << 20
+
+    static let fileHeaderLength = 24
+    static let recordHeaderLength = 16
+
+    /// The file's path, for error messages.
+    public let path: String
+    /// How many packets ``write(_:timestamp:)`` has taken.
+    public private(set) var packetCount = 0
+    /// The total length of those packets, in bytes (before any cut to the snapshot length; record headers
+    /// and the file header not included).
+    public private(set) var byteCount = 0
+
+    /// The descriptor, or -1 once closed.
+    private var descriptor: CInt
+    private let buffer: UnsafeMutableRawBufferPointer
+    /// How many bytes of `buffer` hold data not yet written.
+    private var buffered = 0
+    private let writeCall: WriteCall
+
+    /// Creates (or truncates) a pcap file and buffers its file header.
+    ///
+    /// The corresponding C function is `open` with `O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC`, mode 0644.
+    ///
+    /// - Parameter path: The file.
+    /// - Throws: ``PcapError`` ("creating") with the system's reason, e.g. for a directory or a missing parent.
+    public convenience init(path: String) throws(PcapError) {
+        try self.init(path: path, writeCall: systemWrite)
+    }
+
+    /// Creates a writer whose writes go through `writeCall` (tests inject short writes and `EINTR`).
+    init(path: String, writeCall: @escaping WriteCall) throws(PcapError) {
+        let descriptor: CInt
+        switch valueOrErrno({ systemCreate(path) }) {
+        case .success(let value): descriptor = value
+        case .failure(let error): throw PcapError(operation: "creating", path: path, reason: error.reason(from: "open"))
+        }
+        self.path = path
+        self.descriptor = descriptor
+        self.writeCall = writeCall
+        buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
+        storeFileHeader()
+    }
+
+    deinit {
+        if descriptor >= 0 {
+            try? flush()
+            _ = valueOrErrno(retryOnInterrupt: false) { systemClose(descriptor) }
+        }
+        buffer.deallocate()
+    }
+
+    /// Adds one record to the file.
+    ///
+    /// - Parameters:
+    ///   - packet: The raw IP packet (IPv4 or IPv6, no link-layer header). Bytes beyond ``snapLength`` are not
+    ///     written; the record keeps the packet's full length as its original length.
+    ///   - timestamp: Nanoseconds since the Unix epoch, before 2106-02-07 (a pcap file holds 32-bit seconds).
+    /// - Throws: ``PcapError`` ("writing") if the writer is closed, the timestamp does not fit, or a full buffer
+    ///   cannot be written to the file.
+    public func write(_ packet: UnsafeRawBufferPointer, timestamp: UInt64) throws(PcapError) {
+        guard descriptor >= 0 else {
+            throw PcapError(operation: "writing", path: path, reason: "the writer is closed")
+        }
+        let seconds = timestamp / 1_000_000_000
+        guard seconds <= UInt64(UInt32.max) else {
+            throw PcapError(
+                operation: "writing", path: path,
+                reason: "timestamp \(timestamp) ns is after 2106-02-07T06:28:15Z, the last second a pcap file holds")
+        }
+        let captured = min(packet.count, Self.snapLength)
+        if buffer.count - buffered < Self.recordHeaderLength + captured { try flush() }
+        storeRecord(
+            UnsafeRawBufferPointer(rebasing: packet[..<captured]), seconds: UInt32(seconds),
+            nanoseconds: UInt32(timestamp % 1_000_000_000), originalLength: packet.count)
+        packetCount += 1
+        byteCount += packet.count
+    }
+
+    /// Writes the buffered records to the file.
+    ///
+    /// The corresponding C function is `write`, repeated until every byte is written (it may write fewer bytes
+    /// than asked, and is made again when a signal interrupts it).
+    ///
+    /// - Throws: ``PcapError`` ("writing") with the system's reason, e.g. `ENOSPC`. The bytes not written stay
+    ///   buffered.
+    public func flush() throws(PcapError) {
+        guard descriptor >= 0, buffered > 0 else { return }
+        let base = UnsafeRawPointer(buffer.baseAddress!)
+        var written = 0
+        while written < buffered {
+            switch valueOrErrno({ writeCall(descriptor, base + written, buffered - written) }) {
+            case .success(let count) where count > 0:
+                written += count
+            case .success:
+                keepUnwritten(from: written)
+                throw PcapError(operation: "writing", path: path, reason: "write wrote nothing; is the disk full?")
+            case .failure(let error):
+                keepUnwritten(from: written)
+                throw PcapError(operation: "writing", path: path, reason: error.reason(from: "write"))
+            }
+        }
+        buffered = 0
+    }
+
+    /// Writes the buffered records and closes the file. Closing a closed writer does nothing.
+    ///
+    /// The corresponding C functions are `write` and `close` (`close` is not repeated on `EINTR`: Linux has
+    /// released the descriptor already).
+    ///
+    /// - Throws: ``PcapError`` ("writing" or "closing") with the system's reason; the descriptor is closed
+    ///   either way.
+    public func close() throws(PcapError) {
+        guard descriptor >= 0 else { return }
+        var flushError: PcapError?
+        do throws(PcapError) {
+            try flush()
+        } catch {
+            flushError = error
+        }
+        let result = valueOrErrno(retryOnInterrupt: false) { [descriptor] in systemClose(descriptor) }
+        descriptor = -1
+        buffered = 0
+        if let flushError { throw flushError }
+        if case .failure(let error) = result {
+            throw PcapError(operation: "closing", path: path, reason: error.reason(from: "close"))
+        }
+    }
+
+    /// Buffers the 24-byte file header.
+    private func storeFileHeader() {
+        storeLittleEndian(UInt32(0xA1B2_3C4D), at: 0)  // magic: nanosecond timestamps
+        storeLittleEndian(UInt16(2), at: 4)  // version major
+        storeLittleEndian(UInt16(4), at: 6)  // version minor
+        storeLittleEndian(UInt32(0), at: 8)  // thiszone: timestamps are UTC
+        storeLittleEndian(UInt32(0), at: 12)  // sigfigs
+        storeLittleEndian(UInt32(Self.snapLength), at: 16)
+        storeLittleEndian(Self.linkType, at: 20)
+        buffered = Self.fileHeaderLength
+    }
+
+    /// Buffers one record: its 16-byte header and the packet bytes. The caller has made room for both.
+    private func storeRecord(
+        _ bytes: UnsafeRawBufferPointer, seconds: UInt32, nanoseconds: UInt32, originalLength: Int
+    ) {
+        storeLittleEndian(seconds, at: buffered)
+        storeLittleEndian(nanoseconds, at: buffered + 4)
+        storeLittleEndian(UInt32(bytes.count), at: buffered + 8)
+        storeLittleEndian(UInt32(clamping: originalLength), at: buffered + 12)
+        let start = buffered + Self.recordHeaderLength
+        UnsafeMutableRawBufferPointer(rebasing: buffer[start..<start + bytes.count]).copyMemory(from: bytes)
+        buffered = start + bytes.count
+    }
+
+    /// Stores an integer little-endian at a byte offset of the buffer; the caller has checked the room.
+    @inline(__always)
+    private func storeLittleEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        buffer.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+    }
+
+    /// Moves the bytes a failed flush did not write to the start of the buffer.
+    private func keepUnwritten(from written: Int) {
+        guard written > 0 else { return }
+        buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + written, byteCount: buffered - written)
+        buffered -= written
+    }
+}
