@@ -88,7 +88,8 @@ let package = Package(
             dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "TandemDatasets"],
             swiftSettings: strictSwift),
         .testTarget(
-            name: "TandemPcapTests", dependencies: ["TandemPcap", "TandemDataplane", "TandemPacket", "CPcap"],
+            name: "TandemPcapTests",
+            dependencies: ["TandemPcap", "TandemDataplane", "TandemRouting", "TandemDatasets", "TandemPacket", "CPcap"],
             swiftSettings: strictSwift),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CPcap", "CMnl"], swiftSettings: strictSwift),
     ]

@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "TandemRouting", package: "Tandem"),
+                .product(name: "TandemDataplane", package: "Tandem"),
                 .product(name: "TandemPacket", package: "Tandem"),
                 .product(name: "TandemDatasets", package: "Tandem"),
             ],

@@ -1,5 +1,7 @@
 import ArgumentParser
+import TandemConfig
 import TandemDatasets
+import TandemPacket
 import TandemPcap
 
 /// `tandem gen-pcap`: writes a capture of generated traffic to destinations drawn from a routing table.
@@ -23,7 +25,7 @@ struct GenPcap: ParsableCommand {
     @Option(name: .long, help: "Number of distinct flows (5-tuples).")
     var flows: Int = 10_000
 
-    @Option(name: .long, help: "Packet size in bytes (IP packet), or imix.")
+    @Option(name: .long, help: "Packet size in bytes (IP packet, up to 1500), or imix (40, 576 and 1500 bytes, 7:4:1).")
     var size: String = "64"
 
     @Option(name: .long, help: "Share of IPv6 packets, 0...1.")
@@ -44,6 +46,9 @@ struct GenPcap: ParsableCommand {
     @Option(name: .long, help: "Routing table to draw destinations from (default: the shared full table).")
     var table: String?
 
+    @Option(name: .long, help: "Draw destinations from this gateway configuration's routes instead of a table.")
+    var config: String?
+
     func validate() throws {
         guard packets >= 0 else { throw ValidationError("--packets must be 0 or more") }
         guard flows >= 1 else { throw ValidationError("--flows must be at least 1") }
@@ -57,7 +62,7 @@ struct GenPcap: ParsableCommand {
 
     static func sizes(_ text: String) -> TrafficProfile.Sizes? {
         if text == "imix" { return .imix }
-        guard let bytes = Int(text), (20...65_535).contains(bytes) else { return nil }
+        guard let bytes = Int(text), (20...TrafficGenerator.maximumPacketLength).contains(bytes) else { return nil }
         return .fixed(bytes)
     }
 
@@ -68,9 +73,14 @@ struct GenPcap: ParsableCommand {
     }
 
     func run() throws {
-        let data = try RouteTableData.loadOrSynthesize(path: table)
-        if case .synthetic = data.origin {
-            printError("note: using a synthetic table (the shared full table was not found)")
+        let data: RouteTableData
+        if let config {
+            data = try Self.destinations(ofConfiguration: config)
+        } else {
+            data = try RouteTableData.loadOrSynthesize(path: table)
+            if case .synthetic = data.origin {
+                printError("note: using a synthetic table (the shared full table was not found)")
+            }
         }
         var profile = TrafficProfile()
         profile.flows = flows
@@ -83,6 +93,12 @@ struct GenPcap: ParsableCommand {
         profile.malformedShare = malformed
         profile.seed = seed
         profile.packetsPerSecond = pps
+        do {
+            try profile.validate(destinations: data)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
         var generator = TrafficGenerator(profile: profile, destinations: data)
         let writer = try PcapWriter(path: out)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: TrafficGenerator.maximumPacketLength, alignment: 16)
@@ -93,5 +109,25 @@ struct GenPcap: ParsableCommand {
         }
         try writer.close()
         print("wrote \(writer.packetCount) packets (\(writer.byteCount) bytes) of \(flows) flows to \(out)")
+    }
+
+    /// The prefixes of a configuration's destination routes, as a table to draw destinations from.
+    static func destinations(ofConfiguration path: String) throws -> RouteTableData {
+        let config: GatewayConfig
+        do {
+            config = try GatewayConfig.load(path: path)
+        } catch {
+            for diagnostic in error.diagnostics { printError(diagnostic.description) }
+            throw ExitCode(1)
+        }
+        var ipv4: [IPv4Prefix] = []
+        var ipv6: [IPv6Prefix] = []
+        for route in config.routes {
+            switch route.prefix {
+            case .v4(let prefix): ipv4.append(prefix)
+            case .v6(let prefix): ipv6.append(prefix)
+            }
+        }
+        return RouteTableData(ipv4: ipv4, ipv6: ipv6, origin: .file(path: path))
     }
 }

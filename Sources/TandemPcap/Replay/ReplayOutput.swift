@@ -4,10 +4,6 @@
 import TandemDataplane
 import TandemRouting
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The pipeline's output during a replay.
 struct ReplayOutput: PipelineOutput {
     /// Per tunnel (index = tunnel index), or empty when no output directory was given.
@@ -70,22 +66,22 @@ struct ReplayOutput: PipelineOutput {
     }
 }
 
-/// A text file written through a buffer (the drops side file).
+/// A text file written through a buffer (the drops side file), with the pcap writer's system-call helpers.
 final class BufferedTextFile {
     private var buffer: [UInt8] = []
-    private let descriptor: Int32
+    private var descriptor: CInt
     private let path: String
 
     init(path: String) throws(PcapError) {
         self.path = path
-        descriptor = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw PcapError(operation: "creating", path: path, reason: String(cString: strerror(errno)))
+        switch valueOrErrno({ systemCreate(path) }) {
+        case .success(let descriptor): self.descriptor = descriptor
+        case .failure(let error): throw PcapError(operation: "creating", path: path, reason: error.reason(from: "open"))
         }
         buffer.reserveCapacity(1 << 16)
     }
 
-    deinit { if descriptor >= 0 { _ = Glibc.close(descriptor) } }
+    deinit { if descriptor >= 0 { _ = systemClose(descriptor) } }
 
     func write(_ text: String) throws(PcapError) {
         buffer.append(contentsOf: text.utf8)
@@ -95,15 +91,23 @@ final class BufferedTextFile {
     func flush() throws(PcapError) {
         var offset = 0
         while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw PcapError(operation: "writing", path: path, reason: String(cString: strerror(errno)))
+            let result = buffer.withUnsafeBytes { bytes in
+                valueOrErrno { systemWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset) }
             }
-            offset += written
+            switch result {
+            case .success(let count) where count > 0: offset += count
+            case .success: throw PcapError(operation: "writing", path: path, reason: "write wrote nothing; is the disk full?")
+            case .failure(let error): throw PcapError(operation: "writing", path: path, reason: error.reason(from: "write"))
+            }
         }
         buffer.removeAll(keepingCapacity: true)
     }
 
-    func close() throws(PcapError) { try flush() }
+    func close() throws(PcapError) {
+        try flush()
+        if descriptor >= 0 {
+            _ = systemClose(descriptor)
+            descriptor = -1
+        }
+    }
 }
