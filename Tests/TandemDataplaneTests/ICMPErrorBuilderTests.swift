@@ -107,9 +107,11 @@ struct ICMPErrorBuilderIPv4Tests {
     }
 
     // IPTOS_TOS_MASK (0x1E) keeps the low ECN bit, as Linux does.
-    @Test("TOS is (offending TOS & 0x1E) | 0xC0, as Linux sets it", arguments: [
-        (UInt8(0x00), UInt8(0xC0)), (0xB8, 0xD8), (0x03, 0xC2), (0xFF, 0xDE), (0x10, 0xD0), (0xE0, 0xC0),
-    ])
+    @Test(
+        "TOS is (offending TOS & 0x1E) | 0xC0, as Linux sets it",
+        arguments: [
+            (UInt8(0x00), UInt8(0xC0)), (0xB8, 0xD8), (0x03, 0xC2), (0xFF, 0xDE), (0x10, 0xD0), (0xE0, 0xC0),
+        ])
     func typeOfService(offending tos: UInt8, expected: UInt8) {
         var packet = IPv4Packet()
         packet.typeOfService = tos
@@ -151,7 +153,9 @@ struct ICMPErrorBuilderIPv4Tests {
         var packet = IPv4Packet()
         packet.payload = udpDatagram()
         let offending = packet.build()
-        #expect(error(.timeExceeded, about: offending + [0, 0, 0, 0]) == expectedIPv4Error(type: 11, code: 0, quoting: offending))
+        #expect(
+            error(.timeExceeded, about: offending + [0, 0, 0, 0])
+                == expectedIPv4Error(type: 11, code: 0, quoting: offending))
     }
 
     @Test("the first fragment gets its error")

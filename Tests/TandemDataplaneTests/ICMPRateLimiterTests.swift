@@ -172,7 +172,9 @@ struct ICMPRateLimiterTests {
         #expect(send(&limiter, host(0), at: 100 * millisecond))
     }
 
-    @Test("the table is a power of two, at least the probe window", arguments: [(1, 8), (8, 8), (9, 16), (4096, 4096), (5000, 8192)])
+    @Test(
+        "the table is a power of two, at least the probe window",
+        arguments: [(1, 8), (8, 8), (9, 16), (4096, 4096), (5000, 8192)])
     func capacity(asked: Int, got: Int) {
         #expect(ICMPRateLimiter(capacity: asked).capacity == got)
         #expect(ICMPRateLimiter().capacity == ICMPRateLimiter.defaultCapacity)

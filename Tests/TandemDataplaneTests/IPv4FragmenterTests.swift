@@ -87,7 +87,8 @@ private func checkFragments(
     let originalFields = Fields(original)
     let fits = original.count <= mtu
     if fits {
-        #expect(fragments == [original], "\(label): a packet that fits is left as it is", sourceLocation: sourceLocation)
+        #expect(
+            fragments == [original], "\(label): a packet that fits is left as it is", sourceLocation: sourceLocation)
         return
     }
     for (index, bytes) in fragments.enumerated() {
@@ -100,7 +101,8 @@ private func checkFragments(
         #expect(valid, "\(context): parses, checksum, total length, DF clear", sourceLocation: sourceLocation)
         #expect(bytes[6] & 0x80 == 0, "\(context): reserved flag clear", sourceLocation: sourceLocation)
         // Identification, TOS, TTL, protocol and both addresses are kept.
-        #expect(bytes[1] == original[1] && Array(bytes[4..<6]) == Array(original[4..<6]), sourceLocation: sourceLocation)
+        #expect(
+            bytes[1] == original[1] && Array(bytes[4..<6]) == Array(original[4..<6]), sourceLocation: sourceLocation)
         #expect(Array(bytes[8..<10]) == Array(original[8..<10]), sourceLocation: sourceLocation)
         #expect(Array(bytes[12..<20]) == Array(original[12..<20]), sourceLocation: sourceLocation)
         let fields = Fields(bytes)

@@ -53,7 +53,9 @@ public struct ICMPErrorBuilder: Hashable, Sendable {
     ///     for IPv4 and ``ipv6MinimumOutputLength`` for IPv6; a buffer shorter than the maximum length cuts the
     ///     quote to fit, as Linux cuts it to the route's MTU.
     /// - Returns: The length of the error packet, or `nil` if no error may be sent about `packet`.
-    public func write(_ error: ICMPErrorKind, about packet: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
+    public func write(
+        _ error: ICMPErrorKind, about packet: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    )
         -> Int?
     {
         guard let first = packet.first else { return nil }

@@ -104,7 +104,8 @@ public struct ICMPRateLimiter: Sendable {
     ///   - capacity: How many hosts the table holds; rounded up to a power of two, at least ``probeWindow``.
     ///   - hashSeed: Mixed into the hash of every key; pass a random value so that an outsider cannot pick
     ///     sources that share one probe window.
-    public init(_ configuration: ICMPRateLimit = ICMPRateLimit(), capacity: Int = defaultCapacity, hashSeed: UInt64 = 0) {
+    public init(_ configuration: ICMPRateLimit = ICMPRateLimit(), capacity: Int = defaultCapacity, hashSeed: UInt64 = 0)
+    {
         self.configuration = configuration
         interval = Self.nanoseconds(configuration.perHostInterval)
         let (size, overflow) = interval.multipliedReportingOverflow(by: UInt64(max(configuration.perHostBurst, 1)))

@@ -154,9 +154,13 @@ enum ExtensionHeader {
         case .hopByHop: [next.rawValue, 0] + [UInt8](repeating: 0, count: 6)
         // Type 0 segments left 0 is not looked at by a router; 8 bytes of reserved zeros.
         case .routing: [next.rawValue, 0, 0, 0, 0, 0, 0, 0]
-        case .destinationOptions(let length): [next.rawValue, length] + [UInt8](repeating: 0, count: Int(length) * 8 + 6)
+        case .destinationOptions(let length):
+            [next.rawValue, length] + [UInt8](repeating: 0, count: Int(length) * 8 + 6)
         case .fragment(let offset, let more):
-            [next.rawValue, 0, UInt8(offset >> 5), UInt8(truncatingIfNeeded: offset << 3) | (more ? 1 : 0), 0xAB, 0xCD, 0, 1]
+            [
+                next.rawValue, 0, UInt8(offset >> 5), UInt8(truncatingIfNeeded: offset << 3) | (more ? 1 : 0), 0xAB,
+                0xCD, 0, 1,
+            ]
         }
     }
 }
