@@ -51,6 +51,22 @@ extension DropReason {
 }
 
 extension MalformedReason {
-    /// The case name, for keys (`truncated`, `badIHL`, ...).
-    public var key: String { String(describing: self) }
+    /// A short name without spaces, for keys.
+    public var key: String {
+        switch self {
+        case .truncated: "truncated"
+        case .badVersion: "bad-version"
+        case .badIHL: "bad-ihl"
+        case .ihlBeyondBuffer: "ihl-beyond-packet"
+        case .totalLengthBelowHeader: "total-length-below-header"
+        case .totalLengthBeyondBuffer: "total-length-beyond-packet"
+        case .payloadLengthBeyondBuffer: "payload-length-beyond-packet"
+        case .jumbogramUnsupported: "jumbogram"
+        case .hopByHopNotFirst: "hop-by-hop-not-first"
+        case .extensionHeaderTruncated: "extension-header-truncated"
+        case .tooManyExtensionHeaders: "too-many-extension-headers"
+        case .transportTruncated: "transport-truncated"
+        case .badTCPDataOffset: "bad-tcp-data-offset"
+        }
+    }
 }

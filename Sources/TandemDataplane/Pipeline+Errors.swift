@@ -16,10 +16,14 @@ extension Pipeline {
         guard ipv4 ? configuration.icmpSourceV4 != nil : configuration.icmpSourceV6 != nil else { return }
         guard let length = errorBuilder.write(kind, about: packet, into: errorBuffer) else { return }
         let allowed: Bool
+        // The error goes to the offending packet's source (its header was checked when the packet came in).
         if ipv4 {
-            allowed = limiter.allow(kind, destination: IPv4Address(rawValue: packet.bigEndianUInt32(at: 12)), now: timestamp)
+            let source = packet.loadUnaligned(fromByteOffset: 12, as: UInt32.self).bigEndian
+            allowed = limiter.allow(kind, destination: IPv4Address(rawValue: source), now: timestamp)
         } else {
-            allowed = limiter.allow(kind, destination: IPv6Address(rawValue: packet.bigEndianUInt128(at: 8)), now: timestamp)
+            let high = UInt128(packet.loadUnaligned(fromByteOffset: 8, as: UInt64.self).bigEndian)
+            let low = UInt128(packet.loadUnaligned(fromByteOffset: 16, as: UInt64.self).bigEndian)
+            allowed = limiter.allow(kind, destination: IPv6Address(rawValue: high << 64 | low), now: timestamp)
         }
         guard allowed else {
             counters.icmpRateLimited &+= 1
@@ -36,14 +40,9 @@ extension Pipeline {
         of packet: UnsafeRawBufferPointer, mtu: Int, decision: ForwardingDecision, at timestamp: UInt64,
         into output: inout Output
     ) {
-        let fragmenter: IPv4Fragmenter
-        do throws(IPv4FragmentationError) {
-            fragmenter = try IPv4Fragmenter(try IPv4Header(packet), mtu: mtu)
-        } catch {
+        // The header was checked when the packet came in; only the TTL and checksum changed since.
+        guard let header = try? IPv4Header(packet), let fragmenter = try? IPv4Fragmenter(header, mtu: mtu) else {
             drop(packet, reason: .tooBig, timestamp: timestamp, into: &output)
-            return
-        } catch let reason as MalformedReason {
-            drop(packet, reason: .malformed(reason), timestamp: timestamp, into: &output)
             return
         }
         counters.fragmented &+= 1

@@ -46,7 +46,7 @@ public struct PipelineConfiguration: Sendable {
 public final class Pipeline {
     public let plane: ForwardingPlane
     public let configuration: PipelineConfiguration
-    public private(set) var counters: PipelineCounters
+    public internal(set) var counters: PipelineCounters
     let hasher: FlowHasher
     var limiter: ICMPRateLimiter
     let errorBuilder: ICMPErrorBuilder

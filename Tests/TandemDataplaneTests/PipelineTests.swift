@@ -153,9 +153,9 @@ import TandemRouting
         longTotal[3] = 200
         var version = good
         version[0] = 0x55
-        let truncatedUDP = Array(Packets.ipv4UDP(to: "198.19.1.1", payload: 0)[0..<24])
-        var truncatedFixed = truncatedUDP
-        truncatedFixed[3] = 24
+        // Total length 22: the UDP header's ports do not fit.
+        var truncatedFixed = Array(Packets.ipv4UDP(to: "198.19.1.1", payload: 0)[0..<22])
+        truncatedFixed[3] = 22
         let v6 = Packets.ipv6UDP(to: "2001:db8:100::1")
         var v6Long = v6
         v6Long[5] = 200

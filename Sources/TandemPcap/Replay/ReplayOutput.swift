@@ -33,7 +33,8 @@ struct ReplayOutput: PipelineOutput {
     mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, timestamp: UInt64) {
         phaseCounts[tunnel.index] &+= 1
         guard !tunnels.isEmpty else { return }
-        record { () throws(PcapError) in try tunnels[tunnel.index].write(packet, timestamp: timestamp) }
+        let writer = tunnels[tunnel.index]
+        record { () throws(PcapError) in try writer.write(packet, timestamp: timestamp) }
     }
 
     mutating func reply(_ packet: UnsafeRawBufferPointer, timestamp: UInt64) {

@@ -134,7 +134,10 @@ public final class Replayer {
                 do { record = try reader.next() } catch { throw .pcap(error) }
                 guard let record else { break }
                 let timestamp = record.timestamp &+ loopOffset
-                if firstTimestamp == nil { firstTimestamp = timestamp }
+                if firstTimestamp == nil {
+                    firstTimestamp = timestamp
+                    report.firstTimestamp = timestamp
+                }
                 lastTimestamp = max(lastTimestamp, timestamp)
                 report.captureRecords += 1
                 guard record.isIP else {
@@ -186,7 +189,6 @@ public final class Replayer {
         report.counters = pipeline.counters
         report.flows = flows.count
         report.latency = (latency.valueAtPercentile(50), latency.valueAtPercentile(99), latency.valueAtPercentile(99.9), latency.max)
-        report.firstTimestamp = firstTimestamp ?? 0
         return report
     }
 
@@ -238,6 +240,7 @@ public final class Replayer {
         guard due > now else { return }
         let delta = (due - now).totalNanoseconds
         var request = timespec(tv_sec: Int(delta / 1_000_000_000), tv_nsec: Int(delta % 1_000_000_000))
-        while nanosleep(&request, &request) != 0 && errno == EINTR {}
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 }
