@@ -26,10 +26,10 @@ extension Pipeline {
             allowed = limiter.allow(kind, destination: IPv6Address(rawValue: high << 64 | low), now: timestamp)
         }
         guard allowed else {
-            counters.icmpRateLimited &+= 1
+            slots.add(slots.icmpRateLimited)
             return
         }
-        counters.icmpSent &+= 1
+        slots.add(slots.icmpSent)
         output.reply(UnsafeRawBufferPointer(rebasing: errorBuffer[0..<length]), timestamp: timestamp)
     }
 
@@ -45,13 +45,13 @@ extension Pipeline {
             drop(packet, reason: .tooBig, timestamp: timestamp, into: &output)
             return
         }
-        counters.fragmented &+= 1
-        counters.fragmentsMade &+= fragmenter.count
+        slots.add(slots.fragmented)
+        slots.add(slots.fragmentsMade, fragmenter.count)
         for index in 0..<fragmenter.count {
             let length = fragmenter.writeFragment(at: index, into: fragmentBuffer)
             let fragment = UnsafeRawBufferPointer(rebasing: fragmentBuffer[0..<length])
-            counters.perTunnel[decision.tunnel.index].add(bytes: length)
-            counters.perOrigin[PipelineCounters.originIndex(decision.origin)].add(bytes: length)
+            slots.addTraffic(slots.perTunnel &+ 2 &* decision.tunnel.index, bytes: length)
+            slots.addTraffic(slots.perOrigin &+ 2 &* PipelineCounters.originIndex(decision.origin), bytes: length)
             output.forward(fragment, tunnel: decision.tunnel, timestamp: timestamp)
         }
     }

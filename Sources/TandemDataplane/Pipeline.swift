@@ -46,7 +46,9 @@ public struct PipelineConfiguration: Sendable {
 public final class Pipeline {
     public let plane: ForwardingPlane
     public let configuration: PipelineConfiguration
-    public internal(set) var counters: PipelineCounters
+    /// What the pipeline has counted so far.
+    public var counters: PipelineCounters { slots.snapshot }
+    let slots: CounterSlots
     let hasher: FlowHasher
     var limiter: ICMPRateLimiter
     let errorBuilder: ICMPErrorBuilder
@@ -68,7 +70,7 @@ public final class Pipeline {
     public init(plane: ForwardingPlane, configuration: PipelineConfiguration, batchCapacity: Int = 256) {
         self.plane = plane
         self.configuration = configuration
-        counters = PipelineCounters(tunnels: configuration.tunnelMTUs.count)
+        slots = CounterSlots(tunnels: configuration.tunnelMTUs.count)
         hasher = FlowHasher(configuration.flowHash)
         limiter = ICMPRateLimiter(configuration.icmpRateLimit)
         // A family without a source address sends no errors (see sendError); the builder needs both.
@@ -87,6 +89,7 @@ public final class Pipeline {
     }
 
     deinit {
+        slots.deallocate()
         keys4.deallocate()
         keys6.deallocate()
         slots4.deallocate()
@@ -105,7 +108,7 @@ public final class Pipeline {
         // 1. Validate and read what the decision needs.
         for index in 0..<batch.count {
             let bytes = UnsafeRawBufferPointer(batch.packet(index))
-            counters.received.add(bytes: bytes.count)
+            slots.addTraffic(CounterSlots.received, bytes: bytes.count)
             switch validate(bytes, slot: index) {
             case .ipv4(let key):
                 keys4[count4] = key
@@ -145,12 +148,16 @@ public final class Pipeline {
             case 4:
                 let header = try IPv4Header(bytes)
                 guard header.isChecksumValid else { return .dropped(.badChecksum) }
-                let tuple = try FiveTuple(ipv4: header)
+                let ports = try FiveTuple.ports(ipv4: header)
+                let proto = header.protocol.rawValue
                 lengths[slot] = header.packet.count
+                let hash = hasher.hashIPv4(
+                    source: header.source.rawValue, destination: header.destination.rawValue, protocol: proto,
+                    sourcePort: ports.source, destinationPort: ports.destination)
                 return .ipv4(
                     PacketKey(
-                        destination: header.destination, source: header.source, protocol: tuple.protocol.rawValue,
-                        destinationPort: tuple.destinationPort, flowHash: hasher.hash(tuple)))
+                        destination: header.destination, source: header.source, protocol: proto,
+                        destinationPort: ports.destination, flowHash: hash))
             case 6:
                 let header = try IPv6Header(bytes)
                 let tuple = try FiveTuple(ipv6: header)
@@ -192,7 +199,13 @@ public final class Pipeline {
             return
         }
         let tunnel = decision.tunnel
-        let mtu = tunnel.index < configuration.tunnelMTUs.count ? configuration.tunnelMTUs[tunnel.index] : Int.max
+        guard tunnel.index < slots.tunnels else {
+            // The plane names a tunnel this pipeline was not configured with: a configuration mismatch, never
+            // a reason to write past the counters.
+            drop(UnsafeRawBufferPointer(packet), reason: .connectionDown, timestamp: timestamp, into: &output)
+            return
+        }
+        let mtu = configuration.tunnelMTUs[tunnel.index]
         if packet.count > mtu {
             let dontFragment = !ipv4 || packet.load(fromByteOffset: 6, as: UInt8.self) & 0x40 != 0
             if dontFragment {
@@ -207,8 +220,8 @@ public final class Pipeline {
             return
         }
         if ipv4 { _ = IPv4Header.decrementTTL(packet) } else { _ = IPv6Header.decrementHopLimit(packet) }
-        counters.perTunnel[tunnel.index].add(bytes: packet.count)
-        counters.perOrigin[PipelineCounters.originIndex(decision.origin)].add(bytes: packet.count)
+        slots.addTraffic(slots.perTunnel &+ 2 &* tunnel.index, bytes: packet.count)
+        slots.addTraffic(slots.perOrigin &+ 2 &* PipelineCounters.originIndex(decision.origin), bytes: packet.count)
         output.forward(UnsafeRawBufferPointer(packet), tunnel: tunnel, timestamp: timestamp)
     }
 
@@ -216,10 +229,10 @@ public final class Pipeline {
     func drop<Output: PipelineOutput>(
         _ packet: UnsafeRawBufferPointer, reason: DropReason, timestamp: UInt64, into output: inout Output
     ) {
-        counters.drops[DropCounter.index(reason)] &+= 1
+        slots.add(slots.drops &+ DropCounter.index(reason))
         output.drop(packet, reason: reason, timestamp: timestamp)
     }
 
     /// Clears the counters (e.g. between replay loops).
-    public func resetCounters() { counters = PipelineCounters(tunnels: configuration.tunnelMTUs.count) }
+    public func resetCounters() { slots.reset() }
 }

@@ -56,16 +56,24 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: ``MalformedReason/transportTruncated`` if the ports (4 bytes) or the ICMP header (8 bytes)
     ///   do not fit in the payload.
     public init(ipv4 packet: IPv4Header) throws(MalformedReason) {
-        let proto = packet.protocol
-        var ports: (UInt16, UInt16) = (0, 0)
-        if !packet.isFragment {
-            ports = try Self.ports(
-                of: proto, in: packet.payload, icmp: .icmp, echo: (ICMPHeader.echoRequest, ICMPHeader.echoReply))
-        }
+        let ports = try Self.ports(ipv4: packet)
         self.init(
             family: .ipv4, source: IPv6Address(ipv4Mapped: packet.source),
-            destination: IPv6Address(ipv4Mapped: packet.destination), protocol: proto, sourcePort: ports.0,
-            destinationPort: ports.1)
+            destination: IPv6Address(ipv4Mapped: packet.destination), protocol: packet.protocol,
+            sourcePort: ports.source, destinationPort: ports.destination)
+    }
+
+    /// The ports of a checked IPv4 packet exactly as ``init(ipv4:)`` reads them, without making the tuple: the
+    /// packet pipeline hashes the IPv4 fields directly.
+    ///
+    /// - Parameter packet: The packet's header view.
+    /// - Returns: The source and destination port (see the type's documentation for ICMP and fragments).
+    /// - Throws: ``MalformedReason/transportTruncated`` as ``init(ipv4:)`` does.
+    public static func ports(ipv4 packet: IPv4Header) throws(MalformedReason) -> (source: UInt16, destination: UInt16) {
+        guard !packet.isFragment else { return (0, 0) }
+        let ports = try Self.ports(
+            of: packet.protocol, in: packet.payload, icmp: .icmp, echo: (ICMPHeader.echoRequest, ICMPHeader.echoReply))
+        return (ports.0, ports.1)
     }
 
     /// Reads the 5-tuple of a checked IPv6 packet, walking its extension headers.
