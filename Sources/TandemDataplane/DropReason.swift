@@ -16,8 +16,6 @@ public enum DropReason: Hashable, Sendable, CustomStringConvertible {
     case tooBig
     /// A route matched but every connection it could use is down.
     case connectionDown
-    /// The egress queue was full.
-    case queueFull
 
     public var description: String {
         switch self {
@@ -27,14 +25,13 @@ public enum DropReason: Hashable, Sendable, CustomStringConvertible {
         case .noRoute: "no route"
         case .tooBig: "too big for the egress mtu"
         case .connectionDown: "connection down"
-        case .queueFull: "egress queue full"
         }
     }
 }
 
 extension DropReason {
     /// Every reason other than the malformed ones, in counter order.
-    public static let others: [DropReason] = [.badChecksum, .ttlExceeded, .noRoute, .tooBig, .connectionDown, .queueFull]
+    public static let others: [DropReason] = [.badChecksum, .ttlExceeded, .noRoute, .tooBig, .connectionDown]
 
     /// A short name without spaces, for JSON and the drops side file.
     public var key: String {
@@ -45,7 +42,6 @@ extension DropReason {
         case .noRoute: "no-route"
         case .tooBig: "too-big"
         case .connectionDown: "connection-down"
-        case .queueFull: "queue-full"
         }
     }
 }

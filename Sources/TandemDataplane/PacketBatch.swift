@@ -10,7 +10,9 @@ public final class PacketBatch: @unchecked Sendable {
     /// The largest packet a slot holds.
     public let slotSize: Int
     /// How many slots hold a packet.
-    public private(set) var count = 0
+    public var count: Int { countStorage.pointee }
+    // Behind a pointer: a stored `var` in a class pays a dynamic exclusivity check on every access.
+    private let countStorage: UnsafeMutablePointer<Int>
     private let storage: UnsafeMutableRawPointer
     private let lengths: UnsafeMutablePointer<Int>
     private let timestamps: UnsafeMutablePointer<UInt64>
@@ -29,19 +31,22 @@ public final class PacketBatch: @unchecked Sendable {
         lengths.initialize(repeating: 0, count: capacity)
         timestamps = .allocate(capacity: capacity)
         timestamps.initialize(repeating: 0, count: capacity)
+        countStorage = .allocate(capacity: 1)
+        countStorage.initialize(to: 0)
     }
 
     deinit {
         storage.deallocate()
         lengths.deallocate()
         timestamps.deallocate()
+        countStorage.deallocate()
     }
 
     /// Whether every slot is used.
     public var isFull: Bool { count == capacity }
 
     /// Empties the batch (the slots are reused).
-    public func removeAll() { count = 0 }
+    public func removeAll() { countStorage.pointee = 0 }
 
     /// Copies a packet into the next slot. Returns false if the batch is full or the packet is longer than a slot.
     @discardableResult
@@ -50,7 +55,7 @@ public final class PacketBatch: @unchecked Sendable {
         if let base = packet.baseAddress { (storage + count * slotSize).copyMemory(from: base, byteCount: packet.count) }
         lengths[count] = packet.count
         timestamps[count] = timestamp
-        count += 1
+        countStorage.pointee += 1
         return true
     }
 
@@ -66,7 +71,7 @@ public final class PacketBatch: @unchecked Sendable {
         precondition(count < capacity && length <= slotSize)
         lengths[count] = length
         timestamps[count] = timestamp
-        count += 1
+        countStorage.pointee += 1
     }
 
     /// The bytes of packet `index`.

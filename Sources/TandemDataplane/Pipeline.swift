@@ -46,6 +46,9 @@ public struct PipelineConfiguration: Sendable {
 public final class Pipeline {
     public let plane: ForwardingPlane
     public let configuration: PipelineConfiguration
+    /// Distinct flows seen (an estimate), when made with `countFlows`.
+    public var flows: FlowSketch?
+
     /// What the pipeline has counted so far.
     public var counters: PipelineCounters { slots.snapshot }
     let slots: CounterSlots
@@ -67,7 +70,10 @@ public final class Pipeline {
     let fragmentBuffer: UnsafeMutableRawBufferPointer
 
     /// Makes a pipeline for batches of up to `batchCapacity` packets.
-    public init(plane: ForwardingPlane, configuration: PipelineConfiguration, batchCapacity: Int = 256) {
+    public init(
+        plane: ForwardingPlane, configuration: PipelineConfiguration, batchCapacity: Int = 256, countFlows: Bool = false
+    ) {
+        flows = countFlows ? FlowSketch() : nil
         self.plane = plane
         self.configuration = configuration
         slots = CounterSlots(tunnels: configuration.tunnelMTUs.count)
@@ -154,6 +160,10 @@ public final class Pipeline {
                 let hash = hasher.hashIPv4(
                     source: header.source.rawValue, destination: header.destination.rawValue, protocol: proto,
                     sourcePort: ports.source, destinationPort: ports.destination)
+                if flows != nil {
+                    flows!.add(
+                        ipv4: header.source.rawValue, header.destination.rawValue, proto, ports.source, ports.destination)
+                }
                 return .ipv4(
                     PacketKey(
                         destination: header.destination, source: header.source, protocol: proto,
@@ -162,6 +172,7 @@ public final class Pipeline {
                 let header = try IPv6Header(bytes)
                 let tuple = try FiveTuple(ipv6: header)
                 lengths[slot] = header.packet.count
+                if flows != nil { flows!.add(tuple) }
                 return .ipv6(
                     PacketKey(
                         destination: header.destination, source: header.source, protocol: tuple.protocol.rawValue,

@@ -88,7 +88,6 @@ public enum DropCounter {
         case .noRoute: malformedCount + 2
         case .tooBig: malformedCount + 3
         case .connectionDown: malformedCount + 4
-        case .queueFull: malformedCount + 5
         }
     }
 

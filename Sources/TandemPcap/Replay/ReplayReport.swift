@@ -12,6 +12,7 @@ public struct ReplayReport: Sendable {
     public var captureRecords = 0
     public var notIP = 0
     public var tooLong = 0
+    /// Distinct 5-tuples, estimated (HyperLogLog, about 0.8% standard error).
     public var flows = 0
     public var wallSeconds = 0.0
     public var captureSeconds = 0.0
@@ -51,7 +52,7 @@ public struct ReplayReport: Sendable {
             "Rated: \(format(Double(received.bytes) / max(wallSeconds, 1e-9), 1)) Bps, "
                 + "\(format(Double(received.bytes) * 8 / max(wallSeconds, 1e-9) / 1e6, 2)) Mbps, "
                 + "\(format(packetsPerSecond / 1e6, 3)) Mpps")
-        lines.append("Flows: \(flows) flows; capture span \(format(captureSeconds, 3)) s")
+        lines.append("Flows: about \(flows) flows (HyperLogLog estimate, ±1%); capture span \(format(captureSeconds, 3)) s")
         if notIP > 0 || tooLong > 0 { lines.append("Skipped: \(notIP) records without IP, \(tooLong) too long") }
         lines.append("Forwarded per egress:")
         for (index, name) in tunnelNames.enumerated() {

@@ -94,7 +94,8 @@ public final class Replayer {
         self.settings = settings
         self.gateway = gateway
         pipeline = Pipeline(
-            plane: gateway.router.plane, configuration: gateway.pipeline, batchCapacity: settings.batchSize)
+            plane: gateway.router.plane, configuration: gateway.pipeline, batchCapacity: settings.batchSize,
+            countFlows: true)
         batch = PacketBatch(capacity: settings.batchSize, slotSize: 65_535)
     }
 
@@ -106,7 +107,8 @@ public final class Replayer {
         } catch { throw .pcap(error) }
         var report = ReplayReport(tunnelNames: gateway.tunnelNames)
         var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-        var flows = Set<FiveTuple>()
+        /// The capture time of the next event or timer; nil = to be computed.
+        var nextBoundary: UInt64?
         var pendingEvents = settings.events[...]
         let clock = SystemMonotonicClock()
         let wallStart = clock.now()
@@ -145,10 +147,11 @@ public final class Replayer {
                     continue
                 }
                 // Events and timers due by this packet's time act before it (and after the packets before it).
-                let now = MonotonicInstant(nanoseconds: timestamp)
-                let eventDue = pendingEvents.first.map { firstTimestamp! &+ $0.offset <= timestamp } ?? false
-                let timerDue = gateway.controller.nextDeadline().map { $0 <= now } ?? false
-                if eventDue || timerDue {
+                // The next such time changes only when they act, so it is computed then, not per packet.
+                if nextBoundary == nil { nextBoundary = boundary(pendingEvents.first, firstTimestamp!) }
+                if timestamp >= nextBoundary! {
+                    nextBoundary = nil
+                    let now = MonotonicInstant(nanoseconds: timestamp)
                     try processBatch()
                     report.closePhase(at: timestamp, counts: &output.phaseCounts)
                     while let event = pendingEvents.first, firstTimestamp! &+ event.offset <= timestamp {
@@ -166,7 +169,6 @@ public final class Replayer {
                         sleep(until: due, clock: clock)
                     }
                 }
-                if case .success(let tuple) = FiveTuple.parse(record.packet) { flows.insert(tuple) }
                 if !batch.append(record.packet, timestamp: timestamp) {
                     try processBatch()
                     if !batch.append(record.packet, timestamp: timestamp) { report.tooLong += 1 }
@@ -187,9 +189,16 @@ public final class Replayer {
         report.wallSeconds = Double((clock.now() - wallStart).totalNanoseconds) / 1e9
         report.captureSeconds = Double(lastTimestamp &- (firstTimestamp ?? lastTimestamp)) / 1e9
         report.counters = pipeline.counters
-        report.flows = flows.count
+        report.flows = pipeline.flows?.count ?? 0
         report.latency = (latency.valueAtPercentile(50), latency.valueAtPercentile(99), latency.valueAtPercentile(99.9), latency.max)
         return report
+    }
+
+    /// The earliest of the next event's time and the next health timer (UInt64.max if neither).
+    private func boundary(_ event: ReplayEvent?, _ first: UInt64) -> UInt64 {
+        let eventTime = event.map { first &+ $0.offset } ?? .max
+        let timer = gateway.controller.nextDeadline()?.nanoseconds ?? .max
+        return min(eventTime, timer)
     }
 
     /// Applies one what-if event.
