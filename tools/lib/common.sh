@@ -7,7 +7,10 @@ TANDEM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TANDEM_BUILD_PACKAGES=(pkg-config libpcap-dev libmnl-dev zlib1g-dev)
 
 # The Debian packages the tests need beyond the build: tshark reads the pcap files Tandem writes.
-TANDEM_TEST_PACKAGES=(tshark)
+TANDEM_TEST_PACKAGES=(tshark python3 python3-pip)
+
+# The Python packages the tests need, from PyPI: scapy builds the golden packets of the replay test.
+TANDEM_TEST_PYTHON_PACKAGES=(scapy)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -34,6 +37,20 @@ ensure_packages() {
     fi
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_python_packages PKG...: installs the PyPI packages python3 cannot import.
+ensure_python_packages() {
+    local missing=()
+    local package
+    for package in "$@"; do
+        python3 -c "import $package" 2>/dev/null || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing missing Python packages from PyPI: ${missing[*]}"
+    # Debian 12 marks its Python as externally managed; the packages go to the user's site either way.
+    python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}" 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${missing[@]}"
 }
 
 # require_swift: a clear message instead of "command not found".
