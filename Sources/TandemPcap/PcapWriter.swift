@@ -1,6 +1,8 @@
 // Writing classic pcap files of raw IP packets, buffered, without libpcap: the replay writes millions of
 // packets a second, and pcap_dump's stdio path with a call per packet would be the bottleneck.
 
+import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +36,7 @@ public final class PcapWriter {
 
     /// The descriptor, or -1 once closed.
     private var descriptor: CInt
-    private let buffer: UnsafeMutableRawBufferPointer
+    private var buffer: UnsafeMutableRawBufferPointer
     /// How many bytes of `buffer` hold data not yet written.
     private var buffered = 0
     private let writeCall: WriteCall
@@ -43,6 +45,12 @@ public final class PcapWriter {
     /// File systems without it (tmpfs) and the unaligned tail at the end use ordinary writes.
     private var direct = false
     static let directBlock = 4096
+    /// With O_DIRECT a write waits for the device, so full buffers go out on a queue of their own while the
+    /// next one fills: `spare` is the second buffer, `idle` is signalled when no background write is pending.
+    private var spare: UnsafeMutableRawBufferPointer?
+    private var queue: DispatchQueue?
+    private let idle = DispatchSemaphore(value: 1)
+    private let background = BackgroundFailure()
 
     /// Creates (or truncates) a pcap file and buffers its file header.
     ///
@@ -53,6 +61,10 @@ public final class PcapWriter {
     public convenience init(path: String) throws(PcapError) {
         try self.init(path: path, writeCall: systemWrite)
         direct = setDirect(true)
+        if direct {
+            spare = .allocate(byteCount: Self.bufferSize, alignment: Self.directBlock)
+            queue = DispatchQueue(label: "tandem.pcap-writer")
+        }
     }
 
     /// Creates a writer whose writes go through `writeCall` (tests inject short writes and `EINTR`).
@@ -74,7 +86,9 @@ public final class PcapWriter {
             try? flush()
             _ = valueOrErrno(retryOnInterrupt: false) { systemClose(descriptor) }
         }
+        waitForBackground()
         buffer.deallocate()
+        spare?.deallocate()
     }
 
     /// Adds one record to the file.
@@ -114,6 +128,8 @@ public final class PcapWriter {
     /// - Throws: ``PcapError`` ("writing") with the system's reason, e.g. `ENOSPC`. The bytes not written stay
     ///   buffered.
     public func flush() throws(PcapError) {
+        waitForBackground()
+        if let failure = background.take() { throw PcapError(operation: "writing", path: path, reason: failure) }
         guard descriptor >= 0, buffered > 0 else { return }
         // An unaligned length cannot go out with O_DIRECT: the rest of the file is written the ordinary way.
         if direct && buffered % Self.directBlock != 0 { direct = !setDirect(false) && direct }
@@ -164,6 +180,26 @@ public final class PcapWriter {
     private func flushWholeBlocks() throws(PcapError) {
         let aligned = buffered & ~(Self.directBlock - 1)
         guard aligned > 0 else { return }
+        if let full = spare, let queue {
+            // Wait for the previous buffer to be written, then hand this one over and fill the other.
+            waitForBackground()
+            if let failure = background.take() { throw PcapError(operation: "writing", path: path, reason: failure) }
+            let rest = buffered - aligned
+            let outgoing = buffer
+            buffer = full
+            spare = outgoing
+            buffer.baseAddress!.copyMemory(from: outgoing.baseAddress! + aligned, byteCount: rest)
+            buffered = rest
+            idle.wait()
+            let job = BackgroundWrite(
+                descriptor: descriptor, bytes: UnsafeRawPointer(outgoing.baseAddress!), count: aligned,
+                failure: background)
+            queue.async { [idle] in
+                job.run()
+                idle.signal()
+            }
+            return
+        }
         switch valueOrErrno({ writeCall(descriptor, UnsafeRawPointer(buffer.baseAddress!), aligned) }) {
         case .success(let count) where count == aligned:
             keepUnwritten(from: aligned)
@@ -177,6 +213,13 @@ public final class PcapWriter {
             direct = !setDirect(false) && direct
             try flush()
         }
+    }
+
+    /// Returns when no background write is pending.
+    private func waitForBackground() {
+        guard queue != nil else { return }
+        idle.wait()
+        idle.signal()
     }
 
     /// Turns O_DIRECT on or off for the file; returns whether the kernel accepted it.
@@ -232,3 +275,44 @@ private let directFlag: CInt = 0o200000
 #else
 private let directFlag: CInt = 0o40000
 #endif
+
+/// The first failure of a background write, handed to the writer's thread.
+private final class BackgroundFailure: @unchecked Sendable {
+    // Written by the queue before it signals `idle`, read by the writer after waiting on it: the semaphore
+    // orders the two.
+    private var reason: String?
+    func record(_ text: String) { if reason == nil { reason = text } }
+    func take() -> String? {
+        defer { reason = nil }
+        return reason
+    }
+}
+
+/// One buffer's worth of whole blocks, written on the writer's queue.
+private struct BackgroundWrite: @unchecked Sendable {
+    let descriptor: CInt
+    let bytes: UnsafeRawPointer
+    let count: Int
+    let failure: BackgroundFailure
+
+    /// Writes everything, retrying EINTR; after a short direct write (rare) the rest goes out without O_DIRECT.
+    func run() {
+        var written = 0
+        while written < count {
+            switch valueOrErrno({ systemWrite(descriptor, bytes + written, count - written) }) {
+            case .success(let done) where done > 0:
+                written += done
+                if written < count {
+                    let flags = fcntl(descriptor, F_GETFL)
+                    if flags >= 0 { _ = fcntl(descriptor, F_SETFL, flags & ~directFlag) }
+                }
+            case .success:
+                failure.record("write wrote nothing; is the disk full?")
+                return
+            case .failure(let error):
+                failure.record(error.reason(from: "write"))
+                return
+            }
+        }
+    }
+}
