@@ -154,3 +154,30 @@ import TandemRouting
         #expect(events?.map(\.offset) == [1_000_000_000, 3_000_000_000], "sorted by time")
     }
 }
+
+extension ReplayTests {
+    @Test func eventsNamingUnknownTunnelsAreRefusedBeforeTheReplay() throws {
+        try withTemporaryDirectory { directory in
+            let capture = directory + "/in.pcap"
+            try Self.writeCapture(capture, count: 10)
+            let events = try ReplayEvent.parse("1ms tunnel b9 down\n", file: "ev")
+            let replayer = Replayer(settings: ReplaySettings(capture: capture, events: events), gateway: try Self.gateway())
+            #expect(throws: ReplayError.self) { try replayer.run() }
+        }
+    }
+
+    @Test func routeEventsChangeWhereTrafficGoesAtTheirTime() throws {
+        try withTemporaryDirectory { directory in
+            let capture = directory + "/in.pcap"
+            try Self.writeCapture(capture, count: 10_000)
+            // At 4 ms the /16 is withdrawn: its packets become unroutable from then on.
+            let events = try ReplayEvent.parse("4ms route withdraw 198.19.0.0/16 via to-cloud\n", file: "ev")
+            let report = try Replayer(
+                settings: ReplaySettings(capture: capture, events: events), gateway: try Self.gateway()
+            ).run()
+            #expect(report.phases.count == 2)
+            #expect(report.phases[0].perTunnel[0] > report.phases[1].perTunnel[0], "after the withdraw only IPv6 is forwarded")
+            #expect(report.counters.drops(.noRoute) > 3000)
+        }
+    }
+}

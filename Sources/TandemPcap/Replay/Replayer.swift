@@ -101,6 +101,7 @@ public final class Replayer {
 
     /// Replays the capture `loops` times and reports.
     public func run() throws(ReplayError) -> ReplayReport {
+        try checkEventNames()
         var output: ReplayOutput
         do {
             output = try ReplayOutput(directory: settings.outputDirectory, tunnelNames: gateway.tunnelNames)
@@ -192,6 +193,24 @@ public final class Replayer {
         report.flows = pipeline.flows?.count ?? 0
         report.latency = (latency.valueAtPercentile(50), latency.valueAtPercentile(99), latency.valueAtPercentile(99.9), latency.max)
         return report
+    }
+
+    /// Refuses, before any packet is read, events that name a tunnel or connection the gateway does not have.
+    private func checkEventNames() throws(ReplayError) {
+        for event in settings.events {
+            switch event.action {
+            case .tunnel(let name, _) where !gateway.tunnelNames.contains(name):
+                throw .event(event, "no tunnel named '\(name)'; the tunnels are \(gateway.tunnelNames.joined(separator: ", "))")
+            case .addRoute(_, let name, _, _, _), .withdrawRoute(_, let name, _), .trace(_, let name):
+                if !gateway.connectionNames.contains(name) {
+                    throw .event(
+                        event,
+                        "no connection named '\(name)'; the connections are \(gateway.connectionNames.joined(separator: ", "))")
+                }
+            default:
+                break
+            }
+        }
     }
 
     /// The earliest of the next event's time and the next health timer (UInt64.max if neither).
