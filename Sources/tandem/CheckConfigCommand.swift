@@ -25,18 +25,18 @@ struct CheckConfig: ParsableCommand {
         do {
             config = try GatewayConfig.load(path: file)
         } catch {
-            for diagnostic in error.diagnostics { printToStandardError(diagnostic.description) }
+            for diagnostic in error.diagnostics { printError(diagnostic.description) }
             let count = error.errors.count
-            printToStandardError(count == 1 ? "1 error" : "\(count) errors")
+            printError(count == 1 ? "1 error" : "\(count) errors")
             throw ExitCode(1)
         }
-        for warning in config.warnings { printToStandardError(warning.description) }
+        for warning in config.warnings { printError(warning.description) }
         // Compile it as the gateway would: the router must accept everything the file says.
         let router: Router
         do {
             (router, _) = try config.makeRouter(at: SystemMonotonicClock().now())
         } catch {
-            printToStandardError("\(file): error: the routing layer refused the configuration: \(error)")
+            printError("\(file): error: the routing layer refused the configuration: \(error)")
             throw ExitCode(1)
         }
         print(config.summary(file: file))
@@ -49,19 +49,5 @@ struct CheckConfig: ParsableCommand {
     /// "1 group", "2 groups".
     private func counted(_ count: Int, _ singular: String, _ plural: String? = nil) -> String {
         "\(count) " + (count == 1 ? singular : plural ?? singular + "s")
-    }
-
-    /// Writes a line to standard error. The corresponding C function is `write`.
-    private func printToStandardError(_ line: String) {
-        var text = line + "\n"
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
-                offset += written
-            }
-        }
     }
 }
