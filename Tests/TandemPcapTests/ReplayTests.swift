@@ -86,6 +86,7 @@ import TandemRouting
             #expect(report.phases.count >= 2)
             let first = try #require(report.phases.first)
             #expect(first.perTunnel[0] > 0 && first.perTunnel[1] == 0)
+            #expect(first.start == report.firstTimestamp && first.end == report.firstTimestamp + 5_000_000)
             for phase in report.phases.dropFirst() { #expect(phase.perTunnel[0] == 0 && phase.perTunnel[1] > 0) }
             #expect(report.counters.drops(.noRoute) > 0 && report.counters.icmpSent > 0)
             #expect(report.counters.totalDrops > report.counters.drops(.noRoute), "malformed packets are dropped too")

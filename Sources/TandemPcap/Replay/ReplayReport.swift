@@ -27,9 +27,10 @@ public struct ReplayReport: Sendable {
 
     init(tunnelNames: [String]) { self.tunnelNames = tunnelNames }
 
-    /// Ends the current phase at `time` (if it forwarded anything) and starts the next.
+    /// Ends the current phase at `time` (if it forwarded anything) and starts the next. The first phase starts
+    /// at the first packet.
     mutating func closePhase(at time: UInt64, counts: inout [Int]) {
-        let start = phases.last?.end ?? firstTimestampOrZero(time)
+        let start = phases.last?.end ?? firstTimestamp
         if counts.contains(where: { $0 > 0 }) || phases.isEmpty {
             phases.append((start, time, counts))
         } else if let last = phases.indices.last {
@@ -37,8 +38,6 @@ public struct ReplayReport: Sendable {
         }
         for index in counts.indices { counts[index] = 0 }
     }
-
-    private func firstTimestampOrZero(_ time: UInt64) -> UInt64 { firstTimestamp == 0 ? time : firstTimestamp }
 
     /// Packets per second of wall time.
     public var packetsPerSecond: Double { wallSeconds > 0 ? Double(counters.received.packets) / wallSeconds : 0 }
