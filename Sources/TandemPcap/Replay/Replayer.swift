@@ -151,10 +151,11 @@ public final class Replayer {
                 // The next such time changes only when they act, so it is computed then, not per packet.
                 if nextBoundary == nil { nextBoundary = boundary(pendingEvents.first, firstTimestamp!) }
                 if timestamp >= nextBoundary! {
+                    let boundaryTime = nextBoundary!
                     nextBoundary = nil
                     let now = MonotonicInstant(nanoseconds: timestamp)
                     try processBatch()
-                    report.closePhase(at: timestamp, counts: &output.phaseCounts)
+                    report.closePhase(at: boundaryTime, counts: &output.phaseCounts)
                     while let event = pendingEvents.first, firstTimestamp! &+ event.offset <= timestamp {
                         pendingEvents.removeFirst()
                         try apply(event, at: MonotonicInstant(nanoseconds: firstTimestamp! &+ event.offset), report: &report)
