@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "TandemConfig", targets: ["TandemConfig"]),
         .library(name: "TandemDataplane", targets: ["TandemDataplane"]),
         .library(name: "TandemPcap", targets: ["TandemPcap"]),
+        .library(name: "TandemLinux", targets: ["TandemLinux"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,12 +54,19 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: hotPathSettings),
+        // Linux: rtnetlink over libmnl, network namespaces (TUN devices and the daemon come next).
+        .target(
+            name: "TandemLinux",
+            dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "CMnl", "CTandemLinux"],
+            swiftSettings: strictSwift),
         // Route tables and update traces from files (gzip through zlib) or generated.
         .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),
 
         // System libraries, installed by tools/test and tools/demo with apt-get.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        // Linux calls and constants Swift cannot import alone (behind _GNU_SOURCE; TUN ioctls next).
+        .target(name: "CTandemLinux"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .executableTarget(
@@ -90,6 +98,9 @@ let package = Package(
         .testTarget(
             name: "TandemPcapTests",
             dependencies: ["TandemPcap", "TandemDataplane", "TandemRouting", "TandemDatasets", "TandemPacket", "CPcap"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemLinuxTests", dependencies: ["TandemLinux", "TandemRouting", "TandemPacket", "CMnl"],
             swiftSettings: strictSwift),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CPcap", "CMnl"], swiftSettings: strictSwift),
     ]
