@@ -73,7 +73,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "TandemPacket", "TandemLPM", "TandemDatasets", "TandemRouting", "TandemConfig", "TandemDataplane",
-                "TandemPcap", "CPcap", "CMnl",
+                "TandemPcap", "TandemLinux", "CPcap", "CMnl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

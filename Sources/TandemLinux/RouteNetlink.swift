@@ -71,6 +71,7 @@ public final class RouteNetlink {
     private let receiveBuffer: UnsafeMutableRawPointer
     static let sendBufferSize = 1 << 20
     static let receiveBufferSize = 1 << 20
+    static let bytesPerSend = 1 << 16
     /// How many changes go out before their ACKs are read, so that the socket's receive queue cannot overflow.
     static let changesPerRound = 4096
 
@@ -91,6 +92,9 @@ public final class RouteNetlink {
         var size: Int32 = 32 << 20
         // Needs CAP_NET_ADMIN; without it the default queue is used and rounds are small enough anyway.
         _ = setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
+        // A missing answer must not hang the caller: reads give up after 10 s.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        _ = setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var one: Int32 = 1
         // Error ACKs without a copy of the failed message: smaller replies.
         _ = setsockopt(mnl_socket_get_fd(socket), SOL_NETLINK, NETLINK_CAP_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -122,15 +126,17 @@ public final class RouteNetlink {
         let first = sequence
         var index = changes.startIndex
         while index < changes.endIndex {
-            guard let batch = mnl_nlmsg_batch_start(sendBuffer, Self.sendBufferSize / 2) else {
+            // One sendto may not exceed the socket's send buffer (EMSGSIZE): 64 KiB per send is well inside it.
+            guard let batch = mnl_nlmsg_batch_start(sendBuffer, Self.bytesPerSend) else {
                 throw SystemError(code: ENOMEM, operation: "starting a netlink batch")
             }
             defer { mnl_nlmsg_batch_stop(batch) }
             while index < changes.endIndex {
                 let header = mnl_nlmsg_batch_current(batch).assumingMemoryBound(to: nlmsghdr.self)
                 put(changes[index], sequence: first &+ UInt32(index - changes.startIndex), into: header)
+                // False means this message did not fit: it is not in the batch, so it goes first in the next.
+                guard mnl_nlmsg_batch_next(batch) else { break }
                 index += 1
-                if !mnl_nlmsg_batch_next(batch) { break }
             }
             let length = mnl_nlmsg_batch_size(batch)
             _ = try valueOrErrno("sending routes to the kernel") {

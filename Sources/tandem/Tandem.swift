@@ -7,7 +7,7 @@ struct Tandem: ParsableCommand {
         commandName: "tandem",
         abstract: "Tandem: a Linux dataplane forwarder for site-to-cloud VPN gateways.",
         version: tandemVersion,
-        subcommands: [Lookup.self, CheckConfig.self, Replay.self, GenPcap.self, Version.self]
+        subcommands: [Lookup.self, CheckConfig.self, Replay.self, GenPcap.self, FibLoad.self, Version.self]
     )
 }
 
