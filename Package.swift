@@ -54,7 +54,7 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: hotPathSettings),
-        // Linux: rtnetlink over libmnl, network namespaces (TUN devices and the daemon come next).
+        // Linux: rtnetlink over libmnl, network namespaces, TUN devices, epoll (the daemon comes next).
         .target(
             name: "TandemLinux",
             dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "CMnl", "CTandemLinux"],
@@ -65,7 +65,7 @@ let package = Package(
         // System libraries, installed by tools/test and tools/demo with apt-get.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
-        // Linux calls and constants Swift cannot import alone (behind _GNU_SOURCE; TUN ioctls next).
+        // Linux calls and constants Swift cannot import alone (behind _GNU_SOURCE, TUN ioctls, epoll).
         .target(name: "CTandemLinux"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 

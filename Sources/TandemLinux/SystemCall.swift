@@ -1,5 +1,5 @@
 // The one place where TandemLinux turns a C return value into Swift: -1 and errno become an error value that
-// carries the errno and the operation; EINTR is retried.
+// carries the errno and the operation; EINTR is retried; for non-blocking calls, EAGAIN is a value (nil), not an error.
 
 #if canImport(Glibc)
 import Glibc
@@ -29,11 +29,22 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
 func valueOrErrno<Value: FixedWidthInteger & SignedInteger>(
     _ operation: @autoclosure () -> String, _ call: () -> Value
 ) throws(SystemError) -> Value {
+    // EAGAIN is an error here, so nil never comes back.
+    try valueOrWouldBlock(operation(), wouldBlockIsAValue: false, call)!
+}
+
+/// Calls a non-blocking `call` until it does not fail with EINTR; EAGAIN (EWOULDBLOCK) becomes nil, any other
+/// -1 a ``SystemError`` naming `operation`. Allocates nothing unless it throws.
+@inline(__always)
+func valueOrWouldBlock<Value: FixedWidthInteger & SignedInteger>(
+    _ operation: @autoclosure () -> String, wouldBlockIsAValue: Bool = true, _ call: () -> Value
+) throws(SystemError) -> Value? {
     while true {
         let value = call()
         if value != -1 { return value }
         let code = errno
         if code == EINTR { continue }
+        if wouldBlockIsAValue && (code == EAGAIN || code == EWOULDBLOCK) { return nil }
         throw SystemError(code: code, operation: operation())
     }
 }

@@ -4,67 +4,6 @@ import TandemLinux
 import TandemPacket
 import TandemRouting
 
-/// A network namespace with a veth pair (this kernel has no dummy devices), made for a test and removed after it
-/// (also when it fails), with everything in it.
-/// Addresses only from 198.18.0.0/15 and 2001:db8::/32; nothing leaves the namespace.
-final class TestNamespace {
-    let namespace: NetworkNamespace
-    let device = "v0"
-
-    init() throws {
-        namespace = NetworkNamespace(name: "tandem-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try Self.ip(["netns", "add", namespace.name])
-        do {
-            try Self.ip(["-n", namespace.name, "link", "add", device, "type", "veth", "peer", "name", "v1"])
-            try Self.ip(["-n", namespace.name, "link", "set", "v1", "up"])
-            try Self.ip(["-n", namespace.name, "link", "set", device, "up"])
-            try Self.ip(["-n", namespace.name, "addr", "add", "198.18.0.1/24", "dev", device])
-            try Self.ip(["-n", namespace.name, "-6", "addr", "add", "2001:db8::1/64", "dev", device, "nodad"])
-        } catch {
-            try? Self.ip(["netns", "del", namespace.name])
-            throw error
-        }
-    }
-
-    deinit { try? Self.ip(["netns", "del", namespace.name]) }
-
-    /// Runs `ip` with arguments; returns its output, throws with its error output if it fails.
-    @discardableResult
-    static func ip(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CommandFailure(description: "ip \(arguments.joined(separator: " ")): \(errorText)")
-        }
-        return text
-    }
-
-    struct CommandFailure: Error, CustomStringConvertible { var description: String }
-
-    /// The device's index inside the namespace.
-    func deviceIndex() throws -> UInt32 { try namespace.withEntered { if_nametoindex(device) } }
-
-    /// A netlink socket opened inside the namespace.
-    func netlink() throws -> RouteNetlink { try namespace.withEntered { () throws(SystemError) in try RouteNetlink() } }
-
-    /// The kernel's own listing of a table's routes with a protocol: the oracle.
-    func kernelRoutes(table: UInt32, protocol proto: UInt8, family: String) throws -> [String] {
-        try Self.ip(["-n", namespace.name, family, "route", "show", "table", String(table), "proto", String(proto)])
-            .split(separator: "\n").map(String.init)
-    }
-}
-
-let isRoot = getuid() == 0
-
 @Suite(.serialized, .enabled(if: isRoot, "needs root to make network namespaces (tools/test runs as root in CI)"))
 struct RouteNetlinkTests {
     @Test func routesGoInAndOutInBatchesAndTheKernelAgrees() throws {

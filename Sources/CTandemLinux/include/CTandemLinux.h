@@ -1,10 +1,43 @@
-// What Swift cannot import from the Linux headers by itself: calls and constants behind _GNU_SOURCE, and
-// (next) the TUN ioctls and struct ifreq. Only thin wrappers live here; the logic is in TandemLinux.
+// What Swift cannot import from the Linux headers by itself: calls and constants behind _GNU_SOURCE, the TUN
+// ioctls with their struct ifreq, and the headers Glibc's module map leaves out (epoll, if_tun, virtio_net).
+// Only thin wrappers live here; the logic is in TandemLinux.
 #ifndef C_TANDEM_LINUX_H
 #define C_TANDEM_LINUX_H
+
+// epoll_create1, epoll_ctl, epoll_wait, struct epoll_event, EPOLL*.
+#include <sys/epoll.h>
+// IFF_TUN, IFF_NO_PI, IFF_MULTI_QUEUE, IFF_VNET_HDR and TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 come from here.
+#include <linux/if_tun.h>
+// struct virtio_net_hdr and its VIRTIO_NET_HDR_* flags: the header before each packet of a vnet-header TUN device.
+#include <linux/virtio_net.h>
+
+// UDP segmentation offload (Linux 6.2); older headers lack the flags, the kernel answers EINVAL if it lacks them.
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
 
 /// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd` refers to.
 /// Returns 0, or -1 with errno set.
 int CTandemLinux_enterNetworkNamespace(int fd);
+
+/// ioctl(fd, TUNSETIFF) with a struct ifreq holding `name` and `flags`: creates the TUN device `name` (or attaches
+/// another queue to it) in the network namespace `fd` was opened in. An empty `name` lets the kernel choose one.
+/// Writes the name the device has (at most IFNAMSIZ bytes with the terminating zero) to `actualName`.
+/// Returns 0, or -1 with errno set (ENAMETOOLONG if `name` does not fit in IFNAMSIZ; nothing is truncated).
+int CTandemLinux_tunAttach(int fd, const char *name, int flags, char *actualName);
+
+/// ioctl(fd, TUNSETOFFLOAD, flags): the offloads (TUN_F_*) the reader of the device can handle.
+/// Returns 0, or -1 with errno set (EINVAL for a flag the kernel does not know).
+int CTandemLinux_tunSetOffload(int fd, unsigned int flags);
+
+/// ioctl(fd, TUNSETVNETHDRSZ, &size): the length of the virtio_net_hdr before each packet (10 or 12).
+/// Returns 0, or -1 with errno set.
+int CTandemLinux_tunSetVnetHeaderSize(int fd, int size);
+
+/// IFNAMSIZ: the size of a device name with its terminating zero.
+static const int CTandemLinux_interfaceNameSize = 16;
 
 #endif

@@ -1,0 +1,111 @@
+// Waiting for many file descriptors at once (epoll): the event loop's one blocking call. The ready list goes into
+// a buffer allocated with the poll, so waiting allocates nothing.
+
+import CTandemLinux
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An epoll instance with room for the events of one wait, open for as long as this object lives.
+///
+/// Used by one thread at a time.
+public final class EventPoll {
+    /// What a file descriptor is ready for, or what happened to it.
+    public struct Events: OptionSet, Hashable, Sendable {
+        public let rawValue: UInt32
+
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+        /// There is something to read (EPOLLIN).
+        public static let readable = Events(rawValue: EPOLLIN.rawValue)
+        /// There is room to write (EPOLLOUT).
+        public static let writable = Events(rawValue: EPOLLOUT.rawValue)
+        /// An error is pending (EPOLLERR; always reported).
+        public static let error = Events(rawValue: EPOLLERR.rawValue)
+        /// The other end hung up (EPOLLHUP; always reported).
+        public static let hangUp = Events(rawValue: EPOLLHUP.rawValue)
+    }
+
+    /// The epoll file descriptor.
+    public let fileDescriptor: CInt
+    /// How many ready file descriptors one wait reports at most.
+    public let capacity: Int
+    private let ready: UnsafeMutablePointer<epoll_event>
+
+    /// Makes an epoll instance (close-on-exec).
+    ///
+    /// The corresponding C function is `epoll_create1`.
+    ///
+    /// - Parameter capacity: How many ready file descriptors one ``wait(timeoutMilliseconds:)`` reports at most.
+    /// - Throws: ``SystemError`` ("creating an epoll instance: ...").
+    public init(capacity: Int = 64) throws(SystemError) {
+        precondition(capacity >= 1 && capacity <= Int(Int32.max))
+        fileDescriptor = try valueOrErrno("creating an epoll instance") { epoll_create1(CInt(EPOLL_CLOEXEC)) }
+        self.capacity = capacity
+        ready = .allocate(capacity: capacity)
+        ready.initialize(repeating: epoll_event(), count: capacity)
+    }
+
+    deinit {
+        close(fileDescriptor)
+        ready.deallocate()
+    }
+
+    /// Watches `descriptor` for `events` (level-triggered).
+    ///
+    /// The corresponding C function is `epoll_ctl` (EPOLL_CTL_ADD).
+    ///
+    /// - Parameters:
+    ///   - descriptor: A file descriptor, e.g. a ``TunQueue/fileDescriptor``.
+    ///   - events: What to wait for.
+    /// - Throws: ``SystemError`` ("adding file descriptor 7 to epoll instance 5: File exists").
+    public func add(_ descriptor: CInt, for events: Events = .readable) throws(SystemError) {
+        var event = epoll_event()
+        event.events = events.rawValue
+        event.data.fd = descriptor
+        _ = try valueOrErrno("adding file descriptor \(descriptor) to epoll instance \(fileDescriptor)") {
+            epoll_ctl(fileDescriptor, EPOLL_CTL_ADD, descriptor, &event)
+        }
+    }
+
+    /// Stops watching `descriptor`.
+    ///
+    /// The corresponding C function is `epoll_ctl` (EPOLL_CTL_DEL).
+    ///
+    /// - Parameter descriptor: A file descriptor added with ``add(_:for:)``.
+    /// - Throws: ``SystemError`` ("removing file descriptor 7 from epoll instance 5: No such file or directory").
+    public func remove(_ descriptor: CInt) throws(SystemError) {
+        var event = epoll_event()
+        _ = try valueOrErrno("removing file descriptor \(descriptor) from epoll instance \(fileDescriptor)") {
+            epoll_ctl(fileDescriptor, EPOLL_CTL_DEL, descriptor, &event)
+        }
+    }
+
+    /// Waits until at least one watched file descriptor is ready, or the timeout passes; then
+    /// ``readyDescriptor(_:)`` and ``readyEvents(_:)`` tell which and for what. Allocates nothing.
+    ///
+    /// The corresponding C function is `epoll_wait`.
+    ///
+    /// - Parameter timeoutMilliseconds: How long to wait at most; 0 does not wait, -1 waits for ever.
+    /// - Returns: How many file descriptors are ready (0 after a timeout), at most ``capacity``.
+    /// - Throws: ``SystemError`` ("waiting on epoll instance 5: ...").
+    public func wait(timeoutMilliseconds: Int32) throws(SystemError) -> Int {
+        Int(
+            try valueOrErrno("waiting on epoll instance \(fileDescriptor)") {
+                epoll_wait(fileDescriptor, ready, CInt(capacity), timeoutMilliseconds)
+            })
+    }
+
+    /// The file descriptor of ready entry `index` (below what ``wait(timeoutMilliseconds:)`` returned).
+    public func readyDescriptor(_ index: Int) -> CInt {
+        precondition(index >= 0 && index < capacity)
+        return ready[index].data.fd
+    }
+
+    /// What ready entry `index` is ready for.
+    public func readyEvents(_ index: Int) -> Events {
+        precondition(index >= 0 && index < capacity)
+        return Events(rawValue: ready[index].events)
+    }
+}
