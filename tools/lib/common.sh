@@ -7,7 +7,8 @@ TANDEM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TANDEM_BUILD_PACKAGES=(pkg-config libpcap-dev libmnl-dev zlib1g-dev)
 
 # The Debian packages the tests need beyond the build: tshark reads the pcap files Tandem writes.
-TANDEM_TEST_PACKAGES=(tshark python3 python3-pip)
+# iproute2 makes the network namespaces of the Linux tests (they run as root; CI=true fails a skipped test).
+TANDEM_TEST_PACKAGES=(tshark python3 python3-pip iproute2)
 
 # The Python packages the tests need, from PyPI: scapy builds the golden packets of the replay test.
 TANDEM_TEST_PYTHON_PACKAGES=(scapy)
