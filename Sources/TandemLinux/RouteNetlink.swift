@@ -61,7 +61,8 @@ public enum RouteChange: Hashable, Sendable {
     }
 }
 
-/// An rtnetlink socket for routes (NETLINK_ROUTE), in the namespace of the thread that opened it.
+/// An rtnetlink socket (NETLINK_ROUTE), in the namespace of the thread that opened it: routes here; links,
+/// addresses and rules in RouteNetlink+Links.swift.
 public final class RouteNetlink {
     private let socket: OpaquePointer
     private let portID: UInt32
@@ -111,43 +112,59 @@ public final class RouteNetlink {
     /// Applies changes in batches; returns the ones the kernel refused, each with its errno and operation.
     /// Changes are independent: a refused one does not stop the others.
     public func apply(_ changes: [RouteChange]) throws(SystemError) -> [SystemError] {
+        try perform(
+            count: changes.count, what: "routes", operation: { changes[$0].operation },
+            write: { index, sequence, header in self.put(changes[index], sequence: sequence, into: header) })
+    }
+
+    /// Sends `count` requests (each written by `write`, each asking for an ACK) in rounds, reads every answer,
+    /// and returns the refusals, each named by `operation` of its request.
+    func perform(
+        count: Int, what: String, operation: (Int) -> String,
+        write: (Int, UInt32, UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) throws(SystemError) -> [SystemError] {
         var failures: [SystemError] = []
         var start = 0
-        while start < changes.count {
-            let end = min(start + Self.changesPerRound, changes.count)
-            try applyRound(changes[start..<end], failures: &failures)
+        while start < count {
+            let end = min(start + Self.changesPerRound, count)
+            try performRound(start..<end, what: what, operation: operation, write: write, failures: &failures)
             start = end
         }
         return failures
     }
 
-    /// Sends one round of changes (as many sendto calls as the buffer needs) and reads every ACK.
-    private func applyRound(_ changes: ArraySlice<RouteChange>, failures: inout [SystemError]) throws(SystemError) {
+    /// Sends one round of requests (as many sendto calls as the buffer needs) and reads every ACK.
+    private func performRound(
+        _ requests: Range<Int>, what: String, operation: (Int) -> String,
+        write: (Int, UInt32, UnsafeMutablePointer<nlmsghdr>) -> Void, failures: inout [SystemError]
+    ) throws(SystemError) {
         let first = sequence
-        var index = changes.startIndex
-        while index < changes.endIndex {
+        var index = requests.lowerBound
+        while index < requests.upperBound {
             // One sendto may not exceed the socket's send buffer (EMSGSIZE): 64 KiB per send is well inside it.
             guard let batch = mnl_nlmsg_batch_start(sendBuffer, Self.bytesPerSend) else {
                 throw SystemError(code: ENOMEM, operation: "starting a netlink batch")
             }
             defer { mnl_nlmsg_batch_stop(batch) }
-            while index < changes.endIndex {
+            while index < requests.upperBound {
                 let header = mnl_nlmsg_batch_current(batch).assumingMemoryBound(to: nlmsghdr.self)
-                put(changes[index], sequence: first &+ UInt32(index - changes.startIndex), into: header)
+                header.initialize(to: nlmsghdr())
+                header.pointee.nlmsg_len = UInt32(MemoryLayout<nlmsghdr>.size)
+                write(index, first &+ UInt32(index - requests.lowerBound), header)
                 // False means this message did not fit: it is not in the batch, so it goes first in the next.
                 guard mnl_nlmsg_batch_next(batch) else { break }
                 index += 1
             }
             let length = mnl_nlmsg_batch_size(batch)
-            _ = try valueOrErrno("sending routes to the kernel") {
+            _ = try valueOrErrno("sending \(what) to the kernel") {
                 mnl_socket_sendto(socket, mnl_nlmsg_batch_head(batch), length)
             }
         }
-        sequence = first &+ UInt32(changes.count)
+        sequence = first &+ UInt32(requests.count)
         // Every message asked for an ACK: read until each has its answer.
         var answered = 0
-        while answered < changes.count {
-            let received = try valueOrErrno("reading the kernel's answers") {
+        while answered < requests.count {
+            let received = try valueOrErrno("reading the kernel's answers about \(what)") {
                 mnl_socket_recvfrom(socket, receiveBuffer, Self.receiveBufferSize)
             }
             var message = UnsafeRawPointer(receiveBuffer).assumingMemoryBound(to: nlmsghdr.self)
@@ -155,12 +172,11 @@ public final class RouteNetlink {
             while mnl_nlmsg_ok(message, remaining) {
                 if message.pointee.nlmsg_type == UInt16(NLMSG_ERROR), message.pointee.nlmsg_pid == portID {
                     let offset = Int(message.pointee.nlmsg_seq &- first)
-                    if offset >= 0 && offset < changes.count {
+                    if offset >= 0 && offset < requests.count {
                         answered += 1
                         let error = mnl_nlmsg_get_payload(message).assumingMemoryBound(to: nlmsgerr.self).pointee.error
                         if error != 0 {
-                            let change = changes[changes.startIndex + offset]
-                            failures.append(SystemError(code: -error, operation: change.operation))
+                            failures.append(SystemError(code: -error, operation: operation(requests.lowerBound + offset)))
                         }
                     }
                 }
@@ -172,8 +188,6 @@ public final class RouteNetlink {
     /// Writes one RTM_NEWROUTE or RTM_DELROUTE message, with an ACK requested.
     private func put(_ change: RouteChange, sequence: UInt32, into header: UnsafeMutablePointer<nlmsghdr>) {
         let route = change.route
-        header.initialize(to: nlmsghdr())
-        header.pointee.nlmsg_len = UInt32(MemoryLayout<nlmsghdr>.size)  // mnl aligns; the header is 16 bytes
         switch change {
         case .add(_, let replace):
             header.pointee.nlmsg_type = UInt16(RTM_NEWROUTE)

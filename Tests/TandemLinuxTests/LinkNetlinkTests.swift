@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+import TandemLinux
+import TandemPacket
+
+/// Links, addresses and rules over rtnetlink, checked against `ip link`, `ip addr` and `ip rule`.
+@Suite(.serialized, .enabled(if: isRoot, "needs root to make network namespaces (tools/test runs as root in CI)"))
+struct LinkNetlinkTests {
+    @Test func linksAddressesAndRulesGoInAndComeOut() throws {
+        try TestNamespace.with { lab in
+            let netlink = try lab.netlink()
+            let index = try lab.deviceIndex()
+            let name = lab.namespace.name
+            // MTU and down, then up.
+            #expect(try netlink.apply([LinkChange(index: index, name: "v0", up: false, mtu: 1400)]).isEmpty)
+            var link = try TestNamespace.ip(["-n", name, "link", "show", "v0"])
+            #expect(link.contains("mtu 1400") && !link.contains(",UP"))
+            #expect(try netlink.apply([LinkChange(index: index, name: "v0", up: true)]).isEmpty)
+            link = try TestNamespace.ip(["-n", name, "link", "show", "v0"])
+            #expect(link.contains(",UP"))
+
+            // Addresses of both families.
+            let addresses = [
+                InterfaceAddress(device: index, deviceName: "v0", address: .v4(try IPv4Address("198.18.7.1"), 24)),
+                InterfaceAddress(device: index, deviceName: "v0", address: .v6(try IPv6Address("2001:db8:7::1"), 64)),
+            ]
+            #expect(try netlink.apply(addresses: addresses).isEmpty)
+            let shown = try TestNamespace.ip(["-n", name, "addr", "show", "v0"])
+            #expect(shown.contains("inet 198.18.7.1/24") && shown.contains("inet6 2001:db8:7::1/64"))
+            #expect(try netlink.apply(addresses: addresses, remove: true).isEmpty)
+            #expect(!(try TestNamespace.ip(["-n", name, "addr", "show", "v0"])).contains("198.18.7.1"))
+
+            // A rule per egress device into its own table, both families; a second add is refused by name.
+            let rules = [
+                RoutingRule(family: .ipv4, priority: 1000, inputDevice: "v1", table: 150),
+                RoutingRule(family: .ipv6, priority: 1000, inputDevice: "v1", table: 150),
+            ]
+            #expect(try netlink.apply(rules: rules).isEmpty)
+            #expect(try TestNamespace.ip(["-n", name, "rule", "show"]).contains("1000:\tfrom all iif v1 lookup 150"))
+            #expect(try TestNamespace.ip(["-n", name, "-6", "rule", "show"]).contains("1000:\tfrom all iif v1 lookup 150"))
+            let again = try netlink.apply(rules: [rules[0]])
+            #expect(again.first?.description == "adding ipv4 rule 1000: iif v1 lookup 150: File exists")
+            #expect(try netlink.apply(rules: rules, remove: true).isEmpty)
+            #expect(!(try TestNamespace.ip(["-n", name, "rule", "show"])).contains("lookup 150"))
+        }
+    }
+}
