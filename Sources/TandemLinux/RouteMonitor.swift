@@ -1,0 +1,93 @@
+// Learning routes a routing daemon (BIRD, FRR) puts in the kernel: a netlink socket subscribed to the route
+// notification groups, which reports each route added to or removed from a table by a chosen protocol.
+
+import CMnl
+import TandemPacket
+import TandemRouting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A route the kernel announced or withdrew.
+public enum RouteNotification: Hashable, Sendable {
+    case added(KernelRoute)
+    case removed(KernelRoute)
+}
+
+/// Route notifications of the namespace of the thread that made it (RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE).
+///
+/// Non-blocking: ``read(table:protocols:)`` returns what has arrived (an empty list when nothing has), so the
+/// event loop polls ``descriptor`` for readability. If the kernel dropped notifications because the socket's
+/// queue was full, `read` throws ENOBUFS: the caller must then dump the table and reconcile.
+public final class RouteMonitor {
+    private let socket: OpaquePointer
+    private let buffer: UnsafeMutableRawPointer
+    static let bufferSize = 1 << 20
+
+    /// Opens the socket and joins the IPv4 and IPv6 route groups.
+    /// The corresponding C calls are `mnl_socket_open`, `mnl_socket_bind` and `setsockopt(NETLINK_ADD_MEMBERSHIP)`.
+    public init() throws(SystemError) {
+        guard let socket = mnl_socket_open(NETLINK_ROUTE) else {
+            throw SystemError(code: errno, operation: "opening a route notification socket")
+        }
+        self.socket = socket
+        buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
+        let groups: [UInt32] = [UInt32(RTNLGRP_IPV4_ROUTE.rawValue), UInt32(RTNLGRP_IPV6_ROUTE.rawValue)]
+        do {
+            _ = try valueOrErrno("binding a route notification socket") {
+                mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID))
+            }
+            for var group in groups {
+                _ = try valueOrErrno("joining route notification group \(group)") {
+                    setsockopt(
+                        mnl_socket_get_fd(socket), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+                        socklen_t(MemoryLayout<UInt32>.size))
+                }
+            }
+            var size: Int32 = 32 << 20
+            _ = setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
+            let fd = mnl_socket_get_fd(socket)
+            _ = try valueOrErrno("making the route notification socket non-blocking") {
+                fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            }
+        } catch {
+            mnl_socket_close(socket)
+            buffer.deallocate()
+            throw error
+        }
+    }
+
+    deinit {
+        mnl_socket_close(socket)
+        buffer.deallocate()
+    }
+
+    /// The socket's descriptor, for epoll.
+    public var descriptor: Int32 { mnl_socket_get_fd(socket) }
+
+    /// The notifications that have arrived about routes of `table` whose protocol is one of `protocols`.
+    public func read(table: UInt32, protocols: Set<UInt8>) throws(SystemError) -> [RouteNotification] {
+        var notifications: [RouteNotification] = []
+        while true {
+            let received = mnl_socket_recvfrom(socket, buffer, Self.bufferSize)
+            if received < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                if code == EAGAIN || code == EWOULDBLOCK { return notifications }
+                throw SystemError(code: code, operation: "reading route notifications")
+            }
+            var message = UnsafeRawPointer(buffer).assumingMemoryBound(to: nlmsghdr.self)
+            var remaining = Int32(received)
+            while mnl_nlmsg_ok(message, remaining) {
+                let type = Int32(message.pointee.nlmsg_type)
+                if type == Int32(RTM_NEWROUTE) || type == Int32(RTM_DELROUTE), let route = RouteNetlink.parse(message),
+                    route.table == table, protocols.contains(route.protocol)
+                {
+                    notifications.append(type == Int32(RTM_NEWROUTE) ? .added(route) : .removed(route))
+                }
+                message = UnsafePointer(mnl_nlmsg_next(message, &remaining))
+            }
+        }
+    }
+}

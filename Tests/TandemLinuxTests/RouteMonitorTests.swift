@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+import TandemLinux
+import TandemPacket
+import TandemRouting
+
+/// Routes another program (here `ip`, standing in for BIRD) puts in the kernel are reported, filtered by table
+/// and protocol.
+@Suite(.serialized, .enabled(if: isRoot, "needs root to make network namespaces (tools/test runs as root in CI)"))
+struct RouteMonitorTests {
+    @Test func routesOfTheWatchedTableAndProtocolAreReported() throws {
+        try TestNamespace.with { lab in
+            let monitor = try lab.namespace.withEntered { () throws(SystemError) in try RouteMonitor() }
+            let name = lab.namespace.name
+            #expect(try monitor.read(table: 254, protocols: [12]).isEmpty, "nothing yet, and no blocking")
+            // proto 12 is bird; one route elsewhere (another protocol, another table) must not be reported.
+            try TestNamespace.ip(["-n", name, "route", "add", "198.19.8.0/24", "dev", "v0", "proto", "bird"])
+            try TestNamespace.ip(["-n", name, "route", "add", "198.19.9.0/24", "dev", "v0", "proto", "static"])
+            try TestNamespace.ip(["-n", name, "route", "add", "198.19.10.0/24", "dev", "v0", "proto", "bird", "table", "7"])
+            try TestNamespace.ip(["-n", name, "-6", "route", "add", "2001:db8:8::/48", "dev", "v0", "proto", "bird"])
+            try TestNamespace.ip(["-n", name, "route", "del", "198.19.8.0/24", "dev", "v0", "proto", "bird"])
+            let index = try lab.deviceIndex()
+            let seen = try monitor.read(table: 254, protocols: [12])
+            #expect(seen == [
+                .added(KernelRoute(prefix: try RoutePrefix("198.19.8.0/24"), table: 254, protocol: 12, target: .device(index))),
+                .added(KernelRoute(prefix: try RoutePrefix("2001:db8:8::/48"), table: 254, protocol: 12, target: .device(index))),
+                .removed(KernelRoute(prefix: try RoutePrefix("198.19.8.0/24"), table: 254, protocol: 12, target: .device(index))),
+            ])
+        }
+    }
+}
