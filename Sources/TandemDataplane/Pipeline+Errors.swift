@@ -18,12 +18,9 @@ extension Pipeline {
         let allowed: Bool
         // The error goes to the offending packet's source (its header was checked when the packet came in).
         if ipv4 {
-            let source = packet.loadUnaligned(fromByteOffset: 12, as: UInt32.self).bigEndian
-            allowed = limiter.allow(kind, destination: IPv4Address(rawValue: source), now: timestamp)
+            allowed = limiter.allow(kind, destination: IPv4Address(rawValue: packet.bigEndianUInt32(at: 12)), now: timestamp)
         } else {
-            let high = UInt128(packet.loadUnaligned(fromByteOffset: 8, as: UInt64.self).bigEndian)
-            let low = UInt128(packet.loadUnaligned(fromByteOffset: 16, as: UInt64.self).bigEndian)
-            allowed = limiter.allow(kind, destination: IPv6Address(rawValue: high << 64 | low), now: timestamp)
+            allowed = limiter.allow(kind, destination: IPv6Address(rawValue: packet.bigEndianUInt128(at: 8)), now: timestamp)
         }
         guard allowed else {
             slots.add(slots.icmpRateLimited)

@@ -208,33 +208,33 @@ extension TrafficGenerator {
         let transportOffset: Int
         if flow.family == .ipv4 {
             transportOffset = 20
-            buffer.putByte(0x45, at: 0)
-            buffer.putByte(0, at: 1)
-            buffer.put16(UInt16(length), at: 2)
-            buffer.put16(flow.identification, at: 4)
-            buffer.put16(flow.transport == .tcp ? 0x4000 : 0, at: 6)  // DF for TCP, as Linux sends it
-            buffer.putByte(64, at: 8)
-            buffer.putByte(flow.protocolNumber, at: 9)
-            buffer.put16(0, at: 10)
-            buffer.put32(UInt32(truncatingIfNeeded: flow.source), at: 12)
-            buffer.put32(UInt32(truncatingIfNeeded: flow.destination), at: 16)
-            buffer.put16(InternetChecksum.checksum(buffer.bytes(0..<20)), at: 10)
+            buffer.storeByte(0x45, at: 0)
+            buffer.storeByte(0, at: 1)
+            buffer.storeBigEndian(UInt16(length), at: 2)
+            buffer.storeBigEndian(flow.identification, at: 4)
+            buffer.storeBigEndian(UInt16(flow.transport == .tcp ? 0x4000 : 0), at: 6)  // DF for TCP, as Linux sends it
+            buffer.storeByte(64, at: 8)
+            buffer.storeByte(flow.protocolNumber, at: 9)
+            buffer.storeBigEndian(UInt16(0), at: 10)
+            buffer.storeBigEndian(UInt32(truncatingIfNeeded: flow.source), at: 12)
+            buffer.storeBigEndian(UInt32(truncatingIfNeeded: flow.destination), at: 16)
+            buffer.storeBigEndian(InternetChecksum.checksum(buffer.readOnly(0..<20)), at: 10)
             flow.identification &+= 1
         } else {
             transportOffset = 40 + extensionHeaders * 8
-            buffer.put32(0x6000_0000 | flow.flowLabel, at: 0)
-            buffer.put16(UInt16(length - 40), at: 4)
-            buffer.putByte(extensionHeaders > 0 ? IPProtocol.hopByHopOptions.rawValue : flow.protocolNumber, at: 6)
-            buffer.putByte(64, at: 7)
-            buffer.put128(flow.source, at: 8)
-            buffer.put128(flow.destination, at: 24)
+            buffer.storeBigEndian(0x6000_0000 | flow.flowLabel, at: 0)
+            buffer.storeBigEndian(UInt16(length - 40), at: 4)
+            buffer.storeByte(extensionHeaders > 0 ? IPProtocol.hopByHopOptions.rawValue : flow.protocolNumber, at: 6)
+            buffer.storeByte(64, at: 7)
+            buffer.storeBigEndian(flow.source, at: 8)
+            buffer.storeBigEndian(flow.destination, at: 24)
             var offset = 40
             for header in 0..<extensionHeaders {
                 let next =
                     header == extensionHeaders - 1 ? flow.protocolNumber : IPProtocol.destinationOptions.rawValue
                 // Next header, length 0 (8 bytes), and a PadN option filling the other 6 bytes.
-                buffer.put32(UInt32(next) << 24 | 0x0000_0104, at: offset)
-                buffer.put32(0, at: offset + 4)
+                buffer.storeBigEndian(UInt32(next) << 24 | 0x0000_0104, at: offset)
+                buffer.storeBigEndian(UInt32(0), at: offset + 4)
                 offset += 8
             }
         }
@@ -254,36 +254,36 @@ extension TrafficGenerator {
         case .tcp:
             headerLength = 20
             checksumOffset = 16
-            buffer.put16(flow.sourcePort, at: offset)
-            buffer.put16(flow.destinationPort, at: offset + 2)
-            buffer.put32(flow.sequence, at: offset + 4)
-            buffer.put32(flow.acknowledgment, at: offset + 8)
-            buffer.put16(0x5010, at: offset + 12)  // data offset 5, ACK
-            buffer.put16(64_240, at: offset + 14)  // window
-            buffer.put32(0, at: offset + 16)  // checksum, urgent pointer
+            buffer.storeBigEndian(flow.sourcePort, at: offset)
+            buffer.storeBigEndian(flow.destinationPort, at: offset + 2)
+            buffer.storeBigEndian(flow.sequence, at: offset + 4)
+            buffer.storeBigEndian(flow.acknowledgment, at: offset + 8)
+            buffer.storeBigEndian(UInt16(0x5010), at: offset + 12)  // data offset 5, ACK
+            buffer.storeBigEndian(UInt16(64_240), at: offset + 14)  // window
+            buffer.storeBigEndian(UInt32(0), at: offset + 16)  // checksum, urgent pointer
             flow.sequence &+= UInt32(length - headerLength)
         case .udp:
             headerLength = 8
             checksumOffset = 6
-            buffer.put16(flow.sourcePort, at: offset)
-            buffer.put16(flow.destinationPort, at: offset + 2)
-            buffer.put16(UInt16(length), at: offset + 4)
-            buffer.put16(0, at: offset + 6)
+            buffer.storeBigEndian(flow.sourcePort, at: offset)
+            buffer.storeBigEndian(flow.destinationPort, at: offset + 2)
+            buffer.storeBigEndian(UInt16(length), at: offset + 4)
+            buffer.storeBigEndian(UInt16(0), at: offset + 6)
         case .icmp:
             headerLength = 8
             checksumOffset = 2
             let type = flow.family == .ipv4 ? ICMPHeader.echoRequest : ICMPv6Header.echoRequest
-            buffer.put16(UInt16(type) << 8, at: offset)  // type, code 0
-            buffer.put16(0, at: offset + 2)
-            buffer.put16(flow.sourcePort, at: offset + 4)  // the identifier
-            buffer.put16(UInt16(truncatingIfNeeded: flow.sequence), at: offset + 6)
+            buffer.storeBigEndian(UInt16(type) << 8, at: offset)  // type, code 0
+            buffer.storeBigEndian(UInt16(0), at: offset + 2)
+            buffer.storeBigEndian(flow.sourcePort, at: offset + 4)  // the identifier
+            buffer.storeBigEndian(UInt16(truncatingIfNeeded: flow.sequence), at: offset + 6)
             flow.sequence &+= 1
         }
         let payloadLength = length - headerLength
         fillPayload(buffer, at: offset + headerLength, count: payloadLength)
         // The payload starts at an even offset of the checksummed data, so the sums of its pieces add up.
         var sum = InternetChecksum.add(
-            InternetChecksum.sum(buffer.bytes(offset..<offset + headerLength)), payloadSums[payloadLength])
+            InternetChecksum.sum(buffer.readOnly(offset..<offset + headerLength)), payloadSums[payloadLength])
         if flow.hasPseudoHeader {
             // The upper-layer length: 16 bits in IPv4's pseudo-header, 32 in IPv6's (whose top half is 0 here).
             sum = InternetChecksum.add(sum, InternetChecksum.add(flow.pseudoHeaderSum, UInt16(length)))
@@ -291,7 +291,7 @@ extension TrafficGenerator {
         var checksum = ~sum
         // UDP sends a computed 0 as all ones: 0 means "no checksum" in IPv4 and is forbidden in IPv6.
         if checksum == 0 && flow.transport == .udp { checksum = 0xFFFF }
-        buffer.put16(checksum, at: offset + checksumOffset)
+        buffer.storeBigEndian(checksum, at: offset + checksumOffset)
     }
 
     /// Writes `count` bytes of the payload pattern (byte `j` is `j` modulo 256) at `offset`, 8 bytes at a time.
@@ -368,23 +368,23 @@ extension TrafficGenerator {
             let header = family == .ipv4 ? IPv4Header.minimumLength : IPv6Header.fixedHeaderLength
             return 1 + Int(draw % UInt64(header - 1))
         case .ipv4BadIHL:
-            buffer.putByte(0x40 | UInt8(draw % 5), at: 0)
+            buffer.storeByte(0x40 | UInt8(draw % 5), at: 0)
             Self.refreshIPv4HeaderChecksum(buffer)
         case .ipv4TotalLengthBeyondBuffer:
-            buffer.put16(UInt16(length + 1 + Int(draw % UInt64(0xFFFF - length))), at: 2)
+            buffer.storeBigEndian(UInt16(length + 1 + Int(draw % UInt64(0xFFFF - length))), at: 2)
             Self.refreshIPv4HeaderChecksum(buffer)
         case .ipv4BadHeaderChecksum:
             // Flipping bits by 1 ... 0xFFFE never turns 0x0000 into 0xFFFF or back, the two zeros of one's
             // complement, either of which would still sum to all ones.
             let flip = UInt16(1 + draw % 0xFFFE)
-            buffer.put16(buffer.get16(at: 10) ^ flip, at: 10)
+            buffer.storeBigEndian(buffer.bigEndianUInt16(at: 10) ^ flip, at: 10)
         case .ipv6PayloadLengthBeyondBuffer:
             let payload = length - IPv6Header.fixedHeaderLength
-            buffer.put16(UInt16(payload + 1 + Int(draw % UInt64(0xFFFF - payload))), at: 4)
+            buffer.storeBigEndian(UInt16(payload + 1 + Int(draw % UInt64(0xFFFF - payload))), at: 4)
         case .ipv6TooManyExtensionHeaders:
             break  // written so by write(flow:length:extensionHeaders:payloadSums:into:)
         case .badVersion:
-            buffer.putByte(0x50 | buffer.load(fromByteOffset: 0, as: UInt8.self) & 0x0F, at: 0)
+            buffer.storeByte(0x50 | buffer.load(fromByteOffset: 0, as: UInt8.self) & 0x0F, at: 0)
             if family == .ipv4 { Self.refreshIPv4HeaderChecksum(buffer) }
         }
         return length
@@ -392,48 +392,7 @@ extension TrafficGenerator {
 
     /// Recomputes the checksum of the 20-byte IPv4 header at the start of `buffer`.
     static func refreshIPv4HeaderChecksum(_ buffer: UnsafeMutableRawBufferPointer) {
-        buffer.put16(0, at: 10)
-        buffer.put16(InternetChecksum.checksum(buffer.bytes(0..<20)), at: 10)
-    }
-}
-
-// MARK: - Byte writers
-
-extension UnsafeMutableRawBufferPointer {
-    /// Stores `value` at `offset`.
-    @inline(__always)
-    func putByte(_ value: UInt8, at offset: Int) {
-        storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
-    }
-
-    /// Stores `value` big-endian at `offset`.
-    @inline(__always)
-    func put16(_ value: UInt16, at offset: Int) {
-        storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
-    }
-
-    /// Stores `value` big-endian at `offset`.
-    @inline(__always)
-    func put32(_ value: UInt32, at offset: Int) {
-        storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self)
-    }
-
-    /// Stores `value` big-endian at `offset`, as two 64-bit halves.
-    @inline(__always)
-    func put128(_ value: UInt128, at offset: Int) {
-        storeBytes(of: UInt64(truncatingIfNeeded: value >> 64).bigEndian, toByteOffset: offset, as: UInt64.self)
-        storeBytes(of: UInt64(truncatingIfNeeded: value).bigEndian, toByteOffset: offset + 8, as: UInt64.self)
-    }
-
-    /// The big-endian 16-bit value at `offset`.
-    @inline(__always)
-    func get16(at offset: Int) -> UInt16 {
-        UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-    }
-
-    /// The bytes `range`, read-only, as a buffer that starts at index 0.
-    @inline(__always)
-    func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: self[range])
+        buffer.storeBigEndian(UInt16(0), at: 10)
+        buffer.storeBigEndian(InternetChecksum.checksum(buffer.readOnly(0..<20)), at: 10)
     }
 }

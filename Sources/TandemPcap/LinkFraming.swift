@@ -115,11 +115,3 @@ enum LinkFraming: Sendable {
         }
     }
 }
-
-extension UnsafeRawBufferPointer {
-    /// The big-endian 16-bit value at `offset`; the caller has checked that two bytes are there.
-    @inline(__always)
-    fileprivate func bigEndianUInt16(at offset: Int) -> UInt16 {
-        UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-    }
-}
