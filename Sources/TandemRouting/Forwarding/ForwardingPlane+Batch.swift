@@ -72,15 +72,10 @@ extension ForwardingPlane {
                         into: UnsafeMutableBufferPointer(rebasing: chains[0..<count]))
                     for i in 0..<count {
                         let packet = packets[start &+ i]
-                        var decision: ForwardingDecision? = nil
-                        if let policy {
-                            decision = policy._withUnsafeGuaranteedRef {
-                                $0.decide(
-                                    source: packet.source.rawValue, destination: packet.destination.rawValue,
-                                    protocol: packet.protocol, destinationPort: packet.destinationPort,
-                                    flowHash: packet.flowHash, plane: self)
-                            }
-                        }
+                        let decision = policyDecision(
+                            policy, source: packet.source.rawValue, destination: packet.destination.rawValue,
+                            protocol: packet.protocol, destinationPort: packet.destinationPort,
+                            flowHash: packet.flowHash)
                         let chain = chains[i]
                         decisions[start &+ i] =
                             decision ?? decide(chain: chain == Table.noMatch ? nil : chain, flowHash: packet.flowHash)

@@ -184,13 +184,11 @@ public final class ForwardingPlane: @unchecked Sendable {
         ipv4 destination: IPv4Address, source: IPv4Address, protocol: UInt8, destinationPort: UInt16,
         flowHash: UInt32
     ) -> ForwardingDecision {
-        if let policy = policyV4.load(ordering: .acquiring) {
-            let decision = policy._withUnsafeGuaranteedRef {
-                $0.decide(
-                    source: source.rawValue, destination: destination.rawValue, protocol: `protocol`,
-                    destinationPort: destinationPort, flowHash: flowHash, plane: self)
-            }
-            if let decision { return decision }
+        if let decision = policyDecision(
+            policyV4.load(ordering: .acquiring), source: source.rawValue, destination: destination.rawValue,
+            protocol: `protocol`, destinationPort: destinationPort, flowHash: flowHash)
+        {
+            return decision
         }
         return decide(chain: ipv4.lookup(destination), flowHash: flowHash)
     }
@@ -201,15 +199,28 @@ public final class ForwardingPlane: @unchecked Sendable {
         ipv6 destination: IPv6Address, source: IPv6Address, protocol: UInt8, destinationPort: UInt16,
         flowHash: UInt32
     ) -> ForwardingDecision {
-        if let policy = policyV6.load(ordering: .acquiring) {
-            let decision = policy._withUnsafeGuaranteedRef {
-                $0.decide(
-                    source: source.rawValue, destination: destination.rawValue, protocol: `protocol`,
-                    destinationPort: destinationPort, flowHash: flowHash, plane: self)
-            }
-            if let decision { return decision }
+        if let decision = policyDecision(
+            policyV6.load(ordering: .acquiring), source: source.rawValue, destination: destination.rawValue,
+            protocol: `protocol`, destinationPort: destinationPort, flowHash: flowHash)
+        {
+            return decision
         }
         return decide(chain: ipv6.lookup(destination), flowHash: flowHash)
+    }
+
+    /// The decision of the first matching policy route that leads to a live tunnel, or nil (no classifier, the
+    /// usual case, costs nothing more than the load the caller did).
+    @inlinable
+    func policyDecision<Key>(
+        _ policy: Unmanaged<PolicyClassifier<Key>>?, source: Key, destination: Key, protocol: UInt8,
+        destinationPort: UInt16, flowHash: UInt32
+    ) -> ForwardingDecision? {
+        guard let policy else { return nil }
+        return policy._withUnsafeGuaranteedRef {
+            $0.decide(
+                source: source, destination: destination, protocol: `protocol`, destinationPort: destinationPort,
+                flowHash: flowHash, plane: self)
+        }
     }
 
     // MARK: Writing (the router's control path, one thread at a time)
