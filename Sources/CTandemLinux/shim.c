@@ -3,11 +3,14 @@
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <sys/signalfd.h>
 #include "CTandemLinux.h"
 
 _Static_assert(IFNAMSIZ == 16, "CTandemLinux_interfaceNameSize must be IFNAMSIZ");
@@ -61,4 +64,29 @@ int CTandemLinux_setCapabilities(const uint32_t effective[2], const uint32_t per
 
 int CTandemLinux_dropBoundingCapability(unsigned int capability) {
     return prctl(PR_CAPBSET_DROP, (unsigned long)capability, 0UL, 0UL, 0UL);
+}
+
+int CTandemLinux_tunSetPersist(int fd, int persist) { return ioctl(fd, TUNSETPERSIST, (unsigned long)persist); }
+
+int CTandemLinux_signalDescriptor(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    int error = pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (error != 0) {
+        errno = error;
+        return -1;
+    }
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int CTandemLinux_readSignal(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t count = read(fd, &info, sizeof info);
+    if (count < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    if (count != sizeof info) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)info.ssi_signo;
 }

@@ -50,6 +50,18 @@ int CTandemLinux_setCapabilities(const uint32_t effective[2], const uint32_t per
 /// Returns 0, or -1 with errno set (EINVAL for a capability this kernel does not know).
 int CTandemLinux_dropBoundingCapability(unsigned int capability);
 
+/// ioctl(fd, TUNSETPERSIST, persist): whether the device outlives its last open queue.
+/// Returns 0, or -1 with errno set.
+int CTandemLinux_tunSetPersist(int fd, int persist);
+
+/// signalfd(-1, set of `signals`, SFD_NONBLOCK | SFD_CLOEXEC) after blocking `signals` in the calling thread
+/// (pthread_sigmask), so that they are read from the descriptor instead of being delivered. Threads made
+/// afterwards inherit the blocked mask. Returns the descriptor, or -1 with errno set.
+int CTandemLinux_signalDescriptor(const int *signals, int count);
+
+/// Reads one pending signal from a signalfd descriptor: its number, 0 if none is pending, or -1 with errno set.
+int CTandemLinux_readSignal(int fd);
+
 /// IFNAMSIZ: the size of a device name with its terminating zero.
 static const int CTandemLinux_interfaceNameSize = 16;
 
