@@ -33,17 +33,21 @@ struct KernelPlanTests {
         #expect(
             v4 == [
                 RoutingRule(family: .ipv4, priority: 900, inputDevice: "tnd-a1", table: 101, protocol: 77),
+                RoutingRule(family: .ipv4, priority: 900, inputDevice: nil, outputDevice: "gw-a", table: 101, protocol: 77),
                 RoutingRule(family: .ipv4, priority: 900, inputDevice: "tnd-a2", table: 102, protocol: 77),
+                RoutingRule(family: .ipv4, priority: 900, inputDevice: nil, outputDevice: "wg0", table: 102, protocol: 77),
                 RoutingRule(family: .ipv4, priority: 901, inputDevice: nil, table: 100, protocol: 77),
             ])
-        #expect(plan.rules.filter { $0.family == .ipv6 }.count == 3)
+        #expect(plan.rules.filter { $0.family == .ipv6 }.count == 5)
     }
 
-    @Test func kernelModeHasOnlyTandemsTable() throws {
+    @Test func kernelModeHasNoEgressRules() throws {
         let plan = KernelPlan(config: try Self.config(Self.yaml.replacingOccurrences(of: "ingress: tnd-in", with: "mode: kernel")))
-        #expect(plan.tables == [100])
-        #expect(plan.rules.map(\.table) == [100, 100])
-        #expect(plan.tunnelRoutes(interfaceIndex: ["gw-a": 3, "wg0": 4]).isEmpty)
+        #expect(plan.tables == [100, 101, 102])
+        // Only the probes' oif rules, and Tandem's table.
+        #expect(plan.rules.allSatisfy { $0.inputDevice == nil })
+        #expect(plan.rules.map(\.table) == [101, 102, 100, 101, 102, 100])
+        #expect(plan.tunnelRoutes(interfaceIndex: ["gw-a": 3, "wg0": 4]).count == 4)
     }
 
     @Test func tunnelTablesLeadOutOfTheInterface() throws {
