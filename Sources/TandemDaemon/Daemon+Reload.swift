@@ -67,6 +67,13 @@ extension Daemon {
             if (try? newRouter.learn(prefix, via: ConnectionID(index))) == .installed { newLearned[prefix] = tunnel }
         }
 
+        // A tunnel that is down stays down across the reload: its probes must bring it back, not the reload.
+        for (index, tunnel) in new.tunnels.enumerated() where isDown(tunnelNamed: tunnel.name) {
+            _ = try? newController.force(
+                TunnelID(index), to: .down, at: MonotonicInstant(nanoseconds: Forwarder.now()), router: newRouter)
+        }
+        let newProbes = try HealthProbes(config: new, now: Forwarder.now())
+
         // 2. New egress devices (the old ones are reused by name).
         var newEgress: [String: TunDevice] = [:]
         if new.gateway.mode == .userspace {
@@ -114,6 +121,7 @@ extension Daemon {
             resyncKernel(interfaces: Self.interfaceIndices(of: oldConfig), tables: oldTables)
             throw DaemonError("applying the new configuration to the kernel: \(error)")
         }
+        probes = newProbes
         forwarder?.replace(with: forwardingSetup())
 
         // 4. What only the old configuration needed goes: stale rules, tunnel tables, devices.
@@ -125,6 +133,14 @@ extension Daemon {
         log.info(
             "reloaded: \(new.tunnels.count) tunnel(s), \(remotePrefixes.count) remote prefix(es) "
                 + "(RIB: \(counts.ipv4) IPv4, \(counts.ipv6) IPv6; \(learned.count) learned)")
+    }
+
+    /// Whether the running configuration's tunnel of this name is down now.
+    func isDown(tunnelNamed name: String) -> Bool {
+        guard let index = config.tunnels.firstIndex(where: { $0.name == name }),
+            let (connection, role) = controller.placement(of: TunnelID(index))
+        else { return false }
+        return controller.monitor(of: connection).healthState(of: role) == .down
     }
 
     /// Makes rules and tunnel tables exactly the current plan (removing what is stale in `tables`).

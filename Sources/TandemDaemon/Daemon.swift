@@ -39,6 +39,10 @@ public final class Daemon {
     /// Kernel mode: the nexthop objects of the current state.
     var kernelMode: KernelModeState?
 
+    /// The health-check probes, and their sockets in the event loop's poll.
+    var probes: HealthProbes?
+    var polledProbes: Set<CInt> = []
+
     /// Learning: the socket, and each learned prefix with the tunnel it was learned through.
     var monitor: RouteMonitor?
     var learned: [RoutePrefix: String] = [:]
@@ -110,6 +114,7 @@ public final class Daemon {
         remotePrefixes = Self.configuredPrefixes(of: config, log: log)
         try startLearning()
         try install(interfaces: interfaces)
+        try startProbes()
         try dropCapabilities()
         try forwarder?.start()
         let counts = router.prefixCounts
@@ -291,16 +296,18 @@ public final class Daemon {
     func serve() {
         let poll: EventPoll
         do {
-            poll = try EventPoll(capacity: 4)
+            poll = try EventPoll(capacity: 64)
             try poll.add(signals.descriptor)
             if let monitor { try poll.add(monitor.descriptor) }
+            for descriptor in probes?.descriptors ?? [] { try poll.add(descriptor) }
+            polledProbes = Set(probes?.descriptors ?? [])
         } catch {
             log.error("the event loop cannot start: \(error)")
             return
         }
         while true {
             let ready: Int
-            do { ready = try poll.wait(timeoutMilliseconds: 1000) } catch {
+            do { ready = try poll.wait(timeoutMilliseconds: pollTimeout(now: Forwarder.now())) } catch {
                 log.error("\(error)")
                 return
             }
@@ -310,7 +317,9 @@ public final class Daemon {
                     let pending = (try? signals.pending()) ?? []
                     for signal in pending {
                         switch signal {
-                        case SIGHUP: reload()
+                        case SIGHUP:
+                            reload()
+                            watchProbeSockets(in: poll)
                         default:
                             log.info("signal \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
                             return
@@ -318,9 +327,21 @@ public final class Daemon {
                     }
                 } else if let monitor, descriptor == monitor.descriptor {
                     readRouteNotifications()
+                } else {
+                    readProbeAnswers(on: descriptor)
                 }
             }
+            runHealthTimers()
         }
+    }
+
+    /// After a reload: the new probe sockets join the poll (closed ones left it when they closed).
+    func watchProbeSockets(in poll: EventPoll) {
+        let current = Set(probes?.descriptors ?? [])
+        for descriptor in current.subtracting(polledProbes) {
+            do { try poll.add(descriptor) } catch { log.error("\(error)") }
+        }
+        polledProbes = current
     }
 
     // MARK: Stop
