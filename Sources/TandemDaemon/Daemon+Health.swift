@@ -31,6 +31,7 @@ extension Daemon {
         var deadline = now &+ 1_000_000_000
         if let next = probes?.nextDeadline { deadline = min(deadline, next) }
         if let next = controller.nextDeadline()?.nanoseconds { deadline = min(deadline, next) }
+        if let next = kernelMode?.retryAt { deadline = min(deadline, next) }
         guard deadline > now else { return 0 }
         // Round up: waking a little late is fine, waking early spins.
         return Int32((deadline - now + 999_999) / 1_000_000)
@@ -45,6 +46,7 @@ extension Daemon {
         } catch {
             log.error("failover timers: \(error)")
         }
+        if let retry = kernelMode?.retryAt, retry <= now { repairAndRefreshNexthops() }
     }
 
     /// Reads the answers on a readable probe socket.
@@ -81,10 +83,43 @@ extension Daemon {
             if case .selectionChanged = event.event.kind { selectionChanged = true }
             log.info("event: " + eventJSON(event))
         }
-        guard selectionChanged, let kernelMode else { return }
+        if selectionChanged && kernelMode != nil { repairAndRefreshNexthops() }
+    }
+
+    /// Kernel mode, after a selection change. A tunnel interface that loses its carrier makes the kernel delete the
+    /// nexthop objects on it, and a group that loses its last member goes with the routes that use it. So: the
+    /// tunnel nexthops that vanished come back (where their device is up again), the groups are brought to the
+    /// new selection (one RTM_NEWNEXTHOP each), and the routes of vanished groups are put back.
+    func repairAndRefreshNexthops() {
+        guard let state = kernelMode else { return }
         do {
-            let failures = try refreshChainGroups(Set(kernelMode.groups.keys))
+            let present = Set(try netlink.nexthops(protocol: config.linux.protocol).map(\.id))
+            // Only the selected tunnels matter now; another comes back when it is selected.
+            let selected = Set(router.configuration.connections.indices.compactMap {
+                router.selectedTunnel(of: ConnectionID($0))
+            }.flatMap { [KernelModeState.tunnelID($0, .ipv4), KernelModeState.tunnelID($0, .ipv6)] })
+            let missingTunnels = tunnelNexthops(interfaces: Self.interfaceIndices(of: config))
+                .filter { !present.contains($0.id) && selected.contains($0.id) }
+            // A device still down refuses its nexthop: that tunnel carries nothing now anyway.
+            let refused = try netlink.apply(nexthops: missingTunnels.map { .add($0, replace: true) })
+            for failure in refused { log.warning("restoring a tunnel nexthop (retried in 1 s): \(failure)") }
+            // What is there now: the present ones and those restored (a refusal names its nexthop's id).
+            let refusedIDs = Set(missingTunnels.map(\.id).filter { id in refused.contains { $0.operation.contains("\(id)") } })
+            kernelMode!.tunnels = present.union(missingTunnels.map(\.id)).subtracting(refusedIDs)
+            kernelMode!.retryAt = nil
+            let vanished = Set(state.groups.keys).subtracting(present)
+            for id in vanished { kernelMode!.groups[id] = nil }
+            if !vanished.isEmpty {
+                for (prefix, target) in installedRemote {
+                    guard case .nexthopObject(let id) = target, vanished.contains(id) else { continue }
+                    installedRemote[prefix] = nil
+                    unrouted.insert(prefix)
+                }
+                log.warning("the kernel removed \(vanished.count) nexthop group(s) with their routes; restoring them")
+            }
+            let failures = try refreshChainGroups(Set(state.groups.keys))
             for failure in failures { log.error("\(failure)") }
+            if !unrouted.isEmpty { updateRemoteRoutes(unrouted) }
         } catch {
             log.error("updating nexthop groups after a failover: \(error)")
         }

@@ -18,6 +18,10 @@ struct KernelModeState {
 
     /// The members of each chain group in the kernel, by nexthop id.
     var groups: [UInt32: [NexthopObject.GroupMember]] = [:]
+    /// The tunnel nexthops in the kernel (the kernel deletes those of a device that loses its carrier).
+    var tunnels: Set<UInt32> = []
+    /// When a tunnel nexthop could not be restored (its device is not ready again yet): retry at this instant.
+    var retryAt: UInt64?
 
     static func tunnelID(_ tunnel: TunnelID, _ family: IPFamily) -> UInt32 {
         tunnelBase + 2 * tunnel.rawValue + (family == .ipv4 ? 0 : 1)
@@ -60,7 +64,14 @@ extension Daemon {
         var members: [NexthopObject.GroupMember] = []
         for carrier in carriers {
             guard let tunnel = router.selectedTunnel(of: carrier.connection) else { continue }
-            members.append(.init(id: KernelModeState.tunnelID(tunnel, family), weight: UInt16(carrier.weight)))
+            let id = KernelModeState.tunnelID(tunnel, family)
+            // A tunnel nexthop the kernel removed and that cannot be restored yet: the group keeps its old
+            // members until the retry.
+            guard kernelMode?.tunnels.contains(id) ?? true else {
+                kernelMode?.retryAt = Forwarder.now() &+ 1_000_000_000
+                return nil
+            }
+            members.append(.init(id: id, weight: UInt16(carrier.weight)))
         }
         guard !members.isEmpty else { return nil }
         let buckets: UInt16? = router.isMultipath(chain) ? UInt16(clamping: config.ecmp.buckets) : nil
@@ -76,6 +87,7 @@ extension Daemon {
             let tunnels = tunnelNexthops(interfaces: interfaces)
             var failures = try netlink.apply(nexthops: tunnels.map { .add($0, replace: true) })
             kernelMode = KernelModeState()
+            kernelMode!.tunnels = Set(tunnels.map(\.id))
             failures += try updateChainGroups(for: remotePrefixes)
             let wanted = Set(tunnels.map(\.id)).union(kernelMode!.groups.keys)
             // Groups before their members: a member cannot go while a group holds it.

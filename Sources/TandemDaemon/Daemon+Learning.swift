@@ -164,6 +164,13 @@ extension Daemon {
                 }
                 installedRemote[prefix] = wanted
             }
+            for prefix in prefixes {
+                if remotePrefixes.contains(prefix) && installedRemote[prefix] == nil {
+                    unrouted.insert(prefix)
+                } else {
+                    unrouted.remove(prefix)
+                }
+            }
             failures += try netlink.apply(changes)
             if !changes.isEmpty { log.info("table \(config.linux.table): \(changes.count) route(s) changed") }
             for failure in failures { log.error("\(failure)") }
@@ -180,6 +187,7 @@ extension Daemon {
         let desired = desiredRemoteRoutes()
         let summary = try sync.reconcileRoutes(tables: [config.linux.table], desired: desired)
         installedRemote = Dictionary(desired.map { ($0.prefix, $0.target) }, uniquingKeysWith: { first, _ in first })
+        unrouted = remotePrefixes.filter { installedRemote[$0] == nil }
         failures += summary.failures
         log.info("table \(config.linux.table): \(summary)")
         for failure in failures { log.error("\(failure)") }

@@ -50,6 +50,8 @@ public final class Daemon {
     var remotePrefixes: Set<RoutePrefix> = []
     /// ... and the target of each route in Tandem's table, as last installed.
     var installedRemote: [RoutePrefix: KernelRoute.Target] = [:]
+    /// Remote prefixes without a route now (kernel mode: their chain has no group yet).
+    var unrouted: Set<RoutePrefix> = []
 
     /// Makes the daemon: reads and checks the configuration; nothing is changed yet.
     ///
