@@ -13,12 +13,17 @@ import Glibc
 #endif
 
 extension Daemon {
+    /// Up to this many learned or withdrawn routes at once get a log line each.
+    static let learningLinesPerRead = 16
+
     /// Subscribes first, then dumps, so that nothing installed in between is missed.
     func startLearning() throws(DaemonError) {
         guard let learning = config.learning else { return }
         do {
             monitor = try RouteMonitor()
             let routes = try netlink.routes(table: learning.table).filter { learning.protocols.contains($0.protocol) }
+            learningFlood = routes.count > Self.learningLinesPerRead
+            defer { learningFlood = false }
             for route in routes { learn(route) }
             log.info(
                 "learning: table \(learning.table), protocols "
@@ -34,6 +39,8 @@ extension Daemon {
         guard let monitor, let learning = config.learning else { return }
         do {
             let notifications = try monitor.read(table: learning.table, protocols: Set(learning.protocols))
+            learningFlood = notifications.count > Self.learningLinesPerRead
+            defer { learningFlood = false }
             var changed: Set<RoutePrefix> = []
             for notification in notifications {
                 switch notification {
@@ -42,6 +49,9 @@ extension Daemon {
                 }
             }
             if !changed.isEmpty { updateRemoteRoutes(changed) }
+            if learningFlood {
+                log.info("learning: \(notifications.count) route notifications, \(learned.count) route(s) learned now")
+            }
         } catch where error.code == ENOBUFS {
             log.warning("route notifications overflowed (ENOBUFS): dumping table \(learning.table) to resync")
             resyncLearnedRoutes()
@@ -69,8 +79,15 @@ extension Daemon {
 
     /// The tunnel a learned route leads to: by its output device, or by its gateway.
     func tunnel(of route: KernelRoute) -> GatewayConfig.Tunnel? {
+        // Interface indices change only when devices are made again: looked up once a second at most.
+        let now = Forwarder.now()
+        if now &- interfaceIndicesTime > 1_000_000_000 {
+            interfaceIndicesCache = Self.interfaceIndices(of: config)
+            interfaceIndicesTime = now
+        }
+        let indices = interfaceIndicesCache
         func byDevice(_ index: UInt32) -> GatewayConfig.Tunnel? {
-            config.tunnels.first { tunnel in tunnel.interface.map { if_nametoindex($0) == index } ?? false }
+            config.tunnels.first { tunnel in tunnel.interface.map { indices[$0] == index } ?? false }
         }
         func byGateway(_ gateway: NextHopAddress) -> GatewayConfig.Tunnel? {
             config.tunnels.first { tunnel in
@@ -93,6 +110,12 @@ extension Daemon {
         }
     }
 
+    /// A line per learned or withdrawn route while they come a few at a time; in a flood (a full table at start
+    /// or from a new BGP session) they go to the debug level, and a summary says how many.
+    func logLearning(_ line: @autoclosure () -> String) {
+        if learningFlood { log.debug(line()) } else { log.info(line()) }
+    }
+
     /// Learns one route; true if the prefix's routes changed.
     @discardableResult
     func learn(_ route: KernelRoute) -> Bool {
@@ -111,7 +134,7 @@ extension Daemon {
             switch try router.learn(route.prefix, via: ConnectionID(index)) {
             case .installed:
                 if learned.updateValue(tunnel.name, forKey: route.prefix) == nil {
-                    log.info("learned \(route.prefix) via tunnel \(tunnel.name) (connection \(config.connections[index].name))")
+                    logLearning("learned \(route.prefix) via tunnel \(tunnel.name) (connection \(config.connections[index].name))")
                 }
                 remotePrefixes.insert(route.prefix)
                 return true
@@ -144,7 +167,7 @@ extension Daemon {
             router.withdraw(prefix, via: ConnectionID(index))
         }
         if router.routes(of: prefix).isEmpty { remotePrefixes.remove(prefix) }
-        log.info("withdrew \(prefix) (was learned via tunnel \(name))")
+        logLearning("withdrew \(prefix) (was learned via tunnel \(name))")
     }
 
     /// Brings the kernel routes of `prefixes` in line with the RIB: one netlink batch, whatever the table size.

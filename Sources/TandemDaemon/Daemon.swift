@@ -46,6 +46,11 @@ public final class Daemon {
     /// Learning: the socket, and each learned prefix with the tunnel it was learned through.
     var monitor: RouteMonitor?
     var learned: [RoutePrefix: String] = [:]
+    /// Many routes at once: one log line for all of them (see logLearning).
+    var learningFlood = false
+    /// The tunnels' interface indices, for mapping learned routes, and when they were looked up.
+    var interfaceIndicesCache: [String: UInt32] = [:]
+    var interfaceIndicesTime: UInt64 = 0
     /// The prefixes routed into Tandem now (the configuration's and the learned ones) ...
     var remotePrefixes: Set<RoutePrefix> = []
     /// ... and the target of each route in Tandem's table, as last installed.
