@@ -261,10 +261,11 @@ public final class Daemon {
     func install(interfaces: [String: UInt32]) throws(DaemonError) {
         do {
             let rules = try sync.reconcileRules(desired: plan.rules)
-            if config.gateway.mode == .kernel { try installNexthops(interfaces: interfaces) }
+            // The tunnel tables before the nexthops: the kernel checks a nexthop's gateway through them.
             let tunnelTables = plan.tables.filter { $0 != config.linux.table }
             let tunnelRoutes = try sync.reconcileRoutes(
                 tables: tunnelTables, desired: plan.tunnelRoutes(interfaceIndex: interfaces))
+            if config.gateway.mode == .kernel { try installNexthops(interfaces: interfaces) }
             log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
             for failure in (rules + tunnelRoutes).failures { log.error("\(failure)") }
             try syncAllRemoteRoutes()

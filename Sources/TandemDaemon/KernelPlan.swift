@@ -5,6 +5,7 @@
 //   rule  priority P      iif <tunnel device>  lookup T+1+i   what Tandem writes to the egress TUN ...
 //   rule  priority P      oif <interface>      lookup T+1+i   (and the health probes bound to the interface) ...
 //   table T+1+i: default dev <interface> [via <next hop>]     ... leave through the real tunnel device
+//                <next hop> dev <interface>                   (the next hop is on the link)
 //   rule  priority P+1                         lookup T       everything else meets Tandem's table first:
 //   table T: <remote prefix> dev <ingress>                    the remote prefixes go into Tandem.
 // The egress rules come first: a packet Tandem has forwarded must not meet table T again (it would loop).
@@ -67,6 +68,17 @@ struct KernelPlan {
             let v6: KernelRoute.Target = tunnel.nextHopIPv6.map { .gateway(.ipv6($0), device: device) } ?? .device(device)
             routes.append(KernelRoute(prefix: Self.defaultRoutes.v4, table: table, protocol: marker, target: v4))
             routes.append(KernelRoute(prefix: Self.defaultRoutes.v6, table: table, protocol: marker, target: v6))
+            // The next hop itself is on the link. Without this, a lookup of the next hop through the oif rule finds
+            // the default route above, a route through a gateway, and the kernel refuses the next hop as a
+            // gateway ("No route to host": it must be directly reachable).
+            if let hop = tunnel.nextHopIPv4 {
+                let host = RoutePrefix.v4(IPv4Prefix(normalizing: hop, length: 32))
+                routes.append(KernelRoute(prefix: host, table: table, protocol: marker, target: .device(device)))
+            }
+            if let hop = tunnel.nextHopIPv6 {
+                let host = RoutePrefix.v6(IPv6Prefix(normalizing: hop, length: 128))
+                routes.append(KernelRoute(prefix: host, table: table, protocol: marker, target: .device(device)))
+            }
         }
         return routes
     }

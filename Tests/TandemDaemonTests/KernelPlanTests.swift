@@ -47,7 +47,7 @@ struct KernelPlanTests {
         // Only the probes' oif rules, and Tandem's table.
         #expect(plan.rules.allSatisfy { $0.inputDevice == nil })
         #expect(plan.rules.map(\.table) == [101, 102, 100, 101, 102, 100])
-        #expect(plan.tunnelRoutes(interfaceIndex: ["gw-a": 3, "wg0": 4]).count == 4)
+        #expect(plan.tunnelRoutes(interfaceIndex: ["gw-a": 3, "wg0": 4]).count == 5)
     }
 
     @Test func tunnelTablesLeadOutOfTheInterface() throws {
@@ -59,11 +59,12 @@ struct KernelPlanTests {
             routes == [
                 KernelRoute(prefix: v4, table: 101, protocol: 77, target: .gateway(.ipv4(try IPv4Address("198.18.1.2")), device: 3)),
                 KernelRoute(prefix: v6, table: 101, protocol: 77, target: .device(3)),
+                KernelRoute(prefix: try RoutePrefix("198.18.1.2/32"), table: 101, protocol: 77, target: .device(3)),
                 KernelRoute(prefix: v4, table: 102, protocol: 77, target: .device(4)),
                 KernelRoute(prefix: v6, table: 102, protocol: 77, target: .device(4)),
             ])
         // A missing interface is reported by check, and gets no route.
-        #expect(plan.tunnelRoutes(interfaceIndex: ["gw-a": 3]).count == 2)
+        #expect(plan.tunnelRoutes(interfaceIndex: ["gw-a": 3]).count == 3)
         let problems = KernelPlan.check(try Self.config(), interfaceIndex: { $0 == "gw-a" ? 3 : nil })
         #expect(problems.count == 1 && problems[0].contains("interface 'wg0' does not exist"))
     }
