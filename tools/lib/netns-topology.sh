@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the addresses and names are for the scripts that source this file
 # tools/lib/netns-topology.sh: the end-to-end test topology. Source it; do not run it.
 #
 #   site --veth-- gateway (Tandem runs here) --veth-- zone-a --veth-- cloud
@@ -139,9 +141,9 @@ topology_spawn() {
 # topology_stop PID [SIGNAL]: sends SIGNAL (TERM) to one process we started and waits up to 5 s for it
 # to end (then KILL). Returns the process's exit status when it is our child, else 0.
 topology_stop() {
-    local pid="$1" signal="${2:-TERM}" i
+    local pid="$1" signal="${2:-TERM}"
     kill -s "$signal" "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
