@@ -88,6 +88,9 @@ topology_create() {
         # Strict reverse-path filtering would drop what Tandem writes into its TUN devices (the site's
         # sources arrive on a device that does not route back to them); the namespaces are ours.
         topology_sysctl "$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+        # No duplicate address detection: a link-local address still tentative holds back neighbour
+        # solicitations, and the first IPv6 packet over a new link would wait a second.
+        topology_sysctl "$ns" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
     done
     for ns in "$TOPO_GW" "$TOPO_ZONE_A" "$TOPO_ZONE_B"; do
         topology_sysctl "$ns" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
