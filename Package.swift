@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "TandemDataplane", targets: ["TandemDataplane"]),
         .library(name: "TandemPcap", targets: ["TandemPcap"]),
         .library(name: "TandemLinux", targets: ["TandemLinux"]),
+        .library(name: "TandemDaemon", targets: ["TandemDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,10 +55,15 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: hotPathSettings),
-        // Linux: rtnetlink over libmnl, network namespaces, TUN devices, epoll (the daemon comes next).
+        // Linux: rtnetlink over libmnl, network namespaces, TUN devices, epoll, signals, capabilities.
         .target(
             name: "TandemLinux",
             dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "CMnl", "CTandemLinux"],
+            swiftSettings: strictSwift),
+        // `tandem run`: the gateway on a router (TUN devices, kernel rules and routes, learning, pipeline threads).
+        .target(
+            name: "TandemDaemon",
+            dependencies: ["TandemConfig", "TandemDataplane", "TandemLinux", "TandemRouting", "TandemPacket"],
             swiftSettings: strictSwift),
         // Route tables and update traces from files (gzip through zlib) or generated.
         .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),
@@ -73,7 +79,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "TandemPacket", "TandemLPM", "TandemDatasets", "TandemRouting", "TandemConfig", "TandemDataplane",
-                "TandemPcap", "TandemLinux", "CPcap", "CMnl",
+                "TandemPcap", "TandemLinux", "TandemDaemon", "CPcap", "CMnl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -101,6 +107,10 @@ let package = Package(
             swiftSettings: strictSwift),
         .testTarget(
             name: "TandemLinuxTests", dependencies: ["TandemLinux", "TandemRouting", "TandemPacket", "CMnl"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemDaemonTests",
+            dependencies: ["TandemDaemon", "TandemConfig", "TandemLinux", "TandemRouting", "TandemPacket"],
             swiftSettings: strictSwift),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CPcap", "CMnl"], swiftSettings: strictSwift),
     ]

@@ -3,7 +3,14 @@
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/signalfd.h>
 #include "CTandemLinux.h"
 
 _Static_assert(IFNAMSIZ == 16, "CTandemLinux_interfaceNameSize must be IFNAMSIZ");
@@ -29,3 +36,57 @@ int CTandemLinux_tunAttach(int fd, const char *name, int flags, char *actualName
 int CTandemLinux_tunSetOffload(int fd, unsigned int flags) { return ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags); }
 
 int CTandemLinux_tunSetVnetHeaderSize(int fd, int size) { return ioctl(fd, TUNSETVNETHDRSZ, &size); }
+
+// Version 3 takes two data structs (capabilities 0...63); pid 0 is the calling thread.
+int CTandemLinux_getCapabilities(uint32_t effective[2], uint32_t permitted[2], uint32_t inheritable[2]) {
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        effective[i] = data[i].effective;
+        permitted[i] = data[i].permitted;
+        inheritable[i] = data[i].inheritable;
+    }
+    return 0;
+}
+
+int CTandemLinux_setCapabilities(const uint32_t effective[2], const uint32_t permitted[2], const uint32_t inheritable[2]) {
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    for (int i = 0; i < 2; i++) {
+        data[i].effective = effective[i];
+        data[i].permitted = permitted[i];
+        data[i].inheritable = inheritable[i];
+    }
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+int CTandemLinux_dropBoundingCapability(unsigned int capability) {
+    return prctl(PR_CAPBSET_DROP, (unsigned long)capability, 0UL, 0UL, 0UL);
+}
+
+int CTandemLinux_tunSetPersist(int fd, int persist) { return ioctl(fd, TUNSETPERSIST, (unsigned long)persist); }
+
+int CTandemLinux_signalDescriptor(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    int error = pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (error != 0) {
+        errno = error;
+        return -1;
+    }
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int CTandemLinux_readSignal(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t count = read(fd, &info, sizeof info);
+    if (count < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    if (count != sizeof info) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)info.ssi_signo;
+}

@@ -164,4 +164,47 @@ extension ConfigLoader {
         learning = Learning(
             table: UInt32(table), protocols: protocols, location: f.location, keyLocations: f.keyLocations)
     }
+
+    func readLinux(_ node: Node) {
+        typealias Linux = GatewayConfig.Linux
+        guard let f = Fields(node, context: "'linux'", reporter: reporter) else {
+            linux = nil
+            return
+        }
+        f.checkKeys(ConfigKeys.linux)
+        // 0 to 4 are the kernel's own (unspec, redirect, kernel, boot, static): routes marked so are not Tandem's.
+        let proto = f.int("protocol", in: 5...255, default: Int(Linux.defaultProtocol))
+        // 253 to 255 are the kernel's default, main and local tables; 0 is unspecified.
+        let table = f.int("table", in: 1...252, default: Int(Linux.defaultTable))
+        // The main table's rule is at 32766: Tandem's rules must come before it.
+        let priority = f.int("rule-priority", in: 1...32000, default: Int(Linux.defaultRulePriority))
+        let queues = f.int("queues", in: 0...64, default: 0)
+        let offloads = f.bool("offloads", default: true)
+        let keep = f.bool("keep-routes-on-exit", default: false)
+        if let table, table + tunnels.count > 252 {
+            f.fail(
+                "table",
+                "'table' \(table) leaves no room for the \(tunnels.count) tunnel tables after it (tables up to 252); "
+                    + "use at most \(252 - tunnels.count)")
+        }
+        if let proto, let learned = learning?.protocols, learned.contains(UInt8(proto)) {
+            f.fail(
+                "protocol",
+                "'protocol' \(proto) is also a 'learning' protocol; Tandem would learn its own routes. Choose another, "
+                    + "e.g. \(Linux.defaultProtocol)")
+        }
+        if let table, let watched = learning?.table, (UInt32(table)...UInt32(table + tunnels.count)).contains(watched) {
+            f.fail(
+                "table",
+                "'table' \(table) (and the tunnel tables after it) include the 'learning' table \(watched); "
+                    + "Tandem would learn its own routes. Choose another, e.g. \(Linux.defaultTable)")
+        }
+        guard let proto, let table, let priority, let queues, let offloads, let keep, !f.failed else {
+            linux = nil
+            return
+        }
+        linux = Linux(
+            protocol: UInt8(proto), table: UInt32(table), rulePriority: UInt32(priority), queues: queues,
+            offloads: offloads, keepRoutesOnExit: keep, location: f.location, keyLocations: f.keyLocations)
+    }
 }

@@ -11,6 +11,8 @@ extension ConfigLoader {
         f.checkKeys(ConfigKeys.tunnel)
         let name = f.name("name")
         let device = f.interfaceName("device")
+        let interface = f.has("interface") ? f.interfaceName("interface") : nil
+        let nextHops = readNextHops(f)
         let peer = f.address("peer")
         let zone = f.has("zone") ? f.string("zone") : nil
         let mtu =
@@ -69,14 +71,60 @@ extension ConfigLoader {
             }
         }
 
+        if let interface { checkInterface(interface, device: device, tunnel: name, fields: f) }
+
         guard let name, let device, let peer, let mtu, let routing, !bgpFailed, !healthFailed, !f.failed else {
             return
         }
         if f.has("zone") && zone == nil { return }
         tunnels.append(
             Tunnel(
-                name: name, device: device, peer: peer, zone: zone, mtu: mtu, routing: routing, bgp: bgp,
+                name: name, device: device, interface: interface, nextHopIPv4: nextHops.ipv4,
+                nextHopIPv6: nextHops.ipv6, peer: peer, zone: zone, mtu: mtu, routing: routing, bgp: bgp,
                 healthCheck: healthCheck, location: f.location, keyLocations: f.keyLocations))
+    }
+
+    /// `next-hop-ipv4` and `next-hop-ipv6`, each of its own family.
+    func readNextHops(_ f: Fields) -> (ipv4: IPv4Address?, ipv6: IPv6Address?) {
+        var result: (ipv4: IPv4Address?, ipv6: IPv6Address?) = (nil, nil)
+        if f.has("next-hop-ipv4") {
+            switch f.address("next-hop-ipv4") {
+            case .v4(let address): result.ipv4 = address
+            case .v6: f.fail("next-hop-ipv4", "'next-hop-ipv4' must be an IPv4 address; put IPv6 in 'next-hop-ipv6'")
+            case nil: break
+            }
+        }
+        if f.has("next-hop-ipv6") {
+            switch f.address("next-hop-ipv6") {
+            case .v6(let address): result.ipv6 = address
+            case .v4: f.fail("next-hop-ipv6", "'next-hop-ipv6' must be an IPv6 address; put IPv4 in 'next-hop-ipv4'")
+            case nil: break
+            }
+        }
+        if !f.has("interface") && (f.has("next-hop-ipv4") || f.has("next-hop-ipv6")) {
+            f.fail(
+                at: f.keyLocation(f.has("next-hop-ipv4") ? "next-hop-ipv4" : "next-hop-ipv6"),
+                "a next hop needs the 'interface' it is on; add 'interface' (the real tunnel device)")
+        }
+        return result
+    }
+
+    /// The real tunnel device: not a TUN device of Tandem's, and one per tunnel (learned routes find their tunnel
+    /// by it).
+    func checkInterface(_ interface: String, device: String?, tunnel: String?, fields f: Fields) {
+        if interface == device || interface == ingress {
+            f.fail(
+                "interface",
+                "'interface' \(interface) is one of Tandem's own TUN devices; it must be the real tunnel device "
+                    + "(VTI, WireGuard, GRE or veth) that '\(device ?? "device")' leads to")
+        } else if let owner = interfaceOwners[interface] {
+            f.fail(
+                "interface",
+                "interface '\(interface)' is already used by tunnel '\(owner.tunnel)' (line \(owner.location.line)); "
+                    + "each tunnel needs its own interface")
+        } else {
+            interfaceOwners[interface] = (tunnel ?? "?", f.valueLocation("interface"))
+        }
     }
 
     /// The link-local range that BGP inside CIDRs come from.

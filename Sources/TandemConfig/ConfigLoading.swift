@@ -45,12 +45,16 @@ extension GatewayConfig {
 enum ConfigKeys {
     static let top = [
         "gateway", "ecmp", "limits", "icmp", "tunnels", "connections", "routes", "policy-routes", "learning",
+        "linux",
     ]
     static let icmp = ["source-ipv4", "source-ipv6", "ratelimit", "burst", "msgs-per-sec", "msgs-burst"]
     static let gateway = ["name", "mode", "routing-mode", "local-asn", "ingress"]
     static let ecmp = ["hash", "symmetric", "seed", "buckets"]
     static let limits = ["dynamic-routes", "policy-routes"]
-    static let tunnel = ["name", "device", "peer", "zone", "mtu", "routing", "bgp", "health-check"]
+    static let tunnel = [
+        "name", "device", "interface", "next-hop-ipv4", "next-hop-ipv6", "peer", "zone", "mtu", "routing", "bgp",
+        "health-check",
+    ]
     static let bgp = ["inside-cidr", "local-asn", "peer-asn"]
     static let healthCheck = [
         "source", "destination", "protocol", "port", "interval", "timeout", "down-count", "up-count",
@@ -62,6 +66,7 @@ enum ConfigKeys {
         "source", "destination", "protocol", "destination-ports", "priority", "weight", "connection",
     ]
     static let learning = ["table", "protocols"]
+    static let linux = ["protocol", "table", "rule-priority", "queues", "offloads", "keep-routes-on-exit"]
 }
 
 /// Reads one file. Each section is read in a fixed order (gateway, ecmp, limits, tunnels, connections, routes,
@@ -107,6 +112,9 @@ final class ConfigLoader {
     /// Policy routes by (match, priority, connection), to find the same one written twice.
     var policyKeys: [String: SourceLocation] = [:]
     var learning: GatewayConfig.Learning?
+    var linux: GatewayConfig.Linux? = GatewayConfig.Linux()
+    /// The tunnel and where the interface is given, by interface.
+    var interfaceOwners: [String: (tunnel: String, location: SourceLocation)] = [:]
 
     init(reporter: Reporter) { self.reporter = reporter }
 
@@ -141,6 +149,7 @@ final class ConfigLoader {
         let policyNodes = top.list("policy-routes") ?? []
         for (index, node) in policyNodes.enumerated() { readPolicyRoute(node, index: index) }
         if let node = top.node("learning") { readLearning(node) }
+        if let node = top.node("linux") { readLinux(node) }
 
         checkPolicyRouteLimit(policyNodes)
         if routingMode == .destination { checkOverlappingRoutes() }
@@ -148,7 +157,7 @@ final class ConfigLoader {
         warnAboutUnusedParts()
 
         if reporter.hasErrors { throw ConfigErrors(reporter.diagnostics) }
-        guard let gateway, let ecmp, let limits, let icmp else {
+        guard let gateway, let ecmp, let limits, let icmp, let linux else {
             // Unreachable: a missing section is an error. Kept as an error rather than a trap.
             reporter.error(SourceLocation(file: reporter.file, line: 0, column: 0), "the configuration is incomplete")
             throw ConfigErrors(reporter.diagnostics)
@@ -157,6 +166,7 @@ final class ConfigLoader {
             gateway: gateway, ecmp: ecmp, limits: limits, tunnels: tunnels, connections: connections, routes: routes,
             policyRoutes: policyRoutes, learning: learning, warnings: ConfigErrors.sorted(reporter.diagnostics))
         config.icmp = icmp
+        config.linux = linux
         return config
     }
 }

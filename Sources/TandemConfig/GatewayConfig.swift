@@ -28,6 +28,8 @@ public struct GatewayConfig: Hashable, Sendable {
     public var policyRoutes: [PolicyRoute]
     /// Route learning from a routing daemon, if the file asks for it.
     public var learning: Learning?
+    /// How `tandem run` programs the kernel: protocol number, tables, rules, queues, offloads.
+    public var linux: Linux = Linux()
     /// Warnings found while reading: the configuration is valid, but something in it is probably not meant.
     public var warnings: [ConfigDiagnostic]
 
@@ -226,8 +228,16 @@ extension GatewayConfig {
 
         /// The tunnel's name, unique in the file.
         public var name: String
-        /// The egress device, unique in the file.
+        /// The egress TUN device that Tandem writes the tunnel's packets to (userspace mode), unique in the file.
         public var device: String
+        /// The real tunnel device the egress leads to (an XFRM/VTI interface, a WireGuard or GRE device, a veth in
+        /// tests): `tandem run` routes what it writes to `device` out of this one, and kernel mode's next hops use
+        /// it. Needed by `tandem run`, not by a replay.
+        public var interface: String?
+        /// The next hop on `interface` for IPv4 and IPv6 traffic; needed where `interface` is an Ethernet-like device
+        /// (a veth), not on a point-to-point device (VTI, WireGuard, GRE).
+        public var nextHopIPv4: IPv4Address?
+        public var nextHopIPv6: IPv6Address?
         /// The customer gateway's address.
         public var peer: AnyIPAddress
         /// A free-form zone label (an availability zone); the two tunnels of a connection should differ.
@@ -245,12 +255,16 @@ extension GatewayConfig {
 
         /// Makes a tunnel; defaults are those of the file format.
         public init(
-            name: String, device: String, peer: AnyIPAddress, zone: String? = nil, mtu: Int = Tunnel.defaultMTU,
+            name: String, device: String, interface: String? = nil, nextHopIPv4: IPv4Address? = nil,
+            nextHopIPv6: IPv6Address? = nil, peer: AnyIPAddress, zone: String? = nil, mtu: Int = Tunnel.defaultMTU,
             routing: Routing = .static, bgp: BGP? = nil, healthCheck: HealthCheck? = nil,
             location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
         ) {
             self.name = name
             self.device = device
+            self.interface = interface
+            self.nextHopIPv4 = nextHopIPv4
+            self.nextHopIPv6 = nextHopIPv6
             self.peer = peer
             self.zone = zone
             self.mtu = mtu
@@ -573,5 +587,61 @@ extension GatewayConfig {
             self.location = location
             self.keyLocations = keyLocations
         }
+    }
+}
+
+// MARK: - linux
+
+extension GatewayConfig {
+    /// The `linux` section: how `tandem run` marks and places what it installs in the kernel.
+    ///
+    /// Remote prefixes go into table `table` (a route into the ingress device, or in kernel mode through Tandem's
+    /// nexthop objects); one rule at `rulePriority + 1` sends all traffic to that table. Tunnel number `i` (file
+    /// order, from 0) gets table `table + 1 + i` with a default route out of its `interface`, and a rule at
+    /// `rulePriority` sends what arrives from its egress device there. Every route, rule and nexthop carries
+    /// `protocol`, which is how Tandem finds its own after a crash.
+    public struct Linux: ConfigItem, Hashable {
+        /// The default protocol number: 201, unused by iproute2's `rt_protos` (name it with a line
+        /// `201 tandem` in /etc/iproute2/rt_protos.d/tandem.conf).
+        public static let defaultProtocol: UInt8 = 201
+        /// The default table of the remote prefixes.
+        public static let defaultTable: UInt32 = 200
+        /// The default priority of the egress rules.
+        public static let defaultRulePriority: UInt32 = 1000
+
+        /// The `rtm_protocol` of everything Tandem installs: 5...255 (default 201).
+        public var `protocol`: UInt8
+        /// The table of the remote prefixes (default 200); the tunnels' tables follow it.
+        public var table: UInt32
+        /// The priority of the egress rules; the rule for `table` takes the next one (default 1000).
+        public var rulePriority: UInt32
+        /// Pipeline threads, one TUN queue each: 0 means one per core (default 0).
+        public var queues: Int
+        /// Whether TUN devices use a vnet header with checksum and segmentation offloads (default true).
+        public var offloads: Bool
+        /// Whether routes, rules and nexthops stay in the kernel when Tandem stops (graceful restart; default false).
+        public var keepRoutesOnExit: Bool
+        public var location: SourceLocation
+        public var keyLocations: [String: SourceLocation]
+
+        /// Makes the section; defaults are those of the file format.
+        public init(
+            protocol: UInt8 = Linux.defaultProtocol, table: UInt32 = Linux.defaultTable,
+            rulePriority: UInt32 = Linux.defaultRulePriority, queues: Int = 0, offloads: Bool = true,
+            keepRoutesOnExit: Bool = false, location: SourceLocation = .unknown,
+            keyLocations: [String: SourceLocation] = [:]
+        ) {
+            self.protocol = `protocol`
+            self.table = table
+            self.rulePriority = rulePriority
+            self.queues = queues
+            self.offloads = offloads
+            self.keepRoutesOnExit = keepRoutesOnExit
+            self.location = location
+            self.keyLocations = keyLocations
+        }
+
+        /// The table of tunnel number `index` (its place in the file's `tunnels`).
+        public func table(ofTunnel index: Int) -> UInt32 { table + 1 + UInt32(index) }
     }
 }

@@ -16,6 +16,7 @@ public final class PacketBatch: @unchecked Sendable {
     private let storage: UnsafeMutableRawPointer
     private let lengths: UnsafeMutablePointer<Int>
     private let timestamps: UnsafeMutablePointer<UInt64>
+    private let segmentSizes: UnsafeMutablePointer<UInt16>
 
     /// Makes an empty batch.
     ///
@@ -31,6 +32,8 @@ public final class PacketBatch: @unchecked Sendable {
         lengths.initialize(repeating: 0, count: capacity)
         timestamps = .allocate(capacity: capacity)
         timestamps.initialize(repeating: 0, count: capacity)
+        segmentSizes = .allocate(capacity: capacity)
+        segmentSizes.initialize(repeating: 0, count: capacity)
         countStorage = .allocate(capacity: 1)
         countStorage.initialize(to: 0)
     }
@@ -39,6 +42,7 @@ public final class PacketBatch: @unchecked Sendable {
         storage.deallocate()
         lengths.deallocate()
         timestamps.deallocate()
+        segmentSizes.deallocate()
         countStorage.deallocate()
     }
 
@@ -55,6 +59,7 @@ public final class PacketBatch: @unchecked Sendable {
         if let base = packet.baseAddress { (storage + count * slotSize).copyMemory(from: base, byteCount: packet.count) }
         lengths[count] = packet.count
         timestamps[count] = timestamp
+        segmentSizes[count] = 0
         countStorage.pointee += 1
         return true
     }
@@ -67,10 +72,14 @@ public final class PacketBatch: @unchecked Sendable {
     }
 
     /// Takes the packet written into ``nextSlot()``.
-    public func commit(length: Int, timestamp: UInt64) {
+    ///
+    /// - Parameter segmentSize: For a segmentation-offload packet (a TCP or UDP "super-packet" of up to 64 KiB that
+    ///   the kernel cuts on the way out), the payload bytes per segment (`gso_size`); 0 for an ordinary packet.
+    public func commit(length: Int, timestamp: UInt64, segmentSize: UInt16 = 0) {
         precondition(count < capacity && length <= slotSize)
         lengths[count] = length
         timestamps[count] = timestamp
+        segmentSizes[count] = segmentSize
         countStorage.pointee += 1
     }
 
@@ -82,6 +91,9 @@ public final class PacketBatch: @unchecked Sendable {
 
     /// The arrival time of packet `index`, in nanoseconds.
     public func timestamp(of index: Int) -> UInt64 { timestamps[index] }
+
+    /// The payload bytes per segment of packet `index` if it is a segmentation-offload packet, else 0.
+    public func segmentSize(of index: Int) -> UInt16 { segmentSizes[index] }
 
     @usableFromInline func slotStart(_ index: Int) -> UnsafeMutableRawPointer { storage + index * slotSize }
     @usableFromInline func length(of index: Int) -> Int { lengths[index] }

@@ -49,7 +49,7 @@ extension Pipeline {
             let fragment = UnsafeRawBufferPointer(rebasing: fragmentBuffer[0..<length])
             slots.addTraffic(slots.perTunnel &+ 2 &* decision.tunnel.index, bytes: length)
             slots.addTraffic(slots.perOrigin &+ 2 &* PipelineCounters.originIndex(decision.origin), bytes: length)
-            output.forward(fragment, tunnel: decision.tunnel, timestamp: timestamp)
+            output.forward(fragment, tunnel: decision.tunnel, slot: nil, timestamp: timestamp)
         }
     }
 }

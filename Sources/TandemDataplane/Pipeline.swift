@@ -9,7 +9,10 @@ import TandemRouting
 /// Where the pipeline's results go. Generic, so each call is direct (no existential per packet).
 public protocol PipelineOutput {
     /// A packet leaves through a tunnel's egress. The bytes are valid only during the call.
-    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, timestamp: UInt64)
+    ///
+    /// `slot` is the batch slot the packet was read into (whatever the input keeps per slot, such as a TUN
+    /// device's offload header, belongs to it), or nil for a packet the pipeline made (a fragment).
+    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, slot: Int?, timestamp: UInt64)
     /// An ICMP error the gateway sends back toward the offending packet's source.
     mutating func reply(_ packet: UnsafeRawBufferPointer, timestamp: UInt64)
     /// A packet was dropped (an ICMP error may also have been sent about it).
@@ -217,8 +220,18 @@ public final class Pipeline {
             return
         }
         let mtu = configuration.tunnelMTUs[tunnel.index]
-        if packet.count > mtu {
+        let segmentSize = batch.segmentSize(of: slot)
+        // A segmentation-offload packet leaves as segments: each of them must fit (the kernel's
+        // skb_gso_validate_network_len), not the whole.
+        let wireLength = segmentSize == 0 ? packet.count : Self.segmentLength(of: packet, ipv4: ipv4, payload: segmentSize)
+        if wireLength > mtu {
             let dontFragment = !ipv4 || packet.load(fromByteOffset: 6, as: UInt8.self) & 0x40 != 0
+            if segmentSize != 0 && !dontFragment {
+                // A super-packet is not fragmented here (the kernel would cut it before fragmenting). One without DF
+                // (UDP segmentation) is rare; it is dropped as too big, without an error its sender did not ask for.
+                drop(UnsafeRawBufferPointer(packet), reason: .tooBig, timestamp: timestamp, into: &output)
+                return
+            }
             if dontFragment {
                 sendError(
                     .packetTooBig(mtu: UInt32(mtu)), about: UnsafeRawBufferPointer(packet), ipv4: ipv4, at: timestamp, into: &output)
@@ -233,7 +246,20 @@ public final class Pipeline {
         if ipv4 { _ = IPv4Header.decrementTTL(packet) } else { _ = IPv6Header.decrementHopLimit(packet) }
         slots.addTraffic(slots.perTunnel &+ 2 &* tunnel.index, bytes: packet.count)
         slots.addTraffic(slots.perOrigin &+ 2 &* PipelineCounters.originIndex(decision.origin), bytes: packet.count)
-        output.forward(UnsafeRawBufferPointer(packet), tunnel: tunnel, timestamp: timestamp)
+        output.forward(UnsafeRawBufferPointer(packet), tunnel: tunnel, slot: slot, timestamp: timestamp)
+    }
+
+    /// The length of one segment of a segmentation-offload packet: its IP and transport headers and `payload` bytes.
+    static func segmentLength(of packet: UnsafeMutableRawBufferPointer, ipv4: Bool, payload: UInt16) -> Int {
+        // Validated on the way in: the IP header is whole. IPv6 extension headers do not occur in offload packets
+        // that Linux builds; a TCP header's length is in its data offset, a UDP header is 8 bytes.
+        let ipHeader = ipv4 ? Int(packet[0] & 0x0F) &* 4 : 40
+        let proto = packet[ipv4 ? 9 : 6]
+        var transportHeader = 8
+        if proto == IPProtocol.tcp.rawValue, packet.count >= ipHeader + 20 {
+            transportHeader = Int(packet[ipHeader + 12] >> 4) &* 4
+        }
+        return ipHeader + transportHeader + Int(payload)
     }
 
     @inline(__always)

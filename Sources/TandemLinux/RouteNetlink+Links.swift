@@ -54,22 +54,29 @@ public enum IPAddressWithLength: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A policy-routing rule: packets that came in on `inputDevice` are looked up in `table`.
+/// A policy-routing rule: packets that came in on `inputDevice` (or all packets) are looked up in `table`.
 public struct RoutingRule: Hashable, Sendable, CustomStringConvertible {
     public var family: IPFamily
     public var priority: UInt32
-    public var inputDevice: String
+    /// The input device's name (FRA_IIFNAME); nil selects every packet.
+    public var inputDevice: String?
     public var table: UInt32
+    /// The FRA_PROTOCOL that marks the rule's owner (Linux 4.17), as rtm_protocol marks a route's; 0 is none.
+    public var `protocol`: UInt8
 
-    public init(family: IPFamily, priority: UInt32, inputDevice: String, table: UInt32) {
+    public init(family: IPFamily, priority: UInt32, inputDevice: String?, table: UInt32, protocol: UInt8 = 0) {
         self.family = family
         self.priority = priority
         self.inputDevice = inputDevice
         self.table = table
+        self.protocol = `protocol`
     }
 
+    /// "ipv4 rule 1000: iif v1 lookup 150", "ipv6 rule 900: lookup 200 proto 201".
     public var description: String {
-        "\(family == .ipv4 ? "ipv4" : "ipv6") rule \(priority): iif \(inputDevice) lookup \(table)"
+        let selector = inputDevice.map { "iif \($0) " } ?? ""
+        let owner = self.protocol == 0 ? "" : " proto \(self.protocol)"
+        return "\(family == .ipv4 ? "ipv4" : "ipv6") rule \(priority): \(selector)lookup \(table)\(owner)"
     }
 }
 
@@ -147,7 +154,62 @@ extension RouteNetlink {
                 message.pointee.rtm_type = 1  // FR_ACT_TO_TBL: look the packet up in the table
                 mnl_attr_put_u32(header, UInt16(FRA_PRIORITY), rule.priority)
                 mnl_attr_put_u32(header, UInt16(FRA_TABLE), rule.table)
-                rule.inputDevice.withCString { name in _ = mnl_attr_put_strz(header, UInt16(FRA_IIFNAME), name) }
+                if let device = rule.inputDevice {
+                    device.withCString { name in mnl_attr_put_strz(header, UInt16(FRA_IIFNAME), name) }
+                }
+                // Only when set: a kernel before 4.17 does not know the attribute, and 0 is the kernel's default.
+                if rule.protocol != 0 { mnl_attr_put_u8(header, UInt16(FRA_PROTOCOL), rule.protocol) }
             })
+    }
+
+    /// The rules of one family that look packets up in a table, from a dump (RTM_GETRULE with NLM_F_DUMP), in the
+    /// kernel's order (by priority). Rules with a selector or an action ``RoutingRule`` cannot express (source or
+    /// destination prefix, fwmark, output device, ports, goto, unreachable, ...) are left out, so that a caller
+    /// that deletes what it reads deletes only rules of this shape.
+    public func rules(family: IPFamily) throws(SystemError) -> [RoutingRule] {
+        var found: [RoutingRule] = []
+        try dump(
+            UInt16(RTM_GETRULE), family: Int32(family.addressFamily), headerSize: MemoryLayout<rtmsg>.size, what: "rules"
+        ) { reply in
+            if reply.pointee.nlmsg_type == UInt16(RTM_NEWRULE), let rule = Self.parseRule(reply) { found.append(rule) }
+        }
+        return found
+    }
+
+    /// Reads a rule message (struct fib_rule_hdr, which has rtmsg's layout, then FRA_* attributes); nil for a rule
+    /// that is not "[iif DEVICE] lookup TABLE".
+    static func parseRule(_ header: UnsafePointer<nlmsghdr>) -> RoutingRule? {
+        let message = mnl_nlmsg_get_payload(header).assumingMemoryBound(to: rtmsg.self).pointee
+        // fib_rule_hdr: rtm_dst_len is dst_len, rtm_src_len src_len, rtm_tos tos, rtm_type action, rtm_flags flags.
+        guard let family = IPFamily(addressFamily: message.rtm_family), message.rtm_type == 1,  // FR_ACT_TO_TBL
+            message.rtm_dst_len == 0, message.rtm_src_len == 0, message.rtm_tos == 0,
+            message.rtm_flags & UInt32(FIB_RULE_INVERT) == 0
+        else { return nil }
+        var priority: UInt32 = 0  // the kernel leaves FRA_PRIORITY out for priority 0
+        var table = UInt32(message.rtm_table)
+        var device: String?
+        var proto: UInt8 = 0
+        var expressible = true
+        forEachAttribute(of: header, headerSize: MemoryLayout<rtmsg>.size) { attribute in
+            switch Int32(mnl_attr_get_type(attribute)) {
+            case Int32(FRA_PRIORITY): priority = mnl_attr_get_u32(attribute)
+            case Int32(FRA_TABLE): table = mnl_attr_get_u32(attribute)
+            case Int32(FRA_IIFNAME): device = String(cString: mnl_attr_get_str(attribute))
+            case Int32(FRA_PROTOCOL): proto = mnl_attr_get_u8(attribute)
+            case Int32(FRA_FWMARK), Int32(FRA_FWMASK):
+                expressible = expressible && mnl_attr_get_u32(attribute) == 0
+            // The kernel always sends the suppressor; -1 means none.
+            case Int32(FRA_SUPPRESS_PREFIXLEN), Int32(FRA_SUPPRESS_IFGROUP):
+                expressible = expressible && mnl_attr_get_u32(attribute) == UInt32.max
+            case Int32(FRA_OIFNAME), Int32(FRA_GOTO), Int32(FRA_FLOW), Int32(FRA_TUN_ID), Int32(FRA_L3MDEV),
+                Int32(FRA_UID_RANGE), Int32(FRA_IP_PROTO), Int32(FRA_SPORT_RANGE), Int32(FRA_DPORT_RANGE):
+                expressible = false
+            // Selectors newer than these headers (DSCP, flow label, port masks: Linux 6.13 on) are put only when set.
+            case let type where type > Int32(FRA_DPORT_RANGE): expressible = false
+            default: break
+            }
+        }
+        guard expressible else { return nil }
+        return RoutingRule(family: family, priority: priority, inputDevice: device, table: table, protocol: proto)
     }
 }

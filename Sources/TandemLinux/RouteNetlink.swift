@@ -9,14 +9,54 @@ import TandemRouting
 import Glibc
 #endif
 
+/// A next hop's address: a gateway of either family (an IPv4 route may have an IPv6 gateway, RFC 5549).
+public enum NextHopAddress: Hashable, Sendable, CustomStringConvertible {
+    case ipv4(IPv4Address)
+    case ipv6(IPv6Address)
+
+    public var description: String {
+        switch self {
+        case .ipv4(let address): "\(address)"
+        case .ipv6(let address): "\(address)"
+        }
+    }
+}
+
 /// A route as the kernel holds it, in one table, marked with a protocol number.
 public struct KernelRoute: Hashable, Sendable, CustomStringConvertible {
     /// Where the traffic goes.
     public enum Target: Hashable, Sendable {
-        /// Out of a device (its index).
+        /// Out of a device (its index), without a gateway: the destination is on the link (RTA_OIF).
         case device(UInt32)
+        /// Through a gateway out of a device (RTA_GATEWAY, or RTA_VIA for an IPv6 gateway of an IPv4 route; RTA_OIF).
+        case gateway(NextHopAddress, device: UInt32)
+        /// Through a nexthop object (RTA_NH_ID, Linux 5.3): see ``NexthopObject``.
+        case nexthopObject(UInt32)
+        /// Over several paths, hashed per flow in proportion to their weights (RTA_MULTIPATH).
+        case multipath([Hop])
         /// Dropped silently.
         case blackhole
+    }
+
+    /// One path of a multipath route.
+    public struct Hop: Hashable, Sendable, CustomStringConvertible {
+        /// The output device's index.
+        public var device: UInt32
+        /// The gateway; nil for a destination on the link.
+        public var gateway: NextHopAddress?
+        /// The path's share, 1...256 (the kernel keeps weight - 1 in a byte; other values are clamped).
+        public var weight: UInt16
+
+        public init(device: UInt32, gateway: NextHopAddress? = nil, weight: UInt16 = 1) {
+            self.device = device
+            self.gateway = gateway
+            self.weight = weight
+        }
+
+        /// "nexthop via 198.18.0.2 dev #3 weight 1", as `ip route` prints a path.
+        public var description: String {
+            "nexthop \(gateway.map { "via \($0) " } ?? "")dev #\(device) weight \(weight)"
+        }
     }
 
     public var prefix: RoutePrefix
@@ -32,10 +72,15 @@ public struct KernelRoute: Hashable, Sendable, CustomStringConvertible {
         self.target = target
     }
 
+    /// As `ip route` prints it, with device indexes: "198.19.0.0/16 via 198.18.1.2 dev #3 table 200 proto 201".
     public var description: String {
-        switch target {
-        case .device(let index): "\(prefix) dev #\(index) table \(table) proto \(self.protocol)"
-        case .blackhole: "blackhole \(prefix) table \(table) proto \(self.protocol)"
+        let place = "table \(table) proto \(self.protocol)"
+        return switch target {
+        case .device(let index): "\(prefix) dev #\(index) \(place)"
+        case .gateway(let gateway, let device): "\(prefix) via \(gateway) dev #\(device) \(place)"
+        case .nexthopObject(let id): "\(prefix) nhid \(id) \(place)"
+        case .multipath(let hops): "\(prefix) \(place) \(hops.map(\.description).joined(separator: " "))"
+        case .blackhole: "blackhole \(prefix) \(place)"
         }
     }
 }
@@ -201,27 +246,100 @@ public final class RouteNetlink {
         message.pointee.rtm_dst_len = UInt8(route.prefix.length)
         message.pointee.rtm_table = route.table < 256 ? UInt8(route.table) : UInt8(RT_TABLE_UNSPEC.rawValue)
         message.pointee.rtm_protocol = route.protocol
-        // A route out of a device without a gateway has link scope, as `ip route add ... dev D` makes it.
+        // A route out of a device without a gateway has link scope, as `ip route add ... dev D` makes it; routes
+        // through gateways, multipath routes and routes through nexthop objects have universe scope (the kernel
+        // refuses a gateway nexthop object under a link-scope route).
         switch route.target {
         case .device:
             message.pointee.rtm_type = UInt8(RTN_UNICAST)
             message.pointee.rtm_scope = UInt8(RT_SCOPE_LINK.rawValue)
+        case .gateway, .nexthopObject, .multipath:
+            message.pointee.rtm_type = UInt8(RTN_UNICAST)
+            message.pointee.rtm_scope = UInt8(RT_SCOPE_UNIVERSE.rawValue)
         case .blackhole:
             message.pointee.rtm_type = UInt8(RTN_BLACKHOLE)
             message.pointee.rtm_scope = UInt8(RT_SCOPE_UNIVERSE.rawValue)
         }
+        let family: IPFamily
         switch route.prefix {
         case .v4(let prefix):
+            family = .ipv4
             message.pointee.rtm_family = UInt8(AF_INET)
             var address = prefix.address.rawValue.bigEndian
             mnl_attr_put(header, UInt16(RTA_DST.rawValue), 4, &address)
         case .v6(let prefix):
+            family = .ipv6
             message.pointee.rtm_family = UInt8(AF_INET6)
             var address = prefix.address.rawValue.bigEndian
             mnl_attr_put(header, UInt16(RTA_DST.rawValue), 16, &address)
         }
         mnl_attr_put_u32(header, UInt16(RTA_TABLE.rawValue), route.table)
-        if case .device(let index) = route.target { mnl_attr_put_u32(header, UInt16(RTA_OIF.rawValue), index) }
+        switch route.target {
+        case .device(let index):
+            mnl_attr_put_u32(header, UInt16(RTA_OIF.rawValue), index)
+        case .gateway(let gateway, let device):
+            Self.putGateway(gateway, routeFamily: family, into: header)
+            mnl_attr_put_u32(header, UInt16(RTA_OIF.rawValue), device)
+        case .nexthopObject(let id):
+            mnl_attr_put_u32(header, UInt16(RTA_NH_ID.rawValue), id)
+        case .multipath(let hops):
+            Self.putMultipath(hops, routeFamily: family, into: header)
+        case .blackhole:
+            break
+        }
+    }
+
+    /// Writes a route's gateway: RTA_GATEWAY if it has the route's family, else RTA_VIA (struct rtvia: the
+    /// family, then the address), which the kernel takes for an IPv6 gateway of an IPv4 route (Linux 5.2).
+    private static func putGateway(
+        _ gateway: NextHopAddress, routeFamily: IPFamily, into header: UnsafeMutablePointer<nlmsghdr>
+    ) {
+        switch (gateway, routeFamily) {
+        case (.ipv4, .ipv4), (.ipv6, .ipv6):
+            putAddress(gateway, type: UInt16(RTA_GATEWAY.rawValue), into: header)
+        case (.ipv4(let address), .ipv6):
+            var via: [UInt8] = Self.bytes(of: UInt16(AF_INET)) + Self.bytes(of: address.rawValue.bigEndian)
+            mnl_attr_put(header, UInt16(RTA_VIA.rawValue), via.count, &via)
+        case (.ipv6(let address), .ipv4):
+            var via: [UInt8] = Self.bytes(of: UInt16(AF_INET6)) + Self.bytes(of: address.rawValue.bigEndian)
+            mnl_attr_put(header, UInt16(RTA_VIA.rawValue), via.count, &via)
+        }
+    }
+
+    /// The bytes of a value as memory holds it (host order; convert first for network order).
+    private static func bytes<Value: FixedWidthInteger>(of value: Value) -> [UInt8] {
+        withUnsafeBytes(of: value) { Array($0) }
+    }
+
+    /// Writes an address attribute: 4 bytes for IPv4, 16 for IPv6, network byte order.
+    static func putAddress(_ address: NextHopAddress, type: UInt16, into header: UnsafeMutablePointer<nlmsghdr>) {
+        switch address {
+        case .ipv4(let address):
+            var raw = address.rawValue.bigEndian
+            mnl_attr_put(header, type, 4, &raw)
+        case .ipv6(let address):
+            var raw = address.rawValue.bigEndian
+            mnl_attr_put(header, type, 16, &raw)
+        }
+    }
+
+    /// Writes RTA_MULTIPATH: per path a struct rtnexthop (length, flags, weight - 1, device) followed by the
+    /// path's own attributes (its gateway), the length covering both.
+    private static func putMultipath(
+        _ hops: [KernelRoute.Hop], routeFamily: IPFamily, into header: UnsafeMutablePointer<nlmsghdr>
+    ) {
+        let nest = mnl_attr_nest_start(header, UInt16(RTA_MULTIPATH.rawValue))
+        for hop in hops {
+            let start = Int(header.pointee.nlmsg_len)
+            // put_extra_header appends zeroed, aligned space at the message's tail: here, inside the nest.
+            let nexthop = mnl_nlmsg_put_extra_header(header, MemoryLayout<rtnexthop>.size)
+                .assumingMemoryBound(to: rtnexthop.self)
+            nexthop.pointee.rtnh_ifindex = Int32(bitPattern: hop.device)
+            nexthop.pointee.rtnh_hops = UInt8(clamping: Int(hop.weight) - 1)
+            if let gateway = hop.gateway { putGateway(gateway, routeFamily: routeFamily, into: header) }
+            nexthop.pointee.rtnh_len = UInt16(Int(header.pointee.nlmsg_len) - start)
+        }
+        mnl_attr_nest_end(header, nest)
     }
 
     /// The routes of one table (and protocol, if given), from a dump of the kernel's FIB.
@@ -229,59 +347,73 @@ public final class RouteNetlink {
     public func routes(table: UInt32, protocol proto: UInt8? = nil) throws(SystemError) -> [KernelRoute] {
         var found: [KernelRoute] = []
         for family in [AF_INET, AF_INET6] {
-            let header = mnl_nlmsg_put_header(sendBuffer)!
-            header.pointee.nlmsg_type = UInt16(RTM_GETROUTE)
-            header.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
-            sequence &+= 1
-            header.pointee.nlmsg_seq = sequence
-            let message = mnl_nlmsg_put_extra_header(header, MemoryLayout<rtmsg>.size).assumingMemoryBound(to: rtmsg.self)
-            message.pointee.rtm_family = UInt8(family)
-            _ = try valueOrErrno("asking the kernel for its routes") {
-                mnl_socket_sendto(socket, header, Int(header.pointee.nlmsg_len))
-            }
-            var done = false
-            while !done {
-                let received = try valueOrErrno("reading the kernel's routes") {
-                    mnl_socket_recvfrom(socket, receiveBuffer, Self.receiveBufferSize)
-                }
-                var reply = UnsafeRawPointer(receiveBuffer).assumingMemoryBound(to: nlmsghdr.self)
-                var remaining = Int32(received)
-                while mnl_nlmsg_ok(reply, remaining) {
-                    if reply.pointee.nlmsg_type == UInt16(NLMSG_DONE) { done = true }
-                    if reply.pointee.nlmsg_type == UInt16(NLMSG_ERROR) {
-                        let error = mnl_nlmsg_get_payload(reply).assumingMemoryBound(to: nlmsgerr.self).pointee.error
-                        throw SystemError(code: -error, operation: "dumping routes")
-                    }
-                    if reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
-                        route.table == table, proto == nil || route.protocol == proto
-                    {
-                        found.append(route)
-                    }
-                    reply = UnsafePointer(mnl_nlmsg_next(reply, &remaining))
+            try dump(UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes") { reply in
+                if reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
+                    route.table == table, proto == nil || route.protocol == proto
+                {
+                    found.append(route)
                 }
             }
         }
         return found
     }
 
-    /// Reads a route message: destination, table, protocol, output device or blackhole. Nil for other kinds.
+    /// Sends one dump request (`type` with NLM_F_DUMP, a zeroed family header of `headerSize` bytes whose first byte
+    /// is the family: rtmsg, nhmsg and fib_rule_hdr all start so) and passes each reply message to `body` until
+    /// NLMSG_DONE. An NLMSG_ERROR reply becomes a ``SystemError`` "dumping `what`".
+    func dump(
+        _ type: UInt16, family: Int32, headerSize: Int, what: String, _ body: (UnsafePointer<nlmsghdr>) -> Void
+    ) throws(SystemError) {
+        let header = mnl_nlmsg_put_header(sendBuffer)!
+        header.pointee.nlmsg_type = type
+        header.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+        sequence &+= 1
+        header.pointee.nlmsg_seq = sequence
+        let familyHeader = mnl_nlmsg_put_extra_header(header, headerSize).assumingMemoryBound(to: UInt8.self)
+        familyHeader.pointee = UInt8(family)
+        _ = try valueOrErrno("asking the kernel for its \(what)") {
+            mnl_socket_sendto(socket, header, Int(header.pointee.nlmsg_len))
+        }
+        var done = false
+        while !done {
+            let received = try valueOrErrno("reading the kernel's \(what)") {
+                mnl_socket_recvfrom(socket, receiveBuffer, Self.receiveBufferSize)
+            }
+            var reply = UnsafeRawPointer(receiveBuffer).assumingMemoryBound(to: nlmsghdr.self)
+            var remaining = Int32(received)
+            while mnl_nlmsg_ok(reply, remaining) {
+                if reply.pointee.nlmsg_type == UInt16(NLMSG_DONE) { done = true }
+                if reply.pointee.nlmsg_type == UInt16(NLMSG_ERROR) {
+                    let error = mnl_nlmsg_get_payload(reply).assumingMemoryBound(to: nlmsgerr.self).pointee.error
+                    throw SystemError(code: -error, operation: "dumping \(what)")
+                }
+                if reply.pointee.nlmsg_type != UInt16(NLMSG_DONE) { body(reply) }
+                reply = UnsafePointer(mnl_nlmsg_next(reply, &remaining))
+            }
+        }
+    }
+
+    /// Reads a route message: destination, table, protocol, and where it goes (nexthop object, multipath,
+    /// gateway, device or blackhole). Nil for other kinds (local, broadcast, unreachable, ...).
     static func parse(_ header: UnsafePointer<nlmsghdr>) -> KernelRoute? {
         let message = mnl_nlmsg_get_payload(header).assumingMemoryBound(to: rtmsg.self).pointee
         var table = UInt32(message.rtm_table)
         var destination: UnsafeRawPointer?
         var device: UInt32?
-        var attribute = mnl_nlmsg_get_payload_offset(header, MemoryLayout<rtmsg>.size)!
-            .assumingMemoryBound(to: nlattr.self)
-        var remaining = Int32(truncatingIfNeeded: Int(bitPattern: mnl_nlmsg_get_payload_tail(header)) - Int(bitPattern: attribute))
-        while mnl_attr_ok(attribute, remaining) {
+        var gateway: NextHopAddress?
+        var nexthopID: UInt32?
+        var hops: [KernelRoute.Hop]?
+        forEachAttribute(of: header, headerSize: MemoryLayout<rtmsg>.size) { attribute in
             switch Int32(mnl_attr_get_type(attribute)) {
             case Int32(RTA_TABLE.rawValue): table = mnl_attr_get_u32(attribute)
             case Int32(RTA_DST.rawValue): destination = UnsafeRawPointer(mnl_attr_get_payload(attribute))
             case Int32(RTA_OIF.rawValue): device = mnl_attr_get_u32(attribute)
+            case Int32(RTA_GATEWAY.rawValue): gateway = address(attribute)
+            case Int32(RTA_VIA.rawValue): gateway = via(attribute)
+            case Int32(RTA_NH_ID.rawValue): nexthopID = mnl_attr_get_u32(attribute)
+            case Int32(RTA_MULTIPATH.rawValue): hops = multipath(attribute)
             default: break
             }
-            remaining -= (Int32(attribute.pointee.nla_len) + 3) & ~3
-            attribute = mnl_attr_next(attribute)
         }
         let length = Int(message.rtm_dst_len)
         let prefix: RoutePrefix
@@ -296,11 +428,101 @@ public final class RouteNetlink {
             return nil
         }
         let target: KernelRoute.Target
-        switch Int32(message.rtm_type) {
-        case Int32(RTN_BLACKHOLE): target = .blackhole
-        case Int32(RTN_UNICAST): target = .device(device ?? 0)
-        default: return nil
+        if let nexthopID {
+            // A route through a nexthop object comes with the object's paths expanded (RTA_OIF, RTA_GATEWAY or
+            // RTA_MULTIPATH, while net.ipv4.nexthop_compat_mode is 1), and typed blackhole if the object is one:
+            // the id is what the route holds, so it wins.
+            guard message.rtm_type == UInt8(RTN_UNICAST) || message.rtm_type == UInt8(RTN_BLACKHOLE) else { return nil }
+            target = .nexthopObject(nexthopID)
+        } else {
+            switch Int32(message.rtm_type) {
+            case Int32(RTN_BLACKHOLE): target = .blackhole
+            case Int32(RTN_UNICAST):
+                if let hops {
+                    target = .multipath(hops)
+                } else if let gateway {
+                    target = .gateway(gateway, device: device ?? 0)
+                } else {
+                    target = .device(device ?? 0)
+                }
+            default: return nil
+            }
         }
         return KernelRoute(prefix: prefix, table: table, protocol: message.rtm_protocol, target: target)
+    }
+
+    /// The paths of an RTA_MULTIPATH attribute: struct rtnexthop records, each followed by its attributes.
+    private static func multipath(_ attribute: UnsafePointer<nlattr>) -> [KernelRoute.Hop] {
+        let payload = UnsafeRawPointer(mnl_attr_get_payload(attribute)!)
+        let length = Int(mnl_attr_get_payload_len(attribute))
+        let recordSize = MemoryLayout<rtnexthop>.size
+        var hops: [KernelRoute.Hop] = []
+        var offset = 0
+        while offset + recordSize <= length {
+            let record = payload.loadUnaligned(fromByteOffset: offset, as: rtnexthop.self)
+            let size = Int(record.rtnh_len)
+            guard size >= recordSize, offset + size <= length else { break }
+            var gateway: NextHopAddress?
+            forEachAttribute(at: payload + offset + recordSize, length: size - recordSize) { inner in
+                switch Int32(mnl_attr_get_type(inner)) {
+                case Int32(RTA_GATEWAY.rawValue): gateway = address(inner)
+                case Int32(RTA_VIA.rawValue): gateway = via(inner)
+                default: break
+                }
+            }
+            hops.append(
+                KernelRoute.Hop(
+                    device: UInt32(bitPattern: record.rtnh_ifindex), gateway: gateway,
+                    weight: UInt16(record.rtnh_hops) + 1))
+            offset += (size + 3) & ~3
+        }
+        return hops
+    }
+
+    /// An address attribute's value: 4 bytes are IPv4, 16 IPv6 (network byte order); nil for another length.
+    static func address(_ attribute: UnsafePointer<nlattr>) -> NextHopAddress? {
+        address(UnsafeRawPointer(mnl_attr_get_payload(attribute)!), length: Int(mnl_attr_get_payload_len(attribute)))
+    }
+
+    private static func address(_ bytes: UnsafeRawPointer, length: Int) -> NextHopAddress? {
+        switch length {
+        case 4: .ipv4(IPv4Address(rawValue: UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self))))
+        case 16: .ipv6(IPv6Address(rawValue: UInt128(bigEndian: bytes.loadUnaligned(as: UInt128.self))))
+        default: nil
+        }
+    }
+
+    /// An RTA_VIA attribute's address: struct rtvia is a 2-byte family, then the address.
+    private static func via(_ attribute: UnsafePointer<nlattr>) -> NextHopAddress? {
+        let length = Int(mnl_attr_get_payload_len(attribute))
+        guard length > 2 else { return nil }
+        return address(UnsafeRawPointer(mnl_attr_get_payload(attribute)!) + 2, length: length - 2)
+    }
+
+    /// Calls `body` with each attribute after a message's family header (rtmsg, nhmsg, fib_rule_hdr).
+    static func forEachAttribute(
+        of header: UnsafePointer<nlmsghdr>, headerSize: Int, _ body: (UnsafePointer<nlattr>) -> Void
+    ) {
+        let start = UnsafeRawPointer(mnl_nlmsg_get_payload_offset(header, headerSize)!)
+        let end = UnsafeRawPointer(mnl_nlmsg_get_payload_tail(header)!)
+        forEachAttribute(at: start, length: end - start, body)
+    }
+
+    /// Calls `body` with each attribute nested in `attribute`.
+    static func forEachNested(in attribute: UnsafePointer<nlattr>, _ body: (UnsafePointer<nlattr>) -> Void) {
+        forEachAttribute(
+            at: UnsafeRawPointer(mnl_attr_get_payload(attribute)!), length: Int(mnl_attr_get_payload_len(attribute)),
+            body)
+    }
+
+    /// Calls `body` with each well-formed attribute in `length` bytes at `start`; stops at a malformed one.
+    static func forEachAttribute(at start: UnsafeRawPointer, length: Int, _ body: (UnsafePointer<nlattr>) -> Void) {
+        var attribute = start.assumingMemoryBound(to: nlattr.self)
+        var remaining = Int32(clamping: length)
+        while mnl_attr_ok(attribute, remaining) {
+            body(attribute)
+            remaining -= (Int32(attribute.pointee.nla_len) + 3) & ~3
+            attribute = UnsafePointer(mnl_attr_next(attribute))
+        }
     }
 }

@@ -90,6 +90,18 @@ public struct VirtioNetHeader: Hashable, Sendable {
             flags: raw.flags, segmentationType: raw.gso_type, headerLength: raw.hdr_len, segmentSize: raw.gso_size,
             checksumStart: raw.csum_start, checksumOffset: raw.csum_offset)
     }
+
+    /// Writes the 10 bytes of a `struct virtio_net_hdr`.
+    func store(to bytes: UnsafeMutableRawPointer) {
+        var raw = virtio_net_hdr()
+        raw.flags = flags
+        raw.gso_type = segmentationType
+        raw.hdr_len = headerLength
+        raw.gso_size = segmentSize
+        raw.csum_start = checksumStart
+        raw.csum_offset = checksumOffset
+        bytes.storeBytes(of: raw, as: virtio_net_hdr.self)
+    }
 }
 
 /// A TUN device (layer 3: IP packets, no link header, no packet information) with its queues, open for as long as
@@ -218,6 +230,16 @@ public final class TunDevice: @unchecked Sendable {
         vnetHeaders?.deallocate()
     }
 
+    /// Whether the device stays when its last queue closes (TUNSETPERSIST). A persistent device keeps its routes
+    /// while no process reads it (a graceful restart: packets to it are dropped, not sent elsewhere); the next
+    /// `TunDevice` of that name attaches to it.
+    public func setPersistent(_ persistent: Bool) throws(SystemError) {
+        let descriptor = queues[0].fileDescriptor
+        _ = try valueOrErrno("\(persistent ? "making" : "unmaking") TUN device \(name) persistent") {
+            CTandemLinux_tunSetPersist(descriptor, persistent ? 1 : 0)
+        }
+    }
+
     /// TUNSETIFF on `descriptor`; returns the device's name.
     private static func attach(
         _ descriptor: CInt, name: String, flags: CInt, _ what: @autoclosure () -> String
@@ -342,7 +364,12 @@ public struct TunQueue: @unchecked Sendable {
                 counterStorage.pointee.oversizedReads &+= 1
                 continue
             }
-            batch.commit(length: length, timestamp: timestamp)
+            var segmentSize: UInt16 = 0
+            if let header {
+                let vnet = VirtioNetHeader(loadingFrom: header)
+                if vnet.isSegmentationOffload { segmentSize = vnet.segmentSize }
+            }
+            batch.commit(length: length, timestamp: timestamp, segmentSize: segmentSize)
             added += 1
         }
         return added
@@ -360,7 +387,7 @@ public struct TunQueue: @unchecked Sendable {
     /// nothing and never waits.
     ///
     /// On a vnet-header device, a header of zeros goes before the packet: a whole packet, its checksums complete
-    /// (no offload).
+    /// (no offload). ``write(_:vnetHeader:)`` passes an offload packet on.
     ///
     /// The corresponding C function is `write` (`writev` with a vnet header).
     ///
@@ -371,6 +398,17 @@ public struct TunQueue: @unchecked Sendable {
     ///   EINVAL for bytes that are no IP packet.
     @discardableResult
     public func write(_ packet: UnsafeRawBufferPointer) throws(SystemError) -> Bool {
+        try write(packet, vnetHeader: nil)
+    }
+
+    /// Writes one IP packet with the offload header it was read with (``vnetHeader(ofSlot:)`` of the queue that read
+    /// it): a segmentation-offload packet stays one unit, and the kernel cuts it only where an MTU requires it.
+    /// On a device without a vnet header the header is not written (the packet must then be whole).
+    ///
+    /// - Returns: `true` if the device took the packet; `false` if its queue was full (counted, dropped).
+    /// - Throws: ``SystemError``, as ``write(_:)``.
+    @discardableResult
+    public func write(_ packet: UnsafeRawBufferPointer, vnetHeader: VirtioNetHeader?) throws(SystemError) -> Bool {
         let descriptor = fileDescriptor
         let written: Int?
         if vnetHeaderSize == 0 {
@@ -379,6 +417,7 @@ public struct TunQueue: @unchecked Sendable {
         } else {
             var zeros: (UInt64, UInt64) = (0, 0)
             written = try withUnsafeMutableBytes(of: &zeros) { zeros throws(SystemError) in
+                vnetHeader?.store(to: zeros.baseAddress!)
                 var vectors = (
                     iovec(iov_base: zeros.baseAddress, iov_len: vnetHeaderSize),
                     iovec(iov_base: UnsafeMutableRawPointer(mutating: packet.baseAddress), iov_len: packet.count)

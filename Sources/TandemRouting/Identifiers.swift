@@ -31,7 +31,9 @@ public struct GroupID: RawRepresentable, Hashable, Comparable, Sendable, CustomS
 }
 
 /// A route chain's slot: the ordered candidate groups of a prefix. LPM values are chain ids.
-struct ChainID: RawRepresentable, Hashable, Sendable {
-    var rawValue: UInt32
-    var index: Int { Int(rawValue) }
+/// Package-visible for kernel mode, which makes one kernel nexthop group per chain.
+package struct ChainID: RawRepresentable, Hashable, Sendable {
+    package var rawValue: UInt32
+    package init(rawValue: UInt32) { self.rawValue = rawValue }
+    package var index: Int { Int(rawValue) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TandemConfig
+import TandemDaemon
 import TandemDataplane
 import TandemDatasets
 import TandemPacket
@@ -100,17 +101,5 @@ struct Replay: ParsableCommand {
             printError("error: \(error)")
             throw ExitCode(1)
         }
-    }
-}
-
-extension GatewayConfig {
-    /// The pipeline settings of the configuration: tunnel MTUs, flow hash, ICMP source addresses and limits.
-    func pipelineConfiguration() -> PipelineConfiguration {
-        PipelineConfiguration(
-            flowHash: flowHashPolicy, tunnelMTUs: tunnels.map(\.mtu), icmpSourceV4: icmp.sourceIPv4,
-            icmpSourceV6: icmp.sourceIPv6,
-            icmpRateLimit: ICMPRateLimit(
-                perHostInterval: icmp.rateLimit, perHostBurst: icmp.burst, globalPerSecond: icmp.messagesPerSecond,
-                globalBurst: icmp.messagesBurst))
     }
 }

@@ -1,13 +1,15 @@
 import ArgumentParser
 
-/// The `tandem` command line. Later issues add `run` and `show`.
+/// The `tandem` command line. A later issue adds `show`.
 @main
 struct Tandem: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Tandem: a Linux dataplane forwarder for site-to-cloud VPN gateways.",
         version: tandemVersion,
-        subcommands: [Lookup.self, CheckConfig.self, Replay.self, GenPcap.self, FibLoad.self, Version.self]
+        subcommands: [
+            Run.self, Lookup.self, CheckConfig.self, Replay.self, GenPcap.self, FibLoad.self, Version.self,
+        ]
     )
 }
 

@@ -44,4 +44,44 @@ struct LinkNetlinkTests {
             #expect(!(try TestNamespace.ip(["-n", name, "rule", "show"])).contains("lookup 150"))
         }
     }
+
+    @Test func rulesWithoutAnInputDeviceAndWithAProtocolAndTheirDump() throws {
+        try TestNamespace.with { lab in
+            let netlink = try lab.netlink()
+            let name = lab.namespace.name
+            let everything = RoutingRule(family: .ipv4, priority: 900, inputDevice: nil, table: 200, protocol: 201)
+            let everything6 = RoutingRule(family: .ipv6, priority: 900, inputDevice: nil, table: 200, protocol: 201)
+            let fromV1 = RoutingRule(family: .ipv4, priority: 1000, inputDevice: "v1", table: 150)
+            #expect(everything.description == "ipv4 rule 900: lookup 200 proto 201")
+            #expect(try netlink.apply(rules: [everything, everything6, fromV1]).isEmpty)
+            let shown = try lab.json(["-4", "rule", "show"]).first { $0["priority"] as? Int == 900 }
+            #expect(shown?["table"] as? String == "200" && shown?["protocol"] as? String == "201")
+            #expect(shown?["src"] as? String == "all" && shown?["iif"] == nil)
+            let shown6 = try lab.json(["-6", "rule", "show"]).first { $0["priority"] as? Int == 900 }
+            #expect(shown6?["table"] as? String == "200" && shown6?["protocol"] as? String == "201")
+
+            // A rule Tandem cannot express (a fwmark selector) is left out of the dump; the kernel's own are in it.
+            try TestNamespace.ip(["-n", name, "rule", "add", "priority", "950", "fwmark", "5", "lookup", "9"])
+            let kernel: UInt8 = 2  // RTPROT_KERNEL marks the default rules
+            let dumped4 = try netlink.rules(family: .ipv4)
+            #expect(dumped4 == [
+                RoutingRule(family: .ipv4, priority: 0, inputDevice: nil, table: 255, protocol: kernel),
+                everything,
+                fromV1,
+                RoutingRule(family: .ipv4, priority: 32766, inputDevice: nil, table: 254, protocol: kernel),
+                RoutingRule(family: .ipv4, priority: 32767, inputDevice: nil, table: 253, protocol: kernel),
+            ])
+            let dumped6 = try netlink.rules(family: .ipv6)
+            #expect(dumped6 == [
+                RoutingRule(family: .ipv6, priority: 0, inputDevice: nil, table: 255, protocol: kernel),
+                everything6,
+                RoutingRule(family: .ipv6, priority: 32766, inputDevice: nil, table: 254, protocol: kernel),
+            ])
+
+            // Removing by what the dump returned removes exactly those.
+            #expect(try netlink.apply(rules: [everything, everything6, fromV1], remove: true).isEmpty)
+            #expect(try lab.json(["-4", "rule", "show"]).compactMap { $0["priority"] as? Int } == [0, 950, 32766, 32767])
+            #expect(try lab.json(["-6", "rule", "show"]).compactMap { $0["priority"] as? Int } == [0, 32766])
+        }
+    }
 }

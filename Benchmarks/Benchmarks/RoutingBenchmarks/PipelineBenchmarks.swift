@@ -12,7 +12,7 @@ import TandemRouting
 /// Discards the output, counting it so that nothing is optimised away.
 struct CountingOutput: PipelineOutput {
     var bytes = 0
-    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, timestamp: UInt64) { bytes &+= packet.count }
+    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, slot: Int?, timestamp: UInt64) { bytes &+= packet.count }
     mutating func reply(_ packet: UnsafeRawBufferPointer, timestamp: UInt64) { bytes &+= packet.count }
     mutating func drop(_ packet: UnsafeRawBufferPointer, reason: DropReason, timestamp: UInt64) { bytes &+= 1 }
 }

@@ -10,6 +10,7 @@
 #include <linux/if_tun.h>
 // struct virtio_net_hdr and its VIRTIO_NET_HDR_* flags: the header before each packet of a vnet-header TUN device.
 #include <linux/virtio_net.h>
+#include <stdint.h>
 
 // UDP segmentation offload (Linux 6.2); older headers lack the flags, the kernel answers EINVAL if it lacks them.
 #ifndef TUN_F_USO4
@@ -36,6 +37,30 @@ int CTandemLinux_tunSetOffload(int fd, unsigned int flags);
 /// ioctl(fd, TUNSETVNETHDRSZ, &size): the length of the virtio_net_hdr before each packet (10 or 12).
 /// Returns 0, or -1 with errno set.
 int CTandemLinux_tunSetVnetHeaderSize(int fd, int size);
+
+/// capget for the calling thread (_LINUX_CAPABILITY_VERSION_3: two 32-bit words per set, capability n is bit n % 32
+/// of word n / 32). Writes the effective, permitted and inheritable sets. Returns 0, or -1 with errno set.
+int CTandemLinux_getCapabilities(uint32_t effective[2], uint32_t permitted[2], uint32_t inheritable[2]);
+
+/// capset for the calling thread only (the raw system call, not libcap; glibc does not broadcast it to other
+/// threads). Returns 0, or -1 with errno set (EPERM for a capability not in the permitted or bounding set).
+int CTandemLinux_setCapabilities(const uint32_t effective[2], const uint32_t permitted[2], const uint32_t inheritable[2]);
+
+/// prctl(PR_CAPBSET_DROP, capability): removes it from the calling thread's bounding set (needs CAP_SETPCAP).
+/// Returns 0, or -1 with errno set (EINVAL for a capability this kernel does not know).
+int CTandemLinux_dropBoundingCapability(unsigned int capability);
+
+/// ioctl(fd, TUNSETPERSIST, persist): whether the device outlives its last open queue.
+/// Returns 0, or -1 with errno set.
+int CTandemLinux_tunSetPersist(int fd, int persist);
+
+/// signalfd(-1, set of `signals`, SFD_NONBLOCK | SFD_CLOEXEC) after blocking `signals` in the calling thread
+/// (pthread_sigmask), so that they are read from the descriptor instead of being delivered. Threads made
+/// afterwards inherit the blocked mask. Returns the descriptor, or -1 with errno set.
+int CTandemLinux_signalDescriptor(const int *signals, int count);
+
+/// Reads one pending signal from a signalfd descriptor: its number, 0 if none is pending, or -1 with errno set.
+int CTandemLinux_readSignal(int fd);
 
 /// IFNAMSIZ: the size of a device name with its terminating zero.
 static const int CTandemLinux_interfaceNameSize = 16;

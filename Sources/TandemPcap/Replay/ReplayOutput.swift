@@ -30,7 +30,7 @@ struct ReplayOutput: PipelineOutput {
         dropReasons = try BufferedTextFile(path: "\(directory)/drops.txt")
     }
 
-    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, timestamp: UInt64) {
+    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, slot: Int?, timestamp: UInt64) {
         phaseCounts[tunnel.index] &+= 1
         guard !tunnels.isEmpty else { return }
         let writer = tunnels[tunnel.index]

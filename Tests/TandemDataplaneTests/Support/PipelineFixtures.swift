@@ -50,7 +50,7 @@ struct RecordingOutput: PipelineOutput {
     }
     var items: [Item] = []
 
-    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, timestamp: UInt64) {
+    mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, slot: Int?, timestamp: UInt64) {
         items.append(.forwarded(Array(packet), tunnel: tunnel.index))
     }
     mutating func reply(_ packet: UnsafeRawBufferPointer, timestamp: UInt64) { items.append(.reply(Array(packet))) }

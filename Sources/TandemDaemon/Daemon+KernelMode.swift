@@ -1,0 +1,147 @@
+// Kernel mode: the kernel forwards, through Tandem's nexthop objects. Each tunnel is a nexthop per family (out of
+// its interface, via its next hop); each route chain of the RIB (the prefixes that share their candidate routes)
+// is a nexthop group per family whose members are the selected tunnels of the connections that carry the chain
+// now, with their weights; a chain with ECMP configured is a resilient group. Routes point at their chain's group
+// (`nhid`), so a failover replaces the few groups concerned, one RTM_NEWNEXTHOP each, whatever the table size.
+
+import TandemConfig
+import TandemLinux
+import TandemPacket
+import TandemRouting
+
+/// The nexthop objects kernel mode has in the kernel.
+struct KernelModeState {
+    /// Tandem's nexthop ids: tunnels from here, two per tunnel (IPv4, IPv6) ...
+    static let tunnelBase: UInt32 = 0x5444_0000
+    /// ... and chain groups from here, two per chain. Chains number at most 2^20: the ids stay below 0x5470_0000.
+    static let chainBase: UInt32 = 0x5450_0000
+
+    /// The members of each chain group in the kernel, by nexthop id.
+    var groups: [UInt32: [NexthopObject.GroupMember]] = [:]
+
+    static func tunnelID(_ tunnel: TunnelID, _ family: IPFamily) -> UInt32 {
+        tunnelBase + 2 * tunnel.rawValue + (family == .ipv4 ? 0 : 1)
+    }
+
+    static func groupID(_ chain: ChainID, _ family: IPFamily) -> UInt32 {
+        chainBase + 2 * chain.rawValue + (family == .ipv4 ? 0 : 1)
+    }
+
+    /// A prefix's route target: its chain's group, if the group is in the kernel.
+    func target(for prefix: RoutePrefix, router: Router) -> KernelRoute.Target? {
+        guard let chain = router.chain(of: prefix) else { return nil }
+        let id = Self.groupID(chain, prefix.family)
+        return groups[id] == nil ? nil : .nexthopObject(id)
+    }
+}
+
+extension Daemon {
+    /// The nexthop of each tunnel with an interface, both families.
+    func tunnelNexthops(interfaces: [String: UInt32]) -> [NexthopObject] {
+        var objects: [NexthopObject] = []
+        for (index, tunnel) in config.tunnels.enumerated() {
+            guard let interface = tunnel.interface, let device = interfaces[interface] else { continue }
+            let id = TunnelID(index)
+            objects.append(
+                NexthopObject(
+                    id: KernelModeState.tunnelID(id, .ipv4), protocol: config.linux.protocol,
+                    kind: .device(device, gateway: tunnel.nextHopIPv4.map { .ipv4($0) }, family: .ipv4)))
+            objects.append(
+                NexthopObject(
+                    id: KernelModeState.tunnelID(id, .ipv6), protocol: config.linux.protocol,
+                    kind: .device(device, gateway: tunnel.nextHopIPv6.map { .ipv6($0) }, family: .ipv6)))
+        }
+        return objects
+    }
+
+    /// The group a chain needs now in one family, or nil while no connection carries it.
+    func chainGroup(_ chain: ChainID, _ family: IPFamily) -> NexthopObject? {
+        guard let carriers = router.carriers(of: chain) else { return nil }
+        var members: [NexthopObject.GroupMember] = []
+        for carrier in carriers {
+            guard let tunnel = router.selectedTunnel(of: carrier.connection) else { continue }
+            members.append(.init(id: KernelModeState.tunnelID(tunnel, family), weight: UInt16(carrier.weight)))
+        }
+        guard !members.isEmpty else { return nil }
+        let buckets: UInt16? = router.isMultipath(chain) ? UInt16(clamping: config.ecmp.buckets) : nil
+        return NexthopObject(
+            id: KernelModeState.groupID(chain, family), protocol: config.linux.protocol,
+            kind: .group(members, resilientBuckets: buckets))
+    }
+
+    /// At start: Tandem's nexthop objects exactly as the state needs them; stale ones (a previous run's) go.
+    func installNexthops(interfaces: [String: UInt32]) throws(DaemonError) {
+        do {
+            let present = try netlink.nexthops(protocol: config.linux.protocol)
+            let tunnels = tunnelNexthops(interfaces: interfaces)
+            var failures = try netlink.apply(nexthops: tunnels.map { .add($0, replace: true) })
+            kernelMode = KernelModeState()
+            failures += try updateChainGroups(for: remotePrefixes)
+            let wanted = Set(tunnels.map(\.id)).union(kernelMode!.groups.keys)
+            // Groups before their members: a member cannot go while a group holds it.
+            let stale = present.filter { !wanted.contains($0.id) }.sorted { $0.isGroup && !$1.isGroup }
+            failures += try netlink.apply(nexthops: stale.map { .delete(id: $0.id) })
+            log.info(
+                "kernel mode: \(tunnels.count) tunnel nexthops, \(kernelMode!.groups.count) chain groups, "
+                    + "\(stale.count) stale nexthops removed")
+            if let failure = failures.first { throw DaemonError("\(failure)") }
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError("\(error)")
+        }
+    }
+
+    /// Makes the groups of `prefixes`' chains present and current; with `removeUnused`, deletes the groups that no
+    /// remote prefix uses any more (`prefixes` must then be all of them).
+    func updateChainGroups(for prefixes: some Sequence<RoutePrefix>, removeUnused: Bool = false)
+        throws(SystemError) -> [SystemError]
+    {
+        guard kernelMode != nil else { return [] }
+        var needed: Set<UInt32> = []
+        for prefix in prefixes {
+            guard let chain = router.chain(of: prefix) else { continue }
+            needed.insert(KernelModeState.groupID(chain, prefix.family))
+        }
+        var failures = try refreshChainGroups(needed)
+        if removeUnused {
+            let unused = kernelMode!.groups.keys.filter { !needed.contains($0) }
+            failures += try netlink.apply(nexthops: unused.map { .delete(id: $0) })
+            for id in unused { kernelMode!.groups[id] = nil }
+        }
+        return failures
+    }
+
+    /// Replaces each of the groups `ids` whose members changed: after a failover that is one RTM_NEWNEXTHOP per
+    /// group the connection is in. A chain with no carrier keeps its last members (the kernel has no empty group;
+    /// its traffic is lost either way, as in userspace mode).
+    func refreshChainGroups(_ ids: Set<UInt32>) throws(SystemError) -> [SystemError] {
+        guard kernelMode != nil else { return [] }
+        var changes: [NexthopChange] = []
+        for id in ids.sorted() {
+            let offset = id - KernelModeState.chainBase
+            let chain = ChainID(rawValue: offset / 2)
+            guard let group = chainGroup(chain, offset % 2 == 0 ? .ipv4 : .ipv6),
+                case .group(let members, _) = group.kind, kernelMode!.groups[id] != members
+            else { continue }
+            changes.append(.add(group, replace: kernelMode!.groups[id] != nil))
+            kernelMode!.groups[id] = members
+        }
+        return try netlink.apply(nexthops: changes)
+    }
+
+    /// At stop: every nexthop object of Tandem's (their routes go with them).
+    func removeNexthops() throws(SystemError) {
+        let present = try netlink.nexthops(protocol: config.linux.protocol)
+        let ordered = present.sorted { $0.isGroup && !$1.isGroup }
+        let failures = try netlink.apply(nexthops: ordered.map { .delete(id: $0.id) })
+        for failure in failures { log.error("\(failure)") }
+    }
+}
+
+extension NexthopObject {
+    var isGroup: Bool {
+        if case .group = kind { return true }
+        return false
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import TandemDaemon
+import TandemLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `tandem run`: the gateway, in the foreground, in the current network namespace.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the gateway: forward between TUN devices (userspace mode) or program the kernel (kernel mode).",
+        discussion: """
+            Needs CAP_NET_ADMIN (root). Makes the TUN devices of the configuration, installs its policy-routing \
+            rules, tunnel tables and remote routes (marked with linux.protocol, in linux.table), learns the routes \
+            of the 'learning' section, keeps only CAP_NET_ADMIN and CAP_NET_RAW, and forwards. Logs one line per \
+            event on standard error; "tandem: ready" says it forwards. SIGHUP reloads the file (all or nothing: a \
+            file with errors changes nothing). SIGTERM or SIGINT stops it and removes what it installed, unless \
+            linux.keep-routes-on-exit is true. See docs/run.md.
+            """)
+
+    @Option(name: .long, help: "The configuration file (YAML).")
+    var config: String
+
+    @Option(name: .long, help: "The least severe log level written: debug, info, warning or error.")
+    var logLevel: String = "info"
+
+    func run() throws {
+        // First of all: block the signals (every thread made from here on inherits that) and read them from a
+        // descriptor, so that SIGTERM always goes through the cleanup.
+        let signals: SignalSource
+        do {
+            signals = try SignalSource([SIGTERM, SIGINT, SIGHUP])
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        guard let level = EventLog.Level(name: logLevel) else {
+            printError("error: --log-level must be debug, info, warning or error, got '\(logLevel)'")
+            throw ExitCode(64)
+        }
+        let log = EventLog(level: level)
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(configPath: config, signals: signals, log: log)
+        } catch {
+            log.error("\(error)")
+            throw ExitCode(1)
+        }
+        let status = daemon.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
