@@ -131,6 +131,91 @@ topology_kernel_routes() {
     ip -n "$TOPO_GW" -6 route "$action" "$TOPO_REMOTE_PREFIX_V6" via 2001:db8:1::2 dev gw-a
 }
 
+# topology_tandem_config FILE MODE QUEUES OFFLOADS [EXTRA_PREFIX]: Tandem's configuration for this topology:
+# ingress tnd-in, tunnel a1 (tnd-a1, out of gw-a to zone-a) active and a2 (tnd-a2, out of gw-b to zone-b)
+# standby in one connection, the remote prefixes (and EXTRA_PREFIX) through it, table 200 and proto 201,
+# learning BIRD's routes from the main table.
+topology_tandem_config() {
+    local file="$1" mode="$2" queues="$3" offloads="$4" extra="${5:-}"
+    cat > "$file" <<YAML
+gateway:
+  name: e2e
+  mode: $mode
+  ingress: tnd-in
+icmp:
+  source-ipv4: $TOPO_GW_SITE_V4
+  source-ipv6: $TOPO_GW_SITE_V6
+linux:
+  protocol: 201
+  table: 200
+  rule-priority: 1000
+  queues: $queues
+  offloads: $offloads
+  keep-routes-on-exit: false
+tunnels:
+  - name: a1
+    device: tnd-a1
+    interface: gw-a
+    next-hop-ipv4: $TOPO_ZONE_A_V4
+    next-hop-ipv6: $TOPO_ZONE_A_V6
+    peer: $TOPO_ZONE_A_V4
+    zone: zone-a
+    mtu: 1500
+  - name: a2
+    device: tnd-a2
+    interface: gw-b
+    next-hop-ipv4: $TOPO_ZONE_B_V4
+    next-hop-ipv6: $TOPO_ZONE_B_V6
+    peer: $TOPO_ZONE_B_V4
+    zone: zone-b
+    mtu: 1500
+connections:
+  - name: to-cloud
+    tunnels: [a1, a2]
+routes:
+  - prefix: $TOPO_REMOTE_PREFIX_V4
+    connection: to-cloud
+  - prefix: $TOPO_REMOTE_PREFIX_V6
+    connection: to-cloud
+YAML
+    if [ -n "$extra" ]; then
+        printf '  - prefix: %s\n    connection: to-cloud\n' "$extra" >> "$file"
+    fi
+    cat >> "$file" <<YAML
+learning:
+  table: 254
+  protocols: [bird]
+limits:
+  dynamic-routes: 100
+YAML
+}
+
+# topology_wait_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds; returns 1 after SECONDS.
+topology_wait_until() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+# topology_start_tandem BINARY CONFIG LOGFILE: `tandem run --config CONFIG` in the gateway namespace
+# (pid in TOPO_LAST_PID), waiting up to 20 s for its "tandem: ready" line. Returns 1, and shows the
+# log, when it exits or does not get ready.
+topology_start_tandem() {
+    local binary="$1" config="$2" logfile="$3"
+    topology_spawn "$TOPO_GW" "$logfile" "$binary" run --config "$config"
+    local pid="$TOPO_LAST_PID"
+    topology_wait_until 20 eval "grep -q '^tandem: ready' '$logfile' || ! kill -0 $pid" || true
+    if grep -q '^tandem: ready' "$logfile" && kill -0 "$pid" 2>/dev/null; then
+        return 0
+    fi
+    echo "tandem run did not say 'tandem: ready' within 20 s (or exited); its log ($logfile):" >&2
+    sed 's/^/    /' "$logfile" >&2
+    return 1
+}
+
 # topology_spawn NS LOGFILE CMD...: starts CMD inside NS in the background, output to LOGFILE, and
 # remembers its pid in TOPO_PIDS (and TOPO_LAST_PID). `ip netns exec` execs CMD, so the pid is CMD's.
 topology_spawn() {
@@ -152,7 +237,8 @@ topology_stop() {
     done
     kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null
     local status=0
-    wait "$pid" 2>/dev/null || status=$?
+    # (braces: bash's "Killed" job notice goes to the redirected stderr too)
+    { wait "$pid"; } 2>/dev/null || status=$?
     return "$status"
 }
 
