@@ -187,18 +187,6 @@ extension ConfigLoader {
                 "'table' \(table) leaves no room for the \(tunnels.count) tunnel tables after it (tables up to 252); "
                     + "use at most \(252 - tunnels.count)")
         }
-        if let proto, let learned = learning?.protocols, learned.contains(UInt8(proto)) {
-            f.fail(
-                "protocol",
-                "'protocol' \(proto) is also a 'learning' protocol; Tandem would learn its own routes. Choose another, "
-                    + "e.g. \(Linux.defaultProtocol)")
-        }
-        if let table, let watched = learning?.table, (UInt32(table)...UInt32(table + tunnels.count)).contains(watched) {
-            f.fail(
-                "table",
-                "'table' \(table) (and the tunnel tables after it) include the 'learning' table \(watched); "
-                    + "Tandem would learn its own routes. Choose another, e.g. \(Linux.defaultTable)")
-        }
         guard let proto, let table, let priority, let queues, let offloads, let keep, !f.failed else {
             linux = nil
             return
@@ -206,5 +194,25 @@ extension ConfigLoader {
         linux = Linux(
             protocol: UInt8(proto), table: UInt32(table), rulePriority: UInt32(priority), queues: queues,
             offloads: offloads, keepRoutesOnExit: keep, location: f.location, keyLocations: f.keyLocations)
+    }
+
+    /// Tandem must not learn what it installs itself: its protocol is no learning protocol, and its tables do not
+    /// include the learning table. Checked whether or not the file has a `linux` section (the defaults count too).
+    func checkLearningAgainstLinux() {
+        guard let learning, let linux else { return }
+        if learning.protocols.contains(linux.protocol) {
+            reporter.error(
+                learning.location(of: "protocols"),
+                "'protocols' includes \(linux.protocol), the protocol Tandem marks its own routes with "
+                    + "(linux.protocol); Tandem would learn its own routes. Remove it, or set another 'protocol' in 'linux'")
+        }
+        let tables = linux.table...linux.table(ofTunnel: max(tunnels.count - 1, 0))
+        if tables.contains(learning.table) {
+            reporter.error(
+                learning.location(of: "table"),
+                "'table' \(learning.table) is one of Tandem's own tables (linux.table \(linux.table) and the tunnel "
+                    + "tables after it); Tandem would learn its own routes. Watch another table (254 is main), or move "
+                    + "'table' in 'linux'")
+        }
     }
 }

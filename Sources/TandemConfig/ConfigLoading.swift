@@ -151,6 +151,7 @@ final class ConfigLoader {
         if let node = top.node("learning") { readLearning(node) }
         if let node = top.node("linux") { readLinux(node) }
 
+        checkLearningAgainstLinux()
         checkPolicyRouteLimit(policyNodes)
         if routingMode == .destination { checkOverlappingRoutes() }
         checkLocalASNs()

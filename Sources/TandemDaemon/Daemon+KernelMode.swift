@@ -124,7 +124,8 @@ extension Daemon {
             guard let group = chainGroup(chain, offset % 2 == 0 ? .ipv4 : .ipv6),
                 case .group(let members, _) = group.kind, kernelMode!.groups[id] != members
             else { continue }
-            changes.append(.add(group, replace: kernelMode!.groups[id] != nil))
+            // Create or replace: after a crash the group may be there already, with other members.
+            changes.append(.add(group, replace: true))
             kernelMode!.groups[id] = members
         }
         return try netlink.apply(nexthops: changes)

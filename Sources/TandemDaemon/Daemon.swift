@@ -33,6 +33,9 @@ public final class Daemon {
     var forwarder: Forwarder?
     var ingressIndex: UInt32 = 0
 
+    /// One gateway per namespace and ingress device.
+    var instanceLock: InstanceLock?
+
     /// Kernel mode: the nexthop objects of the current state.
     var kernelMode: KernelModeState?
 
@@ -91,6 +94,14 @@ public final class Daemon {
     // MARK: Start
 
     func start() throws(DaemonError) {
+        do {
+            instanceLock = try InstanceLock(name: "tandem-\(config.gateway.ingress)")
+        } catch where error.code == EADDRINUSE {
+            throw DaemonError(
+                "another tandem run serves ingress \(config.gateway.ingress) in this network namespace; stop it first")
+        } catch {
+            throw DaemonError("\(error)")
+        }
         let interfaces = try checkHost()
         switch config.gateway.mode {
         case .userspace: try makeDevices()
@@ -315,6 +326,8 @@ public final class Daemon {
     // MARK: Stop
 
     func stop() {
+        // Without the lock another instance runs: what is in the kernel is its own, not to be touched.
+        guard instanceLock != nil else { return }
         forwarder?.stop()
         if config.linux.keepRoutesOnExit {
             log.info("keep-routes-on-exit: routes, rules and devices stay in the kernel for the next run")

@@ -57,6 +57,25 @@ struct ForwarderTotals: Sendable {
     var failedWrites: UInt64 = 0
     var failedReplies: UInt64 = 0
     var readErrors: UInt64 = 0
+
+    init() {}
+
+    init(_ pipeline: Pipeline, _ output: TunOutput, readErrors: UInt64) {
+        self.pipeline = pipeline.counters
+        failedWrites = output.failedWrites
+        failedReplies = output.failedReplies
+        self.readErrors = readErrors
+    }
+
+    mutating func add(_ other: ForwarderTotals) {
+        // A reload may add tunnels: the sum grows to the longer list.
+        let missing = other.pipeline.perTunnel.count - pipeline.perTunnel.count
+        if missing > 0 { pipeline.perTunnel += Array(repeating: TrafficCount(), count: missing) }
+        pipeline.add(other.pipeline)
+        failedWrites &+= other.failedWrites
+        failedReplies &+= other.failedReplies
+        readErrors &+= other.readErrors
+    }
 }
 
 /// The pipeline threads over one ingress device.
@@ -72,7 +91,11 @@ final class Forwarder: @unchecked Sendable {
     /// The setup version each thread runs with.
     private let running: Mutex<[Int]>
     private let stopping = Atomic<Bool>(false)
+    /// The counters of retired pipelines (a reload retires them) ...
     private let totals = Mutex(ForwarderTotals())
+    /// ... and each thread's current pipeline, published at most every `publishInterval`.
+    private let live: Mutex<[ForwarderTotals]>
+    static let publishInterval: UInt64 = 100_000_000
     private var threads: [pthread_t] = []
 
     init(ingress: TunDevice, setup: ForwardingSetup, log: EventLog) {
@@ -80,6 +103,7 @@ final class Forwarder: @unchecked Sendable {
         self.setup = Mutex(setup)
         self.log = log
         running = Mutex([Int](repeating: 0, count: ingress.queues.count))
+        live = Mutex([ForwarderTotals](repeating: ForwarderTotals(), count: ingress.queues.count))
     }
 
     /// Starts one thread per ingress queue.
@@ -106,8 +130,13 @@ final class Forwarder: @unchecked Sendable {
         threads.removeAll()
     }
 
-    /// The counters of the stopped threads and of every setup they left.
-    var summary: ForwarderTotals { totals.withLock { $0 } }
+    /// Everything counted so far: the retired pipelines' counters and the running ones' (at most
+    /// `publishInterval` old).
+    var summary: ForwarderTotals {
+        var sum = totals.withLock { $0 }
+        for current in live.withLock({ $0 }) { sum.add(current) }
+        return sum
+    }
 
     private func run(queue index: Int) {
         let queue = ingress.queues[index]
@@ -124,10 +153,11 @@ final class Forwarder: @unchecked Sendable {
         var pipeline: Pipeline?
         var output: TunOutput?
         var readErrors: UInt64 = 0
+        var published: UInt64 = 0
         while !stopping.load(ordering: .relaxed) {
             let current = version.load(ordering: .acquiring)
             if current != seen {
-                fold(pipeline, output, readErrors: &readErrors)
+                fold(pipeline, output, readErrors: &readErrors, queue: index)
                 let setup = setup.withLock { $0 }
                 pipeline = Pipeline(
                     plane: setup.plane, configuration: setup.pipeline, batchCapacity: Self.batchCapacity)
@@ -145,29 +175,32 @@ final class Forwarder: @unchecked Sendable {
                     pipeline!.process(batch, into: &output!)
                     if count < batch.capacity { break }
                 }
+                let now = Self.now()
+                if now &- published >= Self.publishInterval {
+                    published = now
+                    publish(pipeline!, output!, readErrors: readErrors, queue: index)
+                }
             } catch {
                 readErrors &+= 1
                 if readErrors == 1 { log.error("pipeline thread \(index): \(error)") }
             }
         }
-        fold(pipeline, output, readErrors: &readErrors)
+        fold(pipeline, output, readErrors: &readErrors, queue: index)
     }
 
-    /// Adds a retiring pipeline's counters to the totals.
-    private func fold(_ pipeline: Pipeline?, _ output: TunOutput?, readErrors: inout UInt64) {
+    /// Adds a retiring pipeline's counters to the totals (and clears its live slot).
+    private func fold(_ pipeline: Pipeline?, _ output: TunOutput?, readErrors: inout UInt64, queue: Int) {
         guard let pipeline, let output else { return }
-        let counters = pipeline.counters
-        let errors = readErrors
+        let retired = ForwarderTotals(pipeline, output, readErrors: readErrors)
         readErrors = 0
-        totals.withLock { totals in
-            // A reload may add tunnels: the totals grow to the larger list.
-            let missing = counters.perTunnel.count - totals.pipeline.perTunnel.count
-            if missing > 0 { totals.pipeline.perTunnel += Array(repeating: TrafficCount(), count: missing) }
-            totals.pipeline.add(counters)
-            totals.failedWrites &+= output.failedWrites
-            totals.failedReplies &+= output.failedReplies
-            totals.readErrors &+= errors
-        }
+        totals.withLock { $0.add(retired) }
+        live.withLock { $0[queue] = ForwarderTotals() }
+    }
+
+    /// Makes a running pipeline's counters visible to ``summary``.
+    private func publish(_ pipeline: Pipeline, _ output: TunOutput, readErrors: UInt64, queue: Int) {
+        let current = ForwarderTotals(pipeline, output, readErrors: readErrors)
+        live.withLock { $0[queue] = current }
     }
 
     static func now() -> UInt64 {

@@ -3,11 +3,13 @@
 //
 // Userspace mode, for tunnel number i (file order):
 //   rule  priority P      iif <tunnel device>  lookup T+1+i   what Tandem writes to the egress TUN ...
-//   table T+1+i: default dev <interface> [via <next hop>]     ... leaves through the real tunnel device
+//   rule  priority P      oif <interface>      lookup T+1+i   (and the health probes bound to the interface) ...
+//   table T+1+i: default dev <interface> [via <next hop>]     ... leave through the real tunnel device
 //   rule  priority P+1                         lookup T       everything else meets Tandem's table first:
 //   table T: <remote prefix> dev <ingress>                    the remote prefixes go into Tandem.
 // The egress rules come first: a packet Tandem has forwarded must not meet table T again (it would loop).
-// Kernel mode has only the rule for T, and its routes go through nexthop objects (KernelModePlan).
+// Kernel mode has no egress devices (so no iif rules), and its routes in T go through nexthop objects
+// (Daemon+KernelMode.swift); the tunnel tables and oif rules are there for the probes.
 
 import TandemConfig
 import TandemLinux
@@ -22,20 +24,25 @@ struct KernelPlan {
     var table: UInt32 { config.linux.table }
 
     /// Every table Tandem writes routes into.
-    var tables: [UInt32] {
-        [table] + (config.gateway.mode == .userspace ? config.tunnels.indices.map { config.linux.table(ofTunnel: $0) } : [])
-    }
+    var tables: [UInt32] { [table] + config.tunnels.indices.map { config.linux.table(ofTunnel: $0) } }
 
     /// The rules, both families.
     var rules: [RoutingRule] {
         var rules: [RoutingRule] = []
         for family in IPFamily.allCases {
-            if config.gateway.mode == .userspace {
-                for (index, tunnel) in config.tunnels.enumerated() {
+            for (index, tunnel) in config.tunnels.enumerated() {
+                let table = config.linux.table(ofTunnel: index)
+                if config.gateway.mode == .userspace {
                     rules.append(
                         RoutingRule(
                             family: family, priority: config.linux.rulePriority, inputDevice: tunnel.device,
-                            table: config.linux.table(ofTunnel: index), protocol: marker))
+                            table: table, protocol: marker))
+                }
+                if let interface = tunnel.interface {
+                    rules.append(
+                        RoutingRule(
+                            family: family, priority: config.linux.rulePriority, inputDevice: nil,
+                            outputDevice: interface, table: table, protocol: marker))
                 }
             }
             rules.append(
@@ -48,11 +55,10 @@ struct KernelPlan {
 
     static let defaultRoutes = (v4: try! RoutePrefix("0.0.0.0/0"), v6: try! RoutePrefix("::/0"))
 
-    /// Userspace mode: each tunnel table's default routes out of the tunnel's interface.
+    /// Each tunnel table's default routes out of the tunnel's interface.
     ///
     /// - Parameter interfaceIndex: The index of each `interface`.
     func tunnelRoutes(interfaceIndex: [String: UInt32]) -> [KernelRoute] {
-        guard config.gateway.mode == .userspace else { return [] }
         var routes: [KernelRoute] = []
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let interface = tunnel.interface, let device = interfaceIndex[interface] else { continue }

@@ -54,27 +54,35 @@ public enum IPAddressWithLength: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A policy-routing rule: packets that came in on `inputDevice` (or all packets) are looked up in `table`.
+/// A policy-routing rule: packets that came in on `inputDevice`, or sockets bound to `outputDevice` (or all
+/// packets), are looked up in `table`.
 public struct RoutingRule: Hashable, Sendable, CustomStringConvertible {
     public var family: IPFamily
     public var priority: UInt32
     /// The input device's name (FRA_IIFNAME); nil selects every packet.
     public var inputDevice: String?
+    /// The output device's name (FRA_OIFNAME): selects locally made packets of sockets bound to it
+    /// (SO_BINDTODEVICE), such as a tunnel's health probes; nil selects every packet.
+    public var outputDevice: String?
     public var table: UInt32
     /// The FRA_PROTOCOL that marks the rule's owner (Linux 4.17), as rtm_protocol marks a route's; 0 is none.
     public var `protocol`: UInt8
 
-    public init(family: IPFamily, priority: UInt32, inputDevice: String?, table: UInt32, protocol: UInt8 = 0) {
+    public init(
+        family: IPFamily, priority: UInt32, inputDevice: String?, outputDevice: String? = nil, table: UInt32,
+        protocol: UInt8 = 0
+    ) {
         self.family = family
         self.priority = priority
         self.inputDevice = inputDevice
+        self.outputDevice = outputDevice
         self.table = table
         self.protocol = `protocol`
     }
 
     /// "ipv4 rule 1000: iif v1 lookup 150", "ipv6 rule 900: lookup 200 proto 201".
     public var description: String {
-        let selector = inputDevice.map { "iif \($0) " } ?? ""
+        let selector = (inputDevice.map { "iif \($0) " } ?? "") + (outputDevice.map { "oif \($0) " } ?? "")
         let owner = self.protocol == 0 ? "" : " proto \(self.protocol)"
         return "\(family == .ipv4 ? "ipv4" : "ipv6") rule \(priority): \(selector)lookup \(table)\(owner)"
     }
@@ -154,6 +162,9 @@ extension RouteNetlink {
                 message.pointee.rtm_type = 1  // FR_ACT_TO_TBL: look the packet up in the table
                 mnl_attr_put_u32(header, UInt16(FRA_PRIORITY), rule.priority)
                 mnl_attr_put_u32(header, UInt16(FRA_TABLE), rule.table)
+                if let device = rule.outputDevice {
+                    device.withCString { name in mnl_attr_put_strz(header, UInt16(FRA_OIFNAME), name) }
+                }
                 if let device = rule.inputDevice {
                     device.withCString { name in mnl_attr_put_strz(header, UInt16(FRA_IIFNAME), name) }
                 }
@@ -177,7 +188,7 @@ extension RouteNetlink {
     }
 
     /// Reads a rule message (struct fib_rule_hdr, which has rtmsg's layout, then FRA_* attributes); nil for a rule
-    /// that is not "[iif DEVICE] lookup TABLE".
+    /// that is not "[iif DEVICE] [oif DEVICE] lookup TABLE".
     static func parseRule(_ header: UnsafePointer<nlmsghdr>) -> RoutingRule? {
         let message = mnl_nlmsg_get_payload(header).assumingMemoryBound(to: rtmsg.self).pointee
         // fib_rule_hdr: rtm_dst_len is dst_len, rtm_src_len src_len, rtm_tos tos, rtm_type action, rtm_flags flags.
@@ -186,6 +197,7 @@ extension RouteNetlink {
             message.rtm_flags & UInt32(FIB_RULE_INVERT) == 0
         else { return nil }
         var priority: UInt32 = 0  // the kernel leaves FRA_PRIORITY out for priority 0
+        var outputDevice: String?
         var table = UInt32(message.rtm_table)
         var device: String?
         var proto: UInt8 = 0
@@ -201,7 +213,8 @@ extension RouteNetlink {
             // The kernel always sends the suppressor; -1 means none.
             case Int32(FRA_SUPPRESS_PREFIXLEN), Int32(FRA_SUPPRESS_IFGROUP):
                 expressible = expressible && mnl_attr_get_u32(attribute) == UInt32.max
-            case Int32(FRA_OIFNAME), Int32(FRA_GOTO), Int32(FRA_FLOW), Int32(FRA_TUN_ID), Int32(FRA_L3MDEV),
+            case Int32(FRA_OIFNAME): outputDevice = String(cString: mnl_attr_get_str(attribute))
+            case Int32(FRA_GOTO), Int32(FRA_FLOW), Int32(FRA_TUN_ID), Int32(FRA_L3MDEV),
                 Int32(FRA_UID_RANGE), Int32(FRA_IP_PROTO), Int32(FRA_SPORT_RANGE), Int32(FRA_DPORT_RANGE):
                 expressible = false
             // Selectors newer than these headers (DSCP, flow label, port masks: Linux 6.13 on) are put only when set.
@@ -210,6 +223,8 @@ extension RouteNetlink {
             }
         }
         guard expressible else { return nil }
-        return RoutingRule(family: family, priority: priority, inputDevice: device, table: table, protocol: proto)
+        return RoutingRule(
+            family: family, priority: priority, inputDevice: device, outputDevice: outputDevice, table: table,
+            protocol: proto)
     }
 }

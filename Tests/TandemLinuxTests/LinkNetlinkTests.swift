@@ -84,4 +84,19 @@ struct LinkNetlinkTests {
             #expect(try lab.json(["-6", "rule", "show"]).compactMap { $0["priority"] as? Int } == [0, 32766])
         }
     }
+
+    @Test func outputDeviceRulesSelectSocketsBoundToTheDevice() throws {
+        try TestNamespace.with { lab in
+            let netlink = try lab.netlink()
+            let probes = RoutingRule(
+                family: .ipv4, priority: 1000, inputDevice: nil, outputDevice: "v1", table: 151, protocol: 201)
+            #expect(probes.description == "ipv4 rule 1000: oif v1 lookup 151 proto 201")
+            #expect(try netlink.apply(rules: [probes]).isEmpty)
+            let shown = try lab.json(["-4", "rule", "show"]).first { $0["priority"] as? Int == 1000 }
+            #expect(shown?["oif"] as? String == "v1" && shown?["table"] as? String == "151" && shown?["iif"] == nil)
+            #expect(try netlink.rules(family: .ipv4).contains(probes))
+            #expect(try netlink.apply(rules: [probes], remove: true).isEmpty)
+            #expect(try lab.json(["-4", "rule", "show"]).first { $0["priority"] as? Int == 1000 } == nil)
+        }
+    }
 }

@@ -1,0 +1,46 @@
+// One gateway per network namespace and ingress device: a second `tandem run` would attach more queues to the
+// same TUN device and fight over the same routes. An abstract unix socket name is the lock: abstract names belong
+// to the network namespace, vanish when the process ends however it ends (no stale lock file after a kill -9),
+// and binding a taken one fails at once.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Held while this object lives.
+public final class InstanceLock {
+    private let descriptor: CInt
+    /// The abstract socket name, without the leading zero byte.
+    public let name: String
+
+    /// Takes the lock `name` in the calling thread's network namespace.
+    ///
+    /// - Throws: ``SystemError`` with EADDRINUSE when another process holds it.
+    public init(name: String) throws(SystemError) {
+        self.name = name
+        descriptor = try valueOrErrno("opening the lock socket @\(name)") {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(name.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            // sun_path[0] stays 0: an abstract name.
+            for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
+        let descriptor = self.descriptor
+        do {
+            _ = try valueOrErrno("taking the lock @\(name)") {
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+                }
+            }
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
+
+    deinit { close(descriptor) }
+}
