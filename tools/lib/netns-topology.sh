@@ -226,11 +226,24 @@ topology_spawn() {
     TOPO_PIDS+=("$TOPO_LAST_PID")
 }
 
+# topology_forget PID: a process that has ended leaves TOPO_PIDS (its pid may be reused; never signal it again).
+topology_forget() {
+    local kept=() pid
+    for pid in "${TOPO_PIDS[@]}"; do
+        [ "$pid" = "$1" ] || kept+=("$pid")
+    done
+    TOPO_PIDS=("${kept[@]}")
+}
+
 # topology_stop PID [SIGNAL]: sends SIGNAL (TERM) to one process we started and waits up to 5 s for it
 # to end (then KILL). Returns the process's exit status when it is our child, else 0.
 topology_stop() {
     local pid="$1" signal="${2:-TERM}"
-    kill -s "$signal" "$pid" 2>/dev/null || return 0
+    if ! kill -s "$signal" "$pid" 2>/dev/null; then
+        { wait "$pid"; } 2>/dev/null || true
+        topology_forget "$pid"
+        return 0
+    fi
     for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
@@ -239,6 +252,7 @@ topology_stop() {
     local status=0
     # (braces: bash's "Killed" job notice goes to the redirected stderr too)
     { wait "$pid"; } 2>/dev/null || status=$?
+    topology_forget "$pid"
     return "$status"
 }
 
@@ -264,12 +278,13 @@ topology_destroy() {
             kill -s KILL "$pid" 2>/dev/null || true
         done
     done
+    for ns in "${TOPO_NAMESPACES[@]}"; do
+        [ -e "/run/netns/$ns" ] || continue
+        ip netns del "$ns" 2>/dev/null || { sleep 0.5; ip netns del "$ns" || echo "warning: could not remove namespace $ns" >&2; }
+    done
     for pid in "${TOPO_PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
+        { wait "$pid"; } 2>/dev/null || true
     done
     TOPO_PIDS=()
-    for ns in "${TOPO_NAMESPACES[@]}"; do
-        [ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
-    done
     return 0
 }
