@@ -218,13 +218,20 @@ public final class Daemon {
         }
     }
 
-    /// Sets devices up with the largest MTU (Tandem applies each tunnel's MTU itself); returns their indices.
+    /// Packets the kernel may queue for a pipeline thread (TUN's default is 500): a burst that comes while the thread
+    /// waits for a core is queued, not dropped. At most 64 KiB each (offload packets): bounded memory.
+    static let transmitQueueLength: UInt32 = 2048
+
+    /// Sets devices up with the largest MTU (Tandem applies each tunnel's MTU itself) and a longer queue; returns
+    /// their indices.
     func bringUp(_ devices: [TunDevice]) throws(DaemonError) -> [UInt32] {
         var changes: [LinkChange] = []
         for device in devices {
             let index = if_nametoindex(device.name)
             guard index != 0 else { throw DaemonError("TUN device \(device.name) vanished right after it was made") }
-            changes.append(LinkChange(index: index, name: device.name, up: true, mtu: 65_535))
+            changes.append(
+                LinkChange(
+                    index: index, name: device.name, up: true, mtu: 65_535, transmitQueueLength: Self.transmitQueueLength))
         }
         let failures: [SystemError]
         do { failures = try netlink.apply(changes) } catch { throw DaemonError("\(error)") }

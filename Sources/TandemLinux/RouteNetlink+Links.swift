@@ -18,12 +18,16 @@ public struct LinkChange: Hashable, Sendable {
     public var up: Bool?
     /// The MTU; nil leaves it.
     public var mtu: UInt32?
+    /// The transmit queue's length in packets (IFLA_TXQLEN; for a TUN device, the packets the kernel may queue
+    /// for its reader); nil leaves it.
+    public var transmitQueueLength: UInt32?
 
-    public init(index: UInt32, name: String, up: Bool? = nil, mtu: UInt32? = nil) {
+    public init(index: UInt32, name: String, up: Bool? = nil, mtu: UInt32? = nil, transmitQueueLength: UInt32? = nil) {
         self.index = index
         self.name = name
         self.up = up
         self.mtu = mtu
+        self.transmitQueueLength = transmitQueueLength
     }
 }
 
@@ -108,6 +112,7 @@ extension RouteNetlink {
                     info.pointee.ifi_flags = up ? UInt32(IFF_UP) : 0
                 }
                 if let mtu = change.mtu { mnl_attr_put_u32(header, UInt16(IFLA_MTU), mtu) }
+                if let length = change.transmitQueueLength { mnl_attr_put_u32(header, UInt16(IFLA_TXQLEN), length) }
             })
     }
 
