@@ -123,6 +123,36 @@ topology_create() {
     ip -n "$TOPO_CLOUD" -6 route add "$TOPO_SITE_PREFIX_V6" via 2001:db8:4::1 metric 200
 }
 
+# topology_create_extra_links: optional extra links for the failover checks (tools/lib/check-failover), made after
+# topology_create; the five links above keep their names and addresses:
+#
+#   gateway gw-b2    198.18.5.1/24  2001:db8:5::1/64  <->  zone-b  zb-gw2    198.18.5.2/24  2001:db8:5::2/64
+#   gateway gw-a2    198.18.6.1/24  2001:db8:6::1/64  <->  zone-a  za-gw2    198.18.6.2/24  2001:db8:6::2/64
+#   zone-a za-cloud2 198.18.7.1/24  2001:db8:7::1/64  <->  cloud   cl-a2     198.18.7.2/24  2001:db8:7::2/64
+#   zone-b zb-cloud2 198.18.8.1/24  2001:db8:8::1/64  <->  cloud   cl-b2     198.18.8.2/24  2001:db8:8::2/64
+#
+# So the gateway has four paths to the cloud, and the cloud's receiver tells them apart by the interface a datagram
+# comes in on: gw-a -> cl-a, gw-b -> cl-b, gw-a2 -> cl-a2, gw-b2 -> cl-b2. Each zone sends what came in on its second
+# link out of its second cloud link (a rule `iif <second link> lookup 102` at priority 100, table 102 holding the
+# remote prefixes through the second cloud link); everything else keeps the routes above. The cloud still routes
+# the site prefixes back through zone-a.
+topology_create_extra_links() {
+    topology_link "$TOPO_GW" gw-b2 198.18.5.1/24 2001:db8:5::1/64 "$TOPO_ZONE_B" zb-gw2 198.18.5.2/24 2001:db8:5::2/64
+    topology_link "$TOPO_GW" gw-a2 198.18.6.1/24 2001:db8:6::1/64 "$TOPO_ZONE_A" za-gw2 198.18.6.2/24 2001:db8:6::2/64
+    topology_link "$TOPO_ZONE_A" za-cloud2 198.18.7.1/24 2001:db8:7::1/64 "$TOPO_CLOUD" cl-a2 198.18.7.2/24 2001:db8:7::2/64
+    topology_link "$TOPO_ZONE_B" zb-cloud2 198.18.8.1/24 2001:db8:8::1/64 "$TOPO_CLOUD" cl-b2 198.18.8.2/24 2001:db8:8::2/64
+    local ns second cloud4 cloud6 family
+    for ns in "$TOPO_ZONE_A" "$TOPO_ZONE_B"; do
+        if [ "$ns" = "$TOPO_ZONE_A" ]; then second=za-gw2 cloud4=198.18.7.2 cloud6=2001:db8:7::2
+        else second=zb-gw2 cloud4=198.18.8.2 cloud6=2001:db8:8::2; fi
+        for family in 4 6; do
+            ip -n "$ns" "-$family" rule add iif "$second" lookup 102 priority 100
+        done
+        ip -n "$ns" route add "$TOPO_REMOTE_PREFIX_V4" via "$cloud4" table 102
+        ip -n "$ns" -6 route add "$TOPO_REMOTE_PREFIX_V6" via "$cloud6" table 102
+    done
+}
+
 # topology_kernel_routes add|del: plain kernel routes in the gateway to the remote prefixes through
 # zone-a, for the kernel baseline (no Tandem). Remove them before Tandem runs.
 topology_kernel_routes() {

@@ -2,7 +2,7 @@
 """A UDP stream with sequence numbers, to watch a failover from the outside.
 
   udp-stream.py send --to ADDR --port P --rate PPS --seconds S [--flows N] [--source-port-base B]
-  udp-stream.py receive --port P --seconds S --out FILE.json [--bind ADDR]
+  udp-stream.py receive --port P --seconds S --out FILE.json [--bind ADDR] [--late-ms MS]
 
 The sender sends PPS datagrams per second (spread round-robin over N flows: N source ports), each carrying
 (flow, sequence number, send time). The receiver records, for every datagram, its flow, sequence number, arrival
@@ -10,6 +10,15 @@ time and the interface it came in on (IP_PKTINFO / IPV6_RECVPKTINFO: in the test
 which zone, so which tunnel, carried it), and writes a summary: per flow received, duplicates, missing, the
 longest run of missing sequence numbers as an outage in milliseconds (its length x the interval), and the
 interfaces seen with their counts and the sequence numbers where a flow changed interface.
+
+A datagram that arrives more than --late-ms (100) after it was sent (sender and receiver share the host's clock in
+the test namespaces) is late: held in a queue while its path was down (a neighbour entry waiting for ARP keeps up to
+unres_qlen_bytes of packets and sends them when the link returns), it came far too late to count. "outage" is the
+longest run of sequence numbers not delivered on time (missing or late), in milliseconds at 1 ms each; "late" and
+"max_latency_ms" count them; "gaps" lists the runs not delivered on time (at most 200 per flow, each with how many
+of them came late) and "changes" the interface changes among the datagrams delivered on time. Changes and gaps carry
+the sender's wall-clock send times around them ("sent", "sent_before", "sent_after": seconds since the epoch), so that
+a failover can be set against the gateway's event log and the moments a test failed or restored a path.
 """
 import argparse
 import json
@@ -77,15 +86,20 @@ def receive(args):
                 interface = names.get(struct.unpack_from("I", value, 0)[0], "?")
             elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
                 interface = names.get(struct.unpack_from("I", value, 16)[0], "?")
-        flows.setdefault(flow, []).append((sequence, time.monotonic(), interface))
+        flows.setdefault(flow, []).append((sequence, sent, interface, time.time()))
     summary = {"flows": {}}
     for flow, records in sorted(flows.items()):
         seen = {}
+        sent_at = {}
+        latency = {}
         duplicates = 0
-        for sequence, _, interface in records:
+        for sequence, sent, interface, arrived in records:
             if sequence in seen:
                 duplicates += 1
+                continue
             seen[sequence] = interface
+            sent_at[sequence] = sent
+            latency[sequence] = arrived - sent
         ordered = sorted(seen)
         first, last = ordered[0], ordered[-1]
         missing = (last - first + 1) - len(ordered)
@@ -94,19 +108,35 @@ def receive(args):
         for a, b in zip(ordered, ordered[1:]):
             if b - a - 1 > longest:
                 longest, longest_after = b - a - 1, a
+        late_limit = args.late_ms / 1000
+        on_time = [q for q in ordered if latency[q] <= late_limit]
+        late = len(ordered) - len(on_time)
+        outage, outage_after, gaps = 0, None, []
+        for a, b in zip(on_time, on_time[1:]):
+            if b - a > 1:
+                if b - a - 1 > outage:
+                    outage, outage_after = b - a - 1, a
+                if len(gaps) < 200:
+                    gaps.append({"after": a, "length": b - a - 1,
+                                 "late": sum(1 for q in range(a + 1, b) if q in seen),
+                                 "sent_before": sent_at[a], "sent_after": sent_at[b]})
         interfaces = {}
+        for sequence in ordered:
+            interfaces[seen[sequence]] = interfaces.get(seen[sequence], 0) + 1
         changes = []
         previous = None
-        for sequence in ordered:
+        for sequence in on_time:
             interface = seen[sequence]
-            interfaces[interface] = interfaces.get(interface, 0) + 1
             if previous is not None and interface != previous:
-                changes.append({"sequence": sequence, "from": previous, "to": interface})
+                changes.append({"sequence": sequence, "from": previous, "to": interface, "sent": sent_at[sequence]})
             previous = interface
         summary["flows"][str(flow)] = {
             "received": len(ordered), "first": first, "last": last, "duplicates": duplicates,
             "missing": missing, "longest_gap": longest, "longest_gap_after": longest_after,
-            "interfaces": interfaces, "changes": changes,
+            "late": late, "max_latency_ms": round(max(latency.values()) * 1000, 3),
+            "outage": outage, "outage_after": outage_after,
+            "interfaces": interfaces, "changes": changes, "gaps": gaps,
+            "first_sent": sent_at[first], "last_sent": sent_at[last],
         }
     with open(args.out, "w") as out:
         json.dump(summary, out, indent=1)
@@ -128,6 +158,7 @@ def main():
     receiver.add_argument("--seconds", type=float, default=6)
     receiver.add_argument("--bind", default="0.0.0.0")
     receiver.add_argument("--out", required=True)
+    receiver.add_argument("--late-ms", type=float, default=100)
     args = parser.parse_args()
     if args.command == "send":
         send(args)
