@@ -15,7 +15,7 @@ Used by tools/lib/check-failover, tools/bench-failover and tools/demo. Each chec
   ecmp SUMMARY --what TEXT --failed cl-a --broken T --restored T
       flows over four connections; the connection whose traffic arrives on --failed failed: only its flows moved.
   outage SUMMARY: the longest run of datagrams of flow 0 missing or late (ms at 1000 pps), or "none".
-  events LOG: Tandem's event lines, readably (tools/demo).
+  events LOG [--follow]: Tandem's event lines, readably (tools/demo); --follow prints them as they are written.
 """
 import argparse
 import datetime
@@ -252,15 +252,42 @@ def outage(args):
 
 
 def show_events(args):
+    if args.follow:
+        # Follow the log as Tandem writes it (until stopped), each event printed as it comes.
+        import time
+        with open(args.log, errors="replace") as f:
+            pending = ""
+            while True:
+                chunk = f.readline()
+                if not chunk:
+                    time.sleep(0.05)
+                    continue
+                pending += chunk
+                if not pending.endswith("\n"):
+                    continue
+                match = EVENT.match(pending)
+                pending = ""
+                if match:
+                    try:
+                        print_event(json.loads(match.group(1)))
+                    except ValueError:
+                        pass
     for e in events(args.log):
-        extra = ""
-        if e["event"] == "selectionChanged":
-            extra = f"traffic {e.get('from')} -> {e.get('to')}"
-        elif e["event"] == "heldDown":
-            extra = f"held down for {e.get('held_for_ms')} ms"
-        probes = e.get("probes") or {}
-        print(f"  {e['time'][11:23]}  {e['event']:<16} {e['connection']}/{e['tunnel']:<4} {extra or e.get('reason', '')}"
-              f"  (probes sent {probes.get('sent')}, lost {probes.get('lost')})")
+        print_event(e)
+
+
+def print_event(e):
+    if e["event"] == "selectionChanged":
+        what = f"traffic moves {e.get('from')} -> {e.get('to')} ({e.get('reason')})"
+    elif e["event"] == "heldDown":
+        what = f"held down for {e.get('held_for_ms')} ms ({e.get('reason')})"
+    else:
+        what = e.get("reason", "")
+    probes = e.get("probes") or {}
+    rtt = probes.get("last_rtt_ms")
+    print(f"tandem {e['time'][11:23]}Z  {e['event']:<16} {e['connection']}/{e['tunnel']}: {what}"
+          f"  [probes sent {probes.get('sent')}, lost {probes.get('lost')}"
+          + (f", last rtt {rtt:.2f} ms]" if isinstance(rtt, (int, float)) else "]"), flush=True)
 
 
 def main():
@@ -305,6 +332,7 @@ def main():
     p.set_defaults(run=outage)
     p = sub.add_parser("events")
     p.add_argument("log")
+    p.add_argument("--follow", action="store_true")
     p.set_defaults(run=show_events)
     args = parser.parse_args()
     try:

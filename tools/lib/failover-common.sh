@@ -145,6 +145,7 @@ STREAM_PIDS=()
 
 # stream_start NAME SECONDS FLOWS FAMILY...: a receiver in the cloud and a sender in the site per family (4 on
 # port 5555, 6 on port 5556), RATE datagrams per second each; STREAM_START is the wall time the senders start.
+# With STREAM_PROGRESS=SECONDS the receivers log their datagrams per interface that often.
 stream_start() {
     local name="$1" seconds="$2" flows="$3" family port bind to
     shift 3
@@ -154,7 +155,7 @@ stream_start() {
         if [ "$family" = 4 ]; then port=5555 bind=0.0.0.0 to="$TOPO_REMOTE_V4"; else port=5556 bind=:: to="$TOPO_REMOTE_V6"; fi
         topology_spawn "$TOPO_CLOUD" "$work/$name-v$family.recv.log" \
             python3 "$lib/udp-stream.py" receive --port "$port" --bind "$bind" \
-            --seconds "$(add "$seconds" 2)" --out "$work/$name-v$family.json"
+            --seconds "$(add "$seconds" 2)" --out "$work/$name-v$family.json" ${STREAM_PROGRESS:+--progress "$STREAM_PROGRESS"}
         STREAM_PIDS+=("$TOPO_LAST_PID")
         topology_wait_until 5 ip netns exec "$TOPO_CLOUD" sh -c "ss -lun | grep -q ':$port '" || true
     done

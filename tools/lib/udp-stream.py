@@ -2,7 +2,7 @@
 """A UDP stream with sequence numbers, to watch a failover from the outside.
 
   udp-stream.py send --to ADDR --port P --rate PPS --seconds S [--flows N] [--source-port-base B]
-  udp-stream.py receive --port P --seconds S --out FILE.json [--bind ADDR] [--late-ms MS]
+  udp-stream.py receive --port P --seconds S --out FILE.json [--bind ADDR] [--late-ms MS] [--progress SECONDS]
 
 The sender sends PPS datagrams per second (spread round-robin over N flows: N source ports), each carrying
 (flow, sequence number, send time). The receiver records, for every datagram, its flow, sequence number, arrival
@@ -71,8 +71,19 @@ def receive(args):
     s.settimeout(0.2)
     names = {index: name for index, name in socket.if_nameindex()}
     flows = {}
-    deadline = time.monotonic() + args.seconds
+    start = time.monotonic()
+    deadline = start + args.seconds
+    progress_at = start + args.progress if args.progress else None
+    window = {}
+    if args.progress:
+        s.settimeout(min(0.2, args.progress / 2))
     while time.monotonic() < deadline:
+        if progress_at is not None and time.monotonic() >= progress_at:
+            if window or not flows:
+                counts = ", ".join(f"{name} {count}" for name, count in sorted(window.items())) or "nothing yet"
+                print(f"receiver +{progress_at - start:4.1f} s: {counts} (last {args.progress:g} s)", flush=True)
+            window = {}
+            progress_at += args.progress
         try:
             data, ancillary, _, _ = s.recvmsg(2048, 256)
         except socket.timeout:
@@ -87,6 +98,7 @@ def receive(args):
             elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
                 interface = names.get(struct.unpack_from("I", value, 16)[0], "?")
         flows.setdefault(flow, []).append((sequence, sent, interface, time.time()))
+        window[interface] = window.get(interface, 0) + 1
     summary = {"flows": {}}
     for flow, records in sorted(flows.items()):
         seen = {}
@@ -159,6 +171,8 @@ def main():
     receiver.add_argument("--bind", default="0.0.0.0")
     receiver.add_argument("--out", required=True)
     receiver.add_argument("--late-ms", type=float, default=100)
+    receiver.add_argument("--progress", type=float, default=0,
+                          help="every this many seconds, print the datagrams per interface since the last line")
     args = parser.parse_args()
     if args.command == "send":
         send(args)
