@@ -14,7 +14,8 @@ Used by tools/lib/check-failover, tools/bench-failover and tools/demo. Each chec
       the active tunnel flapped with damping: a heldDown event, then no more moves, at most 2 x flaps + 1 moves.
   ecmp SUMMARY --what TEXT --failed cl-a --broken T --restored T
       flows over four connections; the connection whose traffic arrives on --failed failed: only its flows moved.
-  outage SUMMARY: the longest run of datagrams of flow 0 missing or late (ms at 1000 pps), or "none".
+  outage SUMMARY [--sent N]: the longest run of datagrams of flow 0 missing or late (ms at 1000 pps), or "none";
+      ">N" when the last N datagrams the sender sent never came (the traffic had not recovered when the stream ended).
   events LOG [--follow]: Tandem's event lines, readably (tools/demo); --follow prints them as they are written.
 """
 import argparse
@@ -248,7 +249,12 @@ def check_ecmp(args):
 
 def outage(args):
     flow = load(args.summary).get("flows", {}).get("0")
-    print(flow["outage"] if flow and flow["received"] else "none")
+    if not flow or not flow["received"]:
+        print("none")
+        return
+    # A stream that did not recover before it ended has a trailing gap the receiver cannot see: the sender's count.
+    trailing = args.sent - flow["last"] if args.sent else 0
+    print(f">{trailing}" if trailing > max(flow["outage"], 50) else flow["outage"])
 
 
 def show_events(args):
@@ -329,6 +335,7 @@ def main():
     p.set_defaults(run=check_ecmp)
     p = sub.add_parser("outage")
     p.add_argument("summary")
+    p.add_argument("--sent", type=int, default=0, help="datagrams the sender sent (its output's 'sent')")
     p.set_defaults(run=outage)
     p = sub.add_parser("events")
     p.add_argument("log")
