@@ -21,11 +21,6 @@ extension Daemon {
         }
     }
 
-    /// The probe figures of each tunnel, by tunnel index.
-    public var probeStatistics: [ProbeStatistics] {
-        config.tunnels.indices.map { probes?.statistics(of: TunnelID($0)) ?? ProbeStatistics() }
-    }
-
     /// How long the event loop may wait: until the next probe, probe timeout or controller timer, at most 1 s.
     func pollTimeout(now: UInt64) -> Int32 {
         var deadline = now &+ 1_000_000_000

@@ -36,6 +36,10 @@ public final class Daemon {
     /// One gateway per namespace and ingress device.
     var instanceLock: InstanceLock?
 
+    /// The control socket (`tandem show`, `tandem lookup`); its path, if not the default /run/tandem/<name>.sock.
+    var control: ControlServer?
+    public var controlSocketPath: String?
+
     /// Kernel mode: the nexthop objects of the current state.
     var kernelMode: KernelModeState?
 
@@ -113,6 +117,7 @@ public final class Daemon {
         } catch {
             throw DaemonError("\(error)")
         }
+        try startControl()
         let interfaces = try checkHost()
         switch config.gateway.mode {
         case .userspace: try makeDevices()
@@ -314,6 +319,7 @@ public final class Daemon {
             poll = try EventPoll(capacity: 64)
             try poll.add(signals.descriptor)
             if let monitor { try poll.add(monitor.descriptor) }
+            try registerControl(in: poll)
             for descriptor in probes?.descriptors ?? [] { try poll.add(descriptor) }
             polledProbes = Set(probes?.descriptors ?? [])
         } catch {
@@ -342,10 +348,13 @@ public final class Daemon {
                     }
                 } else if let monitor, descriptor == monitor.descriptor {
                     readRouteNotifications()
+                } else if let control, control.owns(descriptor) {
+                    serveControl(descriptor, events: poll.readyEvents(index), poll: poll)
                 } else {
                     readProbeAnswers(on: descriptor)
                 }
             }
+            control?.expire(poll: poll)
             runHealthTimers()
         }
     }
@@ -364,6 +373,7 @@ public final class Daemon {
     func stop() {
         // Without the lock another instance runs: what is in the kernel is its own, not to be touched.
         guard instanceLock != nil else { return }
+        control = nil
         forwarder?.stop()
         if config.linux.keepRoutesOnExit {
             log.info("keep-routes-on-exit: routes, rules and devices stay in the kernel for the next run")

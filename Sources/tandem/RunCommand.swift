@@ -26,6 +26,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The least severe log level written: debug, info, warning or error.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "The control socket for tandem show and tandem lookup (default: /run/tandem/<gateway.name>.sock).")
+    var controlSocket: String?
+
     func run() throws {
         // First of all: block the signals (every thread made from here on inherits that) and read them from a
         // descriptor, so that SIGTERM always goes through the cleanup.
@@ -48,6 +51,7 @@ struct Run: ParsableCommand {
             log.error("\(error)")
             throw ExitCode(1)
         }
+        daemon.controlSocketPath = controlSocket
         let status = daemon.run()
         if status != 0 { throw ExitCode(status) }
     }
