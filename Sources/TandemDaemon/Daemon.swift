@@ -47,6 +47,10 @@ public final class Daemon {
     /// ... and the target of each route in Tandem's table, as last installed.
     var installedRemote: [RoutePrefix: KernelRoute.Target] = [:]
 
+    /// Metrics: the Prometheus values, and the endpoint of the `metrics` section (see Daemon+Metrics).
+    let metrics = DaemonMetrics.shared
+    var metricsServer: MetricsServer?
+
     /// Makes the daemon: reads and checks the configuration; nothing is changed yet.
     ///
     /// - Parameter signals: Made by the caller before any other thread started (see ``SignalSource``).
@@ -102,6 +106,7 @@ public final class Daemon {
         } catch {
             throw DaemonError("\(error)")
         }
+        try startMetrics()
         let interfaces = try checkHost()
         switch config.gateway.mode {
         case .userspace: try makeDevices()
@@ -255,6 +260,7 @@ public final class Daemon {
                 tables: tunnelTables, desired: plan.tunnelRoutes(interfaceIndex: interfaces))
             log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
             for failure in (rules + tunnelRoutes).failures { log.error("\(failure)") }
+            metrics.recordNetlinkErrors((rules + tunnelRoutes).failures.count)
             try syncAllRemoteRoutes()
             if let failure = (rules + tunnelRoutes).failures.first { throw DaemonError("\(failure)") }
         } catch let error as DaemonError {
@@ -294,13 +300,14 @@ public final class Daemon {
             poll = try EventPoll(capacity: 4)
             try poll.add(signals.descriptor)
             if let monitor { try poll.add(monitor.descriptor) }
+            try metricsServer?.attach(to: poll)
         } catch {
             log.error("the event loop cannot start: \(error)")
             return
         }
         while true {
             let ready: Int
-            do { ready = try poll.wait(timeoutMilliseconds: 1000) } catch {
+            do { ready = try poll.wait(timeoutMilliseconds: metricsServer?.timeout(atMost: 1000) ?? 1000) } catch {
                 log.error("\(error)")
                 return
             }
@@ -318,8 +325,11 @@ public final class Daemon {
                     }
                 } else if let monitor, descriptor == monitor.descriptor {
                     readRouteNotifications()
+                } else {
+                    metricsServer?.handle(descriptor, events: poll.readyEvents(index))
                 }
             }
+            metricsServer?.dropIdle()
         }
     }
 
