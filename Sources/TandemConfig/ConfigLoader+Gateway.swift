@@ -235,8 +235,8 @@ extension ConfigLoader {
                     f.fail(
                         "listen",
                         "'listen' must be a loopback address (127.0.0.0/8 or ::1), got '\(text)': the metrics "
-                            + "endpoint has no authentication; use 127.0.0.1:\(parsedPort) and reach it through a local "
-                            + "agent or an SSH tunnel")
+                            + "endpoint has no authentication; use 127.0.0.1:\(parsedPort) and reach it through a "
+                            + "local agent or an SSH tunnel")
                 }
             case .failure(let error):
                 f.fail("listen", "'listen' must be ADDRESS:PORT on loopback, got '\(text)': \(error.message)")

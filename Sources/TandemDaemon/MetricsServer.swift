@@ -69,7 +69,9 @@ public final class MetricsServer {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(descriptor, $0, &size) }
             }
             // sin_port and sin6_port are at the same place, in network byte order.
-            boundPort = withUnsafeBytes(of: storage) { UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) }
+            boundPort = withUnsafeBytes(of: storage) {
+                UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+            }
             return 0
         }
         if status != 0 {
@@ -179,8 +181,9 @@ public final class MetricsServer {
     private func write(_ descriptor: CInt) {
         guard var connection = connections[descriptor], let response = connection.response else { return }
         while connection.written < response.count {
+            let offset = connection.written
             let count = response.withUnsafeBytes {
-                send(descriptor, $0.baseAddress! + connection.written, $0.count - connection.written, Int32(MSG_NOSIGNAL))
+                send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
             }
             if count < 0 {
                 if errno == EINTR { continue }

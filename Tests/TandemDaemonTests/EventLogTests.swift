@@ -94,7 +94,8 @@ struct EventLogTests {
     }
 
     @Test func eventParses() throws {
-        let line = EventLog.eventJSON("probe", [("tunnel", "a\"1\n"), ("rtt", .seconds(.microseconds(1500)))], at: Self.time)
+        let fields: [(String, JSONValue)] = [("tunnel", "a\"1\n"), ("rtt", .seconds(.microseconds(1500)))]
+        let line = EventLog.eventJSON("probe", fields, at: Self.time)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         #expect(parsed["time"] as? String == "2026-11-18T11:06:40.123Z")
         #expect(parsed["event"] as? String == "probe")

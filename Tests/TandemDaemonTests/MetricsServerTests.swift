@@ -175,7 +175,8 @@ struct MetricsServerLargeTests {
         let helper = MetricsServerTests(poll: poll, server: server)
         let client = try helper.connectClient()
         defer { close(client) }
-        let (answer, closed) = try helper.exchange(client, send: Array("GET /metrics HTTP/1.1\r\n\r\n".utf8), seconds: 10)
+        let request = Array("GET /metrics HTTP/1.1\r\n\r\n".utf8)
+        let (answer, closed) = try helper.exchange(client, send: request, seconds: 10)
         #expect(closed)
         #expect(answer.hasSuffix(body) && answer.contains("Content-Length: \(body.utf8.count)\r\n"))
     }
