@@ -62,6 +62,10 @@ public final class Daemon {
     /// Remote prefixes without a route now (kernel mode: their chain has no group yet).
     var unrouted: Set<RoutePrefix> = []
 
+    /// Metrics: the Prometheus values, and the endpoint of the `metrics` section (see Daemon+Metrics).
+    let metrics = DaemonMetrics.shared
+    var metricsServer: MetricsServer?
+
     /// Makes the daemon: reads and checks the configuration; nothing is changed yet.
     ///
     /// - Parameter signals: Made by the caller before any other thread started (see ``SignalSource``).
@@ -118,6 +122,7 @@ public final class Daemon {
             throw DaemonError("\(error)")
         }
         try startControl()
+        try startMetrics()
         let interfaces = try checkHost()
         switch config.gateway.mode {
         case .userspace: try makeDevices()
@@ -280,6 +285,7 @@ public final class Daemon {
             if config.gateway.mode == .kernel { try installNexthops(interfaces: interfaces) }
             log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
             for failure in (rules + tunnelRoutes).failures { log.error("\(failure)") }
+            metrics.recordNetlinkErrors((rules + tunnelRoutes).failures.count)
             try syncAllRemoteRoutes()
             if let failure = (rules + tunnelRoutes).failures.first { throw DaemonError("\(failure)") }
         } catch let error as DaemonError {
@@ -320,6 +326,7 @@ public final class Daemon {
             try poll.add(signals.descriptor)
             if let monitor { try poll.add(monitor.descriptor) }
             try registerControl(in: poll)
+            try metricsServer?.attach(to: poll)
             for descriptor in probes?.descriptors ?? [] { try poll.add(descriptor) }
             polledProbes = Set(probes?.descriptors ?? [])
         } catch {
@@ -328,7 +335,8 @@ public final class Daemon {
         }
         while true {
             let ready: Int
-            do { ready = try poll.wait(timeoutMilliseconds: pollTimeout(now: Forwarder.now())) } catch {
+            let timeout = pollTimeout(now: Forwarder.now())
+            do { ready = try poll.wait(timeoutMilliseconds: metricsServer?.timeout(atMost: timeout) ?? timeout) } catch {
                 log.error("\(error)")
                 return
             }
@@ -350,11 +358,14 @@ public final class Daemon {
                     readRouteNotifications()
                 } else if let control, control.owns(descriptor) {
                     serveControl(descriptor, events: poll.readyEvents(index), poll: poll)
+                } else if metricsServer?.handle(descriptor, events: poll.readyEvents(index)) == true {
+                    continue
                 } else {
                     readProbeAnswers(on: descriptor)
                 }
             }
             control?.expire(poll: poll)
+            metricsServer?.dropIdle()
             runHealthTimers()
         }
     }

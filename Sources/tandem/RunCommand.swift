@@ -1,4 +1,7 @@
 import ArgumentParser
+import Logging
+import Metrics
+import Prometheus
 import TandemDaemon
 import TandemLinux
 
@@ -43,7 +46,11 @@ struct Run: ParsableCommand {
             printError("error: --log-level must be debug, info, warning or error, got '\(logLevel)'")
             throw ExitCode(64)
         }
-        let log = EventLog(level: level)
+        // One log handler and one metrics registry for the process: the daemon's lines and any library's go
+        // through the same "tandem: ..." format, and swift-metrics metrics land in the /metrics exposition.
+        LoggingSystem.bootstrap { label in TandemLogHandler(label: label, level: level.loggerLevel) }
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: DaemonMetrics.shared.registry))
+        let log = EventLog(logger: Logger(label: "tandem"))
         let daemon: Daemon
         do {
             daemon = try Daemon(configPath: config, signals: signals, log: log)
