@@ -31,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure modules: no OS networking calls, testable anywhere.
@@ -63,7 +66,12 @@ let package = Package(
         // `tandem run`: the gateway on a router (TUN devices, kernel rules and routes, learning, pipeline threads).
         .target(
             name: "TandemDaemon",
-            dependencies: ["TandemConfig", "TandemDataplane", "TandemLinux", "TandemRouting", "TandemPacket"],
+            dependencies: [
+                "TandemConfig", "TandemDataplane", "TandemLinux", "TandemRouting", "TandemPacket",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strictSwift),
         // Route tables and update traces from files (gzip through zlib) or generated.
         .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),
@@ -81,6 +89,9 @@ let package = Package(
                 "TandemPacket", "TandemLPM", "TandemDatasets", "TandemRouting", "TandemConfig", "TandemDataplane",
                 "TandemPcap", "TandemLinux", "TandemDaemon", "CPcap", "CMnl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSwift
         ),
@@ -110,7 +121,11 @@ let package = Package(
             swiftSettings: strictSwift),
         .testTarget(
             name: "TandemDaemonTests",
-            dependencies: ["TandemDaemon", "TandemConfig", "TandemLinux", "TandemRouting", "TandemPacket"],
+            dependencies: [
+                "TandemDaemon", "TandemConfig", "TandemLinux", "TandemRouting", "TandemPacket", "TandemDataplane",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strictSwift),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CPcap", "CMnl"], swiftSettings: strictSwift),
     ]

@@ -216,3 +216,33 @@ extension ConfigLoader {
         }
     }
 }
+
+extension ConfigLoader {
+    /// The `metrics` section: `listen` (default 127.0.0.1:9464), a loopback address only.
+    func readMetrics(_ node: Node) {
+        typealias Metrics = GatewayConfig.Metrics
+        guard let f = Fields(node, context: "'metrics'", reporter: reporter) else { return }
+        f.checkKeys(ConfigKeys.metrics)
+        var address: AnyIPAddress?
+        var port: UInt16?
+        let text = f.string("listen", default: Metrics.defaultListen)
+        if let text {
+            switch Metrics.parseListen(text) {
+            case .success(let (parsedAddress, parsedPort)):
+                if parsedAddress.isLoopback {
+                    (address, port) = (parsedAddress, parsedPort)
+                } else {
+                    f.fail(
+                        "listen",
+                        "'listen' must be a loopback address (127.0.0.0/8 or ::1), got '\(text)': the metrics "
+                            + "endpoint has no authentication; use 127.0.0.1:\(parsedPort) and reach it through a "
+                            + "local agent or an SSH tunnel")
+                }
+            case .failure(let error):
+                f.fail("listen", "'listen' must be ADDRESS:PORT on loopback, got '\(text)': \(error.message)")
+            }
+        }
+        guard let address, let port, !f.failed else { return }
+        metrics = Metrics(address: address, port: port, location: f.location, keyLocations: f.keyLocations)
+    }
+}

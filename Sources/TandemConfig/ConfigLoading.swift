@@ -45,7 +45,7 @@ extension GatewayConfig {
 enum ConfigKeys {
     static let top = [
         "gateway", "ecmp", "limits", "icmp", "tunnels", "connections", "routes", "policy-routes", "learning",
-        "linux",
+        "linux", "metrics",
     ]
     static let icmp = ["source-ipv4", "source-ipv6", "ratelimit", "burst", "msgs-per-sec", "msgs-burst"]
     static let gateway = ["name", "mode", "routing-mode", "local-asn", "ingress"]
@@ -67,6 +67,7 @@ enum ConfigKeys {
     ]
     static let learning = ["table", "protocols"]
     static let linux = ["protocol", "table", "rule-priority", "queues", "offloads", "keep-routes-on-exit"]
+    static let metrics = ["listen"]
 }
 
 /// Reads one file. Each section is read in a fixed order (gateway, ecmp, limits, tunnels, connections, routes,
@@ -113,6 +114,8 @@ final class ConfigLoader {
     var policyKeys: [String: SourceLocation] = [:]
     var learning: GatewayConfig.Learning?
     var linux: GatewayConfig.Linux? = GatewayConfig.Linux()
+    /// The metrics endpoint; nil when the file has no `metrics` section (or it has an error).
+    var metrics: GatewayConfig.Metrics?
     /// The tunnel and where the interface is given, by interface.
     var interfaceOwners: [String: (tunnel: String, location: SourceLocation)] = [:]
 
@@ -150,6 +153,7 @@ final class ConfigLoader {
         for (index, node) in policyNodes.enumerated() { readPolicyRoute(node, index: index) }
         if let node = top.node("learning") { readLearning(node) }
         if let node = top.node("linux") { readLinux(node) }
+        if let node = top.node("metrics") { readMetrics(node) }
 
         checkLearningAgainstLinux()
         checkPolicyRouteLimit(policyNodes)
@@ -168,6 +172,7 @@ final class ConfigLoader {
             policyRoutes: policyRoutes, learning: learning, warnings: ConfigErrors.sorted(reporter.diagnostics))
         config.icmp = icmp
         config.linux = linux
+        config.metrics = metrics
         return config
     }
 }

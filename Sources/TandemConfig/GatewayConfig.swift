@@ -30,6 +30,8 @@ public struct GatewayConfig: Hashable, Sendable {
     public var learning: Learning?
     /// How `tandem run` programs the kernel: protocol number, tables, rules, queues, offloads.
     public var linux: Linux = Linux()
+    /// The Prometheus endpoint of `tandem run`; nil (the default) serves no metrics.
+    public var metrics: Metrics?
     /// Warnings found while reading: the configuration is valid, but something in it is probably not meant.
     public var warnings: [ConfigDiagnostic]
 

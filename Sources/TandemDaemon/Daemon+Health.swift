@@ -21,11 +21,6 @@ extension Daemon {
         }
     }
 
-    /// The probe figures of each tunnel, by tunnel index.
-    public var probeStatistics: [ProbeStatistics] {
-        config.tunnels.indices.map { probes?.statistics(of: TunnelID($0)) ?? ProbeStatistics() }
-    }
-
     /// How long the event loop may wait: until the next probe, probe timeout or controller timer, at most 1 s.
     func pollTimeout(now: UInt64) -> Int32 {
         var deadline = now &+ 1_000_000_000
@@ -57,6 +52,11 @@ extension Daemon {
 
     func handle(_ outcomes: [ProbeOutcome], at now: UInt64) {
         for outcome in outcomes {
+            switch outcome {
+            case .answered(let tunnel, let rtt): metrics.recordProbe(tunnel: config.tunnels[tunnel.index].name, rtt: rtt)
+            case .lost(let tunnel), .unsent(let tunnel, _):
+                metrics.recordProbe(tunnel: config.tunnels[tunnel.index].name, rtt: nil)
+            }
             let (tunnel, result): (TunnelID, ProbeResult) =
                 switch outcome {
                 case .answered(let tunnel, _): (tunnel, .success)
@@ -80,8 +80,11 @@ extension Daemon {
         guard !events.isEmpty else { return }
         var selectionChanged = false
         for event in events {
-            if case .selectionChanged = event.event.kind { selectionChanged = true }
-            log.info("event: " + eventJSON(event))
+            if case .selectionChanged = event.event.kind {
+                selectionChanged = true
+                metrics.recordFailover(connection: config.connections[event.connection.index].name)
+            }
+            log.event(event.event.kind.name, eventFields(event))
         }
         if selectionChanged && kernelMode != nil { repairAndRefreshNexthops() }
     }
@@ -125,18 +128,17 @@ extension Daemon {
         }
     }
 
-    /// One JSON object: when (wall clock), what, which connection and tunnel, why, and the tunnel's probe figures.
-    func eventJSON(_ event: FailoverController.Event) -> String {
+    /// An event's fields: which connection and tunnel, why, and the tunnel's probe figures (the log adds the wall
+    /// clock time and the event's name).
+    func eventFields(_ event: FailoverController.Event) -> [(String, JSONValue)] {
         let connection = config.connections[event.connection.index]
         let tunnel = config.tunnels[event.tunnel.index]
         let figures = probes?.statistics(of: event.tunnel) ?? ProbeStatistics()
-        var fields: [(String, String)] = [
-            ("time", JSONText.string(WallClock.rfc3339())),
-            ("event", JSONText.string(event.event.kind.name)),
-            ("connection", JSONText.string(connection.name)),
-            ("tunnel", JSONText.string(tunnel.name)),
-            ("role", JSONText.string("\(event.event.tunnel)")),
-            ("reason", JSONText.string(event.event.reason.description)),
+        var fields: [(String, JSONValue)] = [
+            ("connection", .string(connection.name)),
+            ("tunnel", .string(tunnel.name)),
+            ("role", .string("\(event.event.tunnel)")),
+            ("reason", .string(event.event.reason.description)),
         ]
         if case .selectionChanged(let from, let to) = event.event.kind {
             func name(_ selection: TunnelSelection) -> String {
@@ -146,22 +148,22 @@ extension Daemon {
                 case .none: "none"
                 }
             }
-            fields.append(("from", JSONText.string(name(from))))
-            fields.append(("to", JSONText.string(name(to))))
+            fields.append(("from", .string(name(from))))
+            fields.append(("to", .string(name(to))))
         }
         if case .heldDown(let until) = event.event.kind {
-            fields.append(("held_for_ms", String((until - event.event.time).milliseconds)))
+            fields.append(("held_for_ms", .number((until - event.event.time).milliseconds)))
         }
         fields.append(
             ("probes",
-             JSONText.object([
-                ("sent", String(figures.sent)), ("answered", String(figures.answered)), ("lost", String(figures.lost)),
-                ("late", String(figures.late)),
-                ("last_rtt_ms", figures.lastRTT.map { JSONText.number($0.milliseconds) } ?? "null"),
-                ("mean_rtt_ms", figures.meanRTT.map { JSONText.number($0.milliseconds) } ?? "null"),
-                ("loss", JSONText.number(figures.lossRatio)),
+             .object([
+                ("sent", .integer(Int64(figures.sent))), ("answered", .integer(Int64(figures.answered))),
+                ("lost", .integer(Int64(figures.lost))), ("late", .integer(Int64(figures.late))),
+                ("last_rtt_ms", figures.lastRTT.map { .number($0.milliseconds) } ?? .null),
+                ("mean_rtt_ms", figures.meanRTT.map { .number($0.milliseconds) } ?? .null),
+                ("loss", .number(figures.lossRatio)),
              ])))
-        return JSONText.object(fields)
+        return fields
     }
 }
 
@@ -170,62 +172,5 @@ extension Duration {
     var milliseconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-}
-
-/// The little JSON the event log writes: strings escaped per RFC 8259, numbers without exponents.
-enum JSONText {
-    static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    static func number(_ value: Double) -> String {
-        guard value.isFinite else { return "null" }
-        return String(format3(value))
-    }
-
-    /// Three decimals: enough for milliseconds, no exponent.
-    private static func format3(_ value: Double) -> String {
-        let scaled = (value * 1000).rounded()
-        let integer = Int64(scaled)
-        let sign = integer < 0 ? "-" : ""
-        let magnitude = integer.magnitude
-        let fraction = String(magnitude % 1000)
-        return "\(sign)\(magnitude / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
-    }
-
-    static func object(_ fields: [(String, String)]) -> String {
-        "{" + fields.map { "\(string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
-    }
-}
-
-/// The wall clock, for log lines people correlate with other logs.
-enum WallClock {
-    /// Now as RFC 3339 in UTC with milliseconds: 2026-11-22T05:10:41.123Z.
-    static func rfc3339() -> String {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        var seconds = time.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let millis = Int(time.tv_nsec / 1_000_000)
-        let millisText = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millisText)Z"
     }
 }

@@ -197,7 +197,9 @@ extension Daemon {
             failures += try netlink.apply(changes)
             if !changes.isEmpty { log.info("table \(config.linux.table): \(changes.count) route(s) changed") }
             for failure in failures { log.error("\(failure)") }
+            metrics.recordNetlinkErrors(failures.count)
         } catch {
+            metrics.recordNetlinkErrors(1)
             log.error("updating table \(config.linux.table): \(error)")
         }
     }
@@ -214,5 +216,6 @@ extension Daemon {
         failures += summary.failures
         log.info("table \(config.linux.table): \(summary)")
         for failure in failures { log.error("\(failure)") }
+        metrics.recordNetlinkErrors(failures.count)
     }
 }

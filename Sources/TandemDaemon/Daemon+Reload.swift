@@ -44,6 +44,7 @@ extension Daemon {
         if a.rulePriority != b.rulePriority { changes.append("linux.rule-priority") }
         if a.queues != b.queues { changes.append("linux.queues") }
         if a.offloads != b.offloads { changes.append("linux.offloads") }
+        if old.metrics?.listen != new.metrics?.listen { changes.append("metrics") }
         if old.learning?.table != new.learning?.table || old.learning?.protocols != new.learning?.protocols {
             changes.append("learning")
         }

@@ -36,6 +36,10 @@ public final class Daemon {
     /// One gateway per namespace and ingress device.
     var instanceLock: InstanceLock?
 
+    /// The control socket (`tandem show`, `tandem lookup`); its path, if not the default /run/tandem/<name>.sock.
+    var control: ControlServer?
+    public var controlSocketPath: String?
+
     /// Kernel mode: the nexthop objects of the current state.
     var kernelMode: KernelModeState?
 
@@ -57,6 +61,10 @@ public final class Daemon {
     var installedRemote: [RoutePrefix: KernelRoute.Target] = [:]
     /// Remote prefixes without a route now (kernel mode: their chain has no group yet).
     var unrouted: Set<RoutePrefix> = []
+
+    /// Metrics: the Prometheus values, and the endpoint of the `metrics` section (see Daemon+Metrics).
+    let metrics = DaemonMetrics.shared
+    var metricsServer: MetricsServer?
 
     /// Makes the daemon: reads and checks the configuration; nothing is changed yet.
     ///
@@ -113,6 +121,8 @@ public final class Daemon {
         } catch {
             throw DaemonError("\(error)")
         }
+        try startControl()
+        try startMetrics()
         let interfaces = try checkHost()
         switch config.gateway.mode {
         case .userspace: try makeDevices()
@@ -275,6 +285,7 @@ public final class Daemon {
             if config.gateway.mode == .kernel { try installNexthops(interfaces: interfaces) }
             log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
             for failure in (rules + tunnelRoutes).failures { log.error("\(failure)") }
+            metrics.recordNetlinkErrors((rules + tunnelRoutes).failures.count)
             try syncAllRemoteRoutes()
             if let failure = (rules + tunnelRoutes).failures.first { throw DaemonError("\(failure)") }
         } catch let error as DaemonError {
@@ -314,6 +325,8 @@ public final class Daemon {
             poll = try EventPoll(capacity: 64)
             try poll.add(signals.descriptor)
             if let monitor { try poll.add(monitor.descriptor) }
+            try registerControl(in: poll)
+            try metricsServer?.attach(to: poll)
             for descriptor in probes?.descriptors ?? [] { try poll.add(descriptor) }
             polledProbes = Set(probes?.descriptors ?? [])
         } catch {
@@ -322,7 +335,8 @@ public final class Daemon {
         }
         while true {
             let ready: Int
-            do { ready = try poll.wait(timeoutMilliseconds: pollTimeout(now: Forwarder.now())) } catch {
+            let timeout = pollTimeout(now: Forwarder.now())
+            do { ready = try poll.wait(timeoutMilliseconds: metricsServer?.timeout(atMost: timeout) ?? timeout) } catch {
                 log.error("\(error)")
                 return
             }
@@ -342,10 +356,16 @@ public final class Daemon {
                     }
                 } else if let monitor, descriptor == monitor.descriptor {
                     readRouteNotifications()
+                } else if let control, control.owns(descriptor) {
+                    serveControl(descriptor, events: poll.readyEvents(index), poll: poll)
+                } else if metricsServer?.handle(descriptor, events: poll.readyEvents(index)) == true {
+                    continue
                 } else {
                     readProbeAnswers(on: descriptor)
                 }
             }
+            control?.expire(poll: poll)
+            metricsServer?.dropIdle()
             runHealthTimers()
         }
     }
@@ -364,6 +384,7 @@ public final class Daemon {
     func stop() {
         // Without the lock another instance runs: what is in the kernel is its own, not to be touched.
         guard instanceLock != nil else { return }
+        control = nil
         forwarder?.stop()
         if config.linux.keepRoutesOnExit {
             log.info("keep-routes-on-exit: routes, rules and devices stay in the kernel for the next run")

@@ -1,9 +1,9 @@
 // The daemon's log: one line per event on standard error, prefixed "tandem:", so that a supervisor (systemd, a
-// test script) can follow it. Lines are written whole with one write each, from any thread.
+// test script) can follow it. A thin front over a swift-log `Logger` whose handler is ``TandemLogHandler``: lines
+// are written whole with one write each, from any thread. Machine-readable events (tunnel transitions, ...) are one
+// JSON object per line after "tandem: event: ".
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import Logging
 
 /// Where the daemon says what it does.
 public struct EventLog: Sendable {
@@ -18,29 +18,71 @@ public struct EventLog: Sendable {
             guard let level = Level.allCases.first(where: { "\($0)" == name }) else { return nil }
             self = level
         }
+
+        /// The swift-log level.
+        public var loggerLevel: Logger.Level {
+            switch self {
+            case .debug: .debug
+            case .info: .info
+            case .warning: .warning
+            case .error: .error
+            }
+        }
     }
 
+    /// The swift-log logger the lines go through.
+    public var logger: Logger
+
     /// The least severe level written.
-    public var level: Level
-
-    public init(level: Level = .info) { self.level = level }
-
-    public func debug(_ message: @autoclosure () -> String) { write(.debug, message) }
-    public func info(_ message: @autoclosure () -> String) { write(.info, message) }
-    public func warning(_ message: @autoclosure () -> String) { write(.warning, message) }
-    public func error(_ message: @autoclosure () -> String) { write(.error, message) }
-
-    private func write(_ severity: Level, _ message: () -> String) {
-        guard severity >= level else { return }
-        let prefix =
-            switch severity {
-            case .debug: "tandem: debug: "
-            case .info: "tandem: "
-            case .warning: "tandem: warning: "
-            case .error: "tandem: error: "
+    public var level: Level {
+        get {
+            switch logger.logLevel {
+            case .trace, .debug: .debug
+            case .info, .notice: .info
+            case .warning: .warning
+            case .error, .critical: .error
             }
-        var line = prefix + message() + "\n"
-        // One write per line: lines from different threads never interleave.
-        line.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+        }
+        set { logger.logLevel = newValue.loggerLevel }
+    }
+
+    /// A log on standard error.
+    public init(level: Level = .info) { self.init(level: level, output: .standardError) }
+
+    /// A log that writes its lines to `output` (a ``LogOutput/Buffer`` in tests).
+    public init(level: Level = .info, output: LogOutput) {
+        logger = Logger(label: "tandem") { label in
+            TandemLogHandler(label: label, level: level.loggerLevel, output: output)
+        }
+    }
+
+    /// A log over any logger (one made through `LoggingSystem`, say).
+    public init(logger: Logger) { self.logger = logger }
+
+    public func debug(_ message: @autoclosure () -> String) { logger.debug("\(message())") }
+    public func info(_ message: @autoclosure () -> String) { logger.info("\(message())") }
+    public func warning(_ message: @autoclosure () -> String) { logger.warning("\(message())") }
+    public func error(_ message: @autoclosure () -> String) { logger.error("\(message())") }
+
+    /// Writes a machine-readable event: one line `tandem: event: {"time":"…","event":NAME,…}` (at info level).
+    ///
+    /// - Parameters:
+    ///   - name: What happened, e.g. `tunnel-down`.
+    ///   - fields: The event's figures, in order, after `time` and `event` (do not use those two names).
+    public func event(_ name: String, _ fields: [(String, JSONValue)]) {
+        event(name, fields, at: WallClock.now())
+    }
+
+    /// ``event(_:_:)`` at a given wall-clock time (for tests).
+    public func event(_ name: String, _ fields: [(String, JSONValue)], at time: WallClock.Instant) {
+        logger.info(
+            "\(Self.eventJSON(name, fields, at: time))", metadata: [TandemLogHandler.eventKey: "1"])
+    }
+
+    /// The JSON object of an event: `time` (RFC 3339, UTC, milliseconds), `event`, then `fields`.
+    public static func eventJSON(_ name: String, _ fields: [(String, JSONValue)], at time: WallClock.Instant)
+        -> String
+    {
+        JSONValue.object([("time", .string(time.rfc3339)), ("event", .string(name))] + fields).json
     }
 }

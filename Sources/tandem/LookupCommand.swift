@@ -1,22 +1,42 @@
 import ArgumentParser
+import TandemDaemon
 import TandemDatasets
 import TandemLPM
 import TandemPacket
 
-/// `tandem lookup`: loads a routing table into the LPM tables and looks addresses up.
+/// `tandem lookup`: asks the running gateway where a flow goes, or (with --table) loads a routing table into the
+/// LPM tables and looks addresses up.
 struct Lookup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a routing table and look up addresses (longest-prefix match).",
+        abstract: "Where a running gateway sends a flow; or, with --table, longest-prefix match in a table file.",
         discussion: """
-            Loads one CIDR prefix per line (IPv4 and IPv6, gzip or plain; default: the shared full \
-            Internet table, or a synthetic table with the same prefix-length mix when it cannot be \
+            Without --table: asks the control socket of 'tandem run' which policy route or destination route \
+            matches each ADDRESS, its group, the connection and the tunnel a packet of the flow (--from, --proto, \
+            --sport, --dport, hashed with the gateway's ecmp settings) takes. See docs/run.md.
+
+            With --table: loads one CIDR prefix per line (IPv4 and IPv6, gzip or plain; 'shared' for the \
+            shared full Internet table, or a synthetic table with the same prefix-length mix when it cannot be \
             found), reports the load time, the memory the tables use and the prefixes per length, \
             then prints the matching prefix for each ADDRESS. A prefix's value is its line number \
             among the prefixes of its family.
             """)
 
-    @Option(name: .long, help: "The table file (default: ../shared/data/full-table-2024.txt.gz).")
+    @Option(name: .long, help: "A table file, or 'shared' for ../shared/data/full-table-2024.txt.gz; without it, ask the running gateway.")
     var table: String?
+
+    @Option(name: .long, help: "The flow's source address (default 0.0.0.0 or ::).")
+    var from: String?
+
+    @Option(name: .long, help: "The flow's protocol: tcp, udp, icmp, icmpv6 or a number.")
+    var proto: String?
+
+    @Option(name: .long, help: "The flow's source port.")
+    var sport: UInt16 = 0
+
+    @Option(name: .long, help: "The flow's destination port.")
+    var dport: UInt16 = 0
+
+    @OptionGroup var client: ControlClientOptions
 
     @Flag(name: .long, help: "Skip the prefixes-per-length report.")
     var quiet = false
@@ -25,6 +45,10 @@ struct Lookup: ParsableCommand {
     var addresses: [String] = []
 
     func validate() throws {
+        if let proto, ControlRequest.protocolNumber(proto) == nil {
+            throw ValidationError("--proto: unknown protocol '\(proto)': use tcp, udp, icmp, icmpv6 or 0...255")
+        }
+        if table == nil && addresses.isEmpty { throw ValidationError("give an address to look up") }
         for text in addresses {
             if (try? IPv4Address(text)) == nil && (try? IPv6Address(text)) == nil {
                 throw ValidationError("'\(text)' is neither an IPv4 nor an IPv6 address")
@@ -33,6 +57,19 @@ struct Lookup: ParsableCommand {
     }
 
     func run() throws {
+        guard let table else {
+            for address in addresses {
+                let flow = ControlRequest.Flow(
+                    destination: address, source: from, protocol: proto.flatMap(ControlRequest.protocolNumber) ?? 0,
+                    sourcePort: sport, destinationPort: dport)
+                try client.ask(ControlRequest(.lookup(flow), json: client.json))
+            }
+            return
+        }
+        try lookUpInTable(table == "shared" ? nil : table)
+    }
+
+    private func lookUpInTable(_ table: String?) throws {
         let rssBefore = residentBytes() ?? 0
         let start = monotonicSeconds()
         let data = try RouteTableData.loadOrSynthesize(path: table)

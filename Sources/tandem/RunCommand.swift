@@ -1,4 +1,7 @@
 import ArgumentParser
+import Logging
+import Metrics
+import Prometheus
 import TandemDaemon
 import TandemLinux
 
@@ -26,6 +29,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The least severe log level written: debug, info, warning or error.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "The control socket for tandem show and tandem lookup (default: /run/tandem/<gateway.name>.sock).")
+    var controlSocket: String?
+
     func run() throws {
         // First of all: block the signals (every thread made from here on inherits that) and read them from a
         // descriptor, so that SIGTERM always goes through the cleanup.
@@ -40,7 +46,11 @@ struct Run: ParsableCommand {
             printError("error: --log-level must be debug, info, warning or error, got '\(logLevel)'")
             throw ExitCode(64)
         }
-        let log = EventLog(level: level)
+        // One log handler and one metrics registry for the process: the daemon's lines and any library's go
+        // through the same "tandem: ..." format, and swift-metrics metrics land in the /metrics exposition.
+        LoggingSystem.bootstrap { label in TandemLogHandler(label: label, level: level.loggerLevel) }
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: DaemonMetrics.shared.registry))
+        let log = EventLog(logger: Logger(label: "tandem"))
         let daemon: Daemon
         do {
             daemon = try Daemon(configPath: config, signals: signals, log: log)
@@ -48,6 +58,7 @@ struct Run: ParsableCommand {
             log.error("\(error)")
             throw ExitCode(1)
         }
+        daemon.controlSocketPath = controlSocket
         let status = daemon.run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `tandem` command line. A later issue adds `show`.
+/// The `tandem` command line.
 @main
 struct Tandem: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,7 +8,7 @@ struct Tandem: ParsableCommand {
         abstract: "Tandem: a Linux dataplane forwarder for site-to-cloud VPN gateways.",
         version: tandemVersion,
         subcommands: [
-            Run.self, Lookup.self, CheckConfig.self, Replay.self, GenPcap.self, FibLoad.self, Version.self,
+            Run.self, Show.self, Lookup.self, CheckConfig.self, Replay.self, GenPcap.self, FibLoad.self, Version.self,
         ]
     )
 }

@@ -1,0 +1,91 @@
+// An answer of the control socket, produced in chunks as the client reads it: `show routes` over a full table
+// renders a few hundred prefixes at a time and never holds the whole answer in memory.
+
+/// An answer, produced chunk by chunk.
+final class ControlAnswer {
+    private let produce: (inout [UInt8]) -> Bool
+    private var finished = false
+
+    /// - Parameter produce: Appends the next chunk to the buffer; returns true when that was the last one.
+    init(_ produce: @escaping (inout [UInt8]) -> Bool) { self.produce = produce }
+
+    /// An answer known whole.
+    convenience init(text: String) { self.init { $0 += Array(text.utf8); return true } }
+
+    /// The answer to a request that could not be read or answered: one line.
+    static func error(_ message: String) -> ControlAnswer { ControlAnswer(text: "error: \(message)\n") }
+
+    /// Appends the next chunk; false once everything was produced.
+    func next(into buffer: inout [UInt8]) -> Bool {
+        guard !finished else { return false }
+        finished = produce(&buffer)
+        return true
+    }
+
+    /// The whole answer as text (for tests and small answers).
+    func collect() -> String {
+        var bytes: [UInt8] = []
+        while next(into: &bytes) {}
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A JSON object written key by key, keys in the order given.
+struct JSONObject {
+    private var text = "{"
+
+    init() {}
+
+    private mutating func key(_ key: String) {
+        if text.count > 1 { text += "," }
+        text += JSONObject.quote(key) + ":"
+    }
+
+    mutating func add(_ name: String, _ value: String?) {
+        key(name)
+        text += value.map(JSONObject.quote) ?? "null"
+    }
+
+    mutating func add(_ name: String, _ value: some BinaryInteger) {
+        key(name)
+        text += String(value)
+    }
+
+    mutating func add(_ name: String, _ value: Bool) {
+        key(name)
+        text += value ? "true" : "false"
+    }
+
+    /// A value already in JSON (an object, an array).
+    mutating func add(_ name: String, raw value: String) {
+        key(name)
+        text += value
+    }
+
+    var rendered: String { text + "}" }
+
+    /// A JSON array of values already in JSON.
+    static func array(_ values: [String]) -> String { "[" + values.joined(separator: ",") + "]" }
+
+    /// A JSON string.
+    static func quote(_ string: String) -> String {
+        var out = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,51 @@
+// The control socket of the running gateway (`tandem show`, `tandem lookup`): where it lives, and what it answers
+// with. The serving itself is ControlServer's; serve() registers it and hands it its readiness events.
+
+import TandemConfig
+import TandemLinux
+import TandemRouting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Daemon {
+    /// Where the control socket of a gateway lives by default.
+    public static func defaultControlSocketPath(gateway name: String) -> String { "/run/tandem/\(name).sock" }
+
+    /// Opens the control socket (mode 0600; its directory /run/tandem is made with mode 0700 if missing).
+    func startControl() throws(DaemonError) {
+        let path = controlSocketPath ?? Self.defaultControlSocketPath(gateway: config.gateway.name)
+        do {
+            if controlSocketPath == nil { try UnixListener.makeDirectory("/run/tandem", mode: 0o700) }
+            control = ControlServer(listener: try UnixListener(path: path, mode: 0o600), now: { Forwarder.now() })
+            log.info("control socket: \(path)")
+        } catch {
+            throw DaemonError("\(error); choose another path with --control-socket")
+        }
+    }
+
+    /// Registers the control socket in the control thread's poll.
+    func registerControl(in poll: EventPoll) throws(SystemError) { try control?.register(in: poll) }
+
+    /// Handles readiness of a control socket descriptor.
+    func serveControl(_ descriptor: CInt, events: EventPoll.Events, poll: EventPoll) {
+        do {
+            try control?.handle(descriptor, events: events, poll: poll) { request in view.answer(request) }
+        } catch {
+            log.warning("control socket: \(error)")
+        }
+    }
+
+    /// The gateway as `show` sees it now.
+    var view: GatewayView {
+        GatewayView(
+            config: config, router: router, controller: controller, probes: { self.probeFigures(ofTunnel: $0) },
+            counters: forwarder?.summary, learned: learned)
+    }
+
+    /// The probe figures of a tunnel (by index): zeros for a tunnel without a health check.
+    func probeFigures(ofTunnel index: Int) -> ProbeStatistics {
+        probes?.statistics(of: TunnelID(index)) ?? ProbeStatistics()
+    }
+}
