@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include "CTandemLinux.h"
 
@@ -89,4 +91,31 @@ int CTandemLinux_readSignal(int fd) {
         return -1;
     }
     return (int)info.ssi_signo;
+}
+
+// The program, for a notification skb (one message: struct nlmsghdr, 16 bytes, then struct rtmsg):
+//   ldb [20]  rtm_table;   accept only `table` (or 252 for a table above 255: the real one is in RTA_TABLE)
+//   ldb [21]  rtm_protocol; accept only one of `protocols`
+int CTandemLinux_filterRouteNotifications(int fd, unsigned int table, const unsigned char *protocols, int count) {
+    if (count < 1 || count > 16) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct sock_filter program[4 + 16 + 2];
+    int n = 0;
+    unsigned int shownTable = table > 255 ? 252 : table;
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20);
+    // Match: skip the drop; no match: fall to the drop below the protocol checks.
+    program[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, shownTable, 1, 0);
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 21);
+    for (int i = 0; i < count; i++) {
+        // Equal: jump over the remaining checks and the drop to the accept.
+        int remaining = count - 1 - i;
+        program[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, protocols[i], remaining + 1, 0);
+    }
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFF);
+    struct sock_fprog filter = {.len = (unsigned short)n, .filter = program};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &filter, sizeof filter);
 }

@@ -160,6 +160,9 @@ extension ConfigLoader {
                 }
             }
         }
+        if protocols.count > 16 {
+            f.fail("protocols", "'protocols' names \(protocols.count) protocols; at most 16 are watched")
+        }
         guard let table, !f.failed else { return }
         learning = Learning(
             table: UInt32(table), protocols: protocols, location: f.location, keyLocations: f.keyLocations)

@@ -80,6 +80,31 @@ extension Daemon {
             kind: .group(members, resilientBuckets: buckets))
     }
 
+    /// Kernel mode's sysctls, in this namespace:
+    /// - `net.ipv4.nexthop_compat_mode` 0 (both families): with 1, replacing a nexthop group announces every route
+    ///   that uses it, so a failover with a full table sends a million notifications and takes time in proportion;
+    ///   with 0 it is one message whatever the table size.
+    /// - `net.ipv4.fib_multipath_hash_policy` and the IPv6 one: 1 (the 5-tuple) for `ecmp.hash: l3l4`, 0 (addresses)
+    ///   for `l3`, so that the kernel spreads flows as the configuration says.
+    func tuneKernelForKernelMode() {
+        let policy = config.ecmp.hash == .l3l4 ? "1" : "0"
+        let settings = [
+            (KernelSetting("net", "ipv4", "nexthop_compat_mode"), "0"),
+            (KernelSetting("net", "ipv4", "fib_multipath_hash_policy"), policy),
+            (KernelSetting("net", "ipv6", "fib_multipath_hash_policy"), policy),
+        ]
+        for (setting, value) in settings {
+            do {
+                let old = try setting.read()
+                guard old != value else { continue }
+                try setting.write(value)
+                log.info("kernel mode: \(setting) \(old) -> \(value)")
+            } catch {
+                log.warning("kernel mode: cannot set \(setting) to \(value): \(error)")
+            }
+        }
+    }
+
     /// At start: Tandem's nexthop objects exactly as the state needs them; stale ones (a previous run's) go.
     func installNexthops(interfaces: [String: UInt32]) throws(DaemonError) {
         do {

@@ -21,6 +21,8 @@ extension Daemon {
         guard let learning = config.learning else { return }
         do {
             monitor = try RouteMonitor()
+            // Only what is learned reaches the socket: Tandem's own million routes never fill its queue.
+            try monitor!.filter(table: learning.table, protocols: learning.protocols)
             let routes = try netlink.routes(table: learning.table).filter { learning.protocols.contains($0.protocol) }
             learningFlood = routes.count > Self.learningLinesPerRead
             defer { learningFlood = false }

@@ -109,6 +109,7 @@ extension Daemon {
                 desired: newPlan.tunnelRoutes(interfaceIndex: interfaces), keepStale: true)
             if let failure = (rules + tunnelRoutes).failures.first { throw failure }
             if new.gateway.mode == .kernel {
+                tuneKernelForKernelMode()
                 try installNexthops(interfaces: interfaces)
             }
             try syncAllRemoteRoutes()

@@ -126,7 +126,7 @@ public final class Daemon {
         let interfaces = try checkHost()
         switch config.gateway.mode {
         case .userspace: try makeDevices()
-        case .kernel: break
+        case .kernel: tuneKernelForKernelMode()
         }
         remotePrefixes = Self.configuredPrefixes(of: config, log: log)
         try startLearning()

@@ -2,6 +2,7 @@
 // notification groups, which reports each route added to or removed from a table by a chosen protocol.
 
 import CMnl
+import CTandemLinux
 import TandemPacket
 import TandemRouting
 
@@ -61,6 +62,20 @@ public final class RouteMonitor {
     deinit {
         mnl_socket_close(socket)
         buffer.deallocate()
+    }
+
+    /// Lets the kernel queue only notifications about routes of `table` with one of `protocols` (at most 16): a
+    /// million route changes elsewhere (Tandem's own table, a nexthop group replaced in kernel mode) then cannot
+    /// fill the socket's queue. ``read(table:protocols:)`` still checks each message (a table above 255 is only
+    /// filtered to "above 255" here).
+    /// The corresponding C call is `setsockopt(SO_ATTACH_FILTER)` with a classic BPF program.
+    public func filter(table: UInt32, protocols: [UInt8]) throws(SystemError) {
+        let descriptor = self.descriptor
+        _ = try valueOrErrno("filtering route notifications to table \(table), protocols \(protocols)") {
+            protocols.withUnsafeBufferPointer {
+                CTandemLinux_filterRouteNotifications(descriptor, table, $0.baseAddress, Int32($0.count))
+            }
+        }
     }
 
     /// The socket's descriptor, for epoll.

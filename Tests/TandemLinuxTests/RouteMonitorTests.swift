@@ -28,4 +28,22 @@ struct RouteMonitorTests {
             ])
         }
     }
+
+    @Test func theKernelFilterKeepsOtherTablesAndProtocolsOutOfTheQueue() throws {
+        try TestNamespace.with { lab in
+            let monitor = try lab.namespace.withEntered { () throws(SystemError) in try RouteMonitor() }
+            try monitor.filter(table: 254, protocols: [12])
+            let name = lab.namespace.name
+            // Without the filter, read(table: 7, ...) would report this route (see the test above).
+            try TestNamespace.ip(["-n", name, "route", "add", "198.19.10.0/24", "dev", "v0", "proto", "bird", "table", "7"])
+            #expect(try monitor.read(table: 7, protocols: [12]).isEmpty, "table 7 is filtered out in the kernel")
+            try TestNamespace.ip(["-n", name, "route", "add", "198.19.9.0/24", "dev", "v0", "proto", "static"])
+            try TestNamespace.ip(["-n", name, "route", "add", "198.19.8.0/24", "dev", "v0", "proto", "bird"])
+            let index = try lab.deviceIndex()
+            #expect(
+                try monitor.read(table: 254, protocols: [4, 12]) == [
+                    .added(KernelRoute(prefix: try RoutePrefix("198.19.8.0/24"), table: 254, protocol: 12, target: .device(index)))
+                ], "proto static is filtered out in the kernel")
+        }
+    }
 }

@@ -62,6 +62,12 @@ int CTandemLinux_signalDescriptor(const int *signals, int count);
 /// Reads one pending signal from a signalfd descriptor: its number, 0 if none is pending, or -1 with errno set.
 int CTandemLinux_readSignal(int fd);
 
+/// Attaches a classic BPF filter (SO_ATTACH_FILTER) to a route notification socket: the kernel queues only route
+/// messages of `table` (or of RT_TABLE_COMPAT, 252, which stands for every table above 255) whose rtm_protocol
+/// is one of the `count` `protocols` (at most 16). Everything else is dropped before it takes room in the
+/// socket's queue. Returns 0, or -1 with errno set.
+int CTandemLinux_filterRouteNotifications(int fd, unsigned int table, const unsigned char *protocols, int count);
+
 /// IFNAMSIZ: the size of a device name with its terminating zero.
 static const int CTandemLinux_interfaceNameSize = 16;
 
