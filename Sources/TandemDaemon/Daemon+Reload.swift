@@ -117,10 +117,15 @@ extension Daemon {
             // Back to the old state; what was added next to it is removed by the reconcile below.
             config = oldConfig
             router = oldRouter
+            swap(&controller, &newController)
             learned = oldLearned
             remotePrefixes = oldRemote
             egress = oldEgress
-            resyncKernel(interfaces: Self.interfaceIndices(of: oldConfig), tables: oldTables)
+            let oldInterfaces = Self.interfaceIndices(of: oldConfig)
+            if oldConfig.gateway.mode == .kernel {
+                do { try installNexthops(interfaces: oldInterfaces) } catch { log.error("\(error)") }
+            }
+            resyncKernel(interfaces: oldInterfaces, tables: oldTables)
             throw DaemonError("applying the new configuration to the kernel: \(error)")
         }
         probes = newProbes
