@@ -32,7 +32,8 @@ public struct ECMPMember: Hashable, Sendable {
 /// as few buckets as it can to get there:
 /// - a bucket keeps its owner while the owner is eligible and holds no more than its new quota;
 /// - when a member goes down, only its buckets move, spread over the others by weight;
-/// - when it comes back, it takes its quota back, only from members above their quota and only as many as needed.
+/// - when it comes back, it takes its quota back, only from members above their quota and only as many as needed,
+///   and first the buckets it held before it left: its flows go home and the others' stay where they are.
 ///
 /// Eligible members are those that are up with a weight above 0; if none is up, those that are up with weight 0
 /// (standby paths) share the table equally; if none of those either, every bucket is ``noMember``.
@@ -48,6 +49,9 @@ public struct ResilientBucketTable: Sendable {
     public private(set) var buckets: [UInt32]
     /// `bucketCount - 1`: the bucket of a hash is its low bits.
     @usableFromInline let mask: Int
+    /// For each bucket, the member that held it before it left (``noMember`` if none): a returning member takes
+    /// these back first.
+    private var formerOwners: [UInt32]
 
     /// Makes a table in which no bucket has an owner.
     ///
@@ -60,6 +64,7 @@ public struct ResilientBucketTable: Sendable {
             (64...65536).contains(bucketCount) && bucketCount & (bucketCount - 1) == 0,
             "ECMP bucket count \(bucketCount) is not a power of two in 64...65536")
         buckets = Array(repeating: Self.noMember, count: bucketCount)
+        formerOwners = buckets
         mask = bucketCount - 1
     }
 
@@ -98,7 +103,10 @@ public struct ResilientBucketTable: Sendable {
     @discardableResult
     public mutating func update(members: [ECMPMember], up: Set<UInt32>) -> Int {
         let eligible = Self.eligible(members, up: up)
-        if eligible.isEmpty { return assignAll(to: Self.noMember) }
+        if eligible.isEmpty {
+            for bucket in buckets.indices where buckets[bucket] != Self.noMember { formerOwners[bucket] = buckets[bucket] }
+            return assignAll(to: Self.noMember)
+        }
         // The slot of each bucket's current owner, or -1 if the owner is not eligible any more. Member ids are
         // connection indices, small numbers: a flat id -> slot array makes this loop a few ns per bucket (a
         // dictionary lookup per bucket made a group rewrite take 50 us).
@@ -134,11 +142,56 @@ public struct ResilientBucketTable: Sendable {
         // is when (re mod h) + e >= h: an accumulator per member gives the same answer without a division.
         var freed: [Int] = []
         freed.reserveCapacity(bucketCount)
-        let excess = held.indices.map { max(0, held[$0] - quotas[$0]) }
+        var excess = held.indices.map { max(0, held[$0] - quotas[$0]) }
+        var needs = quotas.indices.map { max(0, quotas[$0] - held[$0]) }
+        // The slots of the members that need buckets, by identifier (a flat array for small identifiers, as above).
+        var needySlots: [UInt32: Int] = [:]
+        var needySlotOfID = [Int32](repeating: -1, count: largestID < 1 << 16 ? largestID + 1 : 0)
+        for slot in needs.indices where needs[slot] > 0 {
+            if needySlotOfID.isEmpty {
+                needySlots[eligible[slot].id] = slot
+            } else {
+                needySlotOfID[Int(eligible[slot].id)] = Int32(slot)
+            }
+        }
+        // The slot of a bucket's former owner if that member is eligible and still needs buckets.
+        func returningSlot(_ bucket: Int) -> Int? {
+            let former = formerOwners[bucket]
+            guard former != Self.noMember else { return nil }
+            let slot: Int
+            if !needySlotOfID.isEmpty {
+                guard Int(former) < needySlotOfID.count, needySlotOfID[Int(former)] >= 0 else { return nil }
+                slot = Int(needySlotOfID[Int(former)])
+            } else {
+                guard let found = needySlots[former] else { return nil }
+                slot = found
+            }
+            return needs[slot] > 0 ? slot : nil
+        }
+        // First, buckets go home: a bucket whose former owner returned and needs it moves back, if its current
+        // owner has buckets to spare (or has left).
+        var homecoming: [(bucket: Int, slot: Int)] = []
+        if needs.contains(where: { $0 > 0 }) {
+            for bucket in buckets.indices {
+                guard let home = returningSlot(bucket) else { continue }
+                let current = Int(ownerSlots[bucket])
+                if current >= 0 {
+                    guard current != home, excess[current] > 0 else { continue }
+                    excess[current] -= 1
+                    held[current] -= 1
+                }
+                needs[home] -= 1
+                ownerSlots[bucket] = -2  // taken care of
+                homecoming.append((bucket, home))
+            }
+        }
         var accumulator = [Int](repeating: 0, count: eligible.count)
         for bucket in buckets.indices {
             let slot = Int(ownerSlots[bucket])
+            if slot == -2 { continue }
             guard slot >= 0 else {
+                // Its owner left: remember it, so that the bucket can go home when the owner returns.
+                if buckets[bucket] != Self.noMember { formerOwners[bucket] = buckets[bucket] }
                 freed.append(bucket)
                 continue
             }
@@ -150,11 +203,16 @@ public struct ResilientBucketTable: Sendable {
             }
         }
 
-        // Members below their quota take the freed buckets, interleaved by how many each needs.
-        let needs = quotas.indices.map { max(0, quotas[$0] - held[$0]) }
+        // Members below their quota take the freed buckets, interleaved by how many each still needs.
         let takers = ECMPApportionment.interleave(needs: needs)
         assert(takers.count == freed.count, "ECMP quotas must sum to the bucket count")
         var changed = 0
+        for (bucket, slot) in homecoming {
+            let id = eligible[slot].id
+            if buckets[bucket] != id { changed += 1 }
+            buckets[bucket] = id
+            formerOwners[bucket] = Self.noMember
+        }
         for (bucket, slot) in zip(freed, takers) {
             let id = eligible[slot].id
             if buckets[bucket] != id { changed += 1 }
