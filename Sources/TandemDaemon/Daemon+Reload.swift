@@ -126,6 +126,7 @@ extension Daemon {
                 do { try installNexthops(interfaces: oldInterfaces) } catch { log.error("\(error)") }
             }
             resyncKernel(interfaces: oldInterfaces, tables: oldTables)
+            do { try syncAllRemoteRoutes() } catch { log.error("\(error)") }
             throw DaemonError("applying the new configuration to the kernel: \(error)")
         }
         probes = newProbes
@@ -150,14 +151,14 @@ extension Daemon {
         return controller.monitor(of: connection).healthState(of: role) == .down
     }
 
-    /// Makes rules and tunnel tables exactly the current plan (removing what is stale in `tables`).
+    /// Makes rules and tunnel tables exactly the current plan (removing what is stale in `tables`). Tandem's own
+    /// table is not looked at: the caller has just reconciled it.
     func resyncKernel(interfaces: [String: UInt32], tables: [UInt32]) {
         do {
             let rules = try sync.reconcileRules(desired: plan.rules)
             let tunnelTables = tables.filter { $0 != config.linux.table }
             let routes = try sync.reconcileRoutes(
                 tables: tunnelTables, desired: plan.tunnelRoutes(interfaceIndex: interfaces))
-            try syncAllRemoteRoutes()
             for failure in (rules + routes).failures { log.error("\(failure)") }
         } catch {
             log.error("reconciling the kernel after a reload: \(error)")

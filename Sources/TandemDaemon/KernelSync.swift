@@ -46,12 +46,10 @@ struct KernelSync {
         }
         var present: [Key: KernelRoute] = [:]
         var stale: [KernelRoute] = []
-        for table in tables {
-            for route in try netlink.routes(table: table, protocol: marker) {
-                let key = Key(table: route.table, prefix: route.prefix)
-                // Two copies of one prefix (an append by some other tool): keep one, delete the other.
-                if present[key] != nil { stale.append(route) } else { present[key] = route }
-            }
+        for route in try netlink.routes(tables: Set(tables), protocol: marker) {
+            let key = Key(table: route.table, prefix: route.prefix)
+            // Two copies of one prefix (an append by some other tool): keep one, delete the other.
+            if present[key] != nil { stale.append(route) } else { present[key] = route }
         }
         var summary = SyncSummary()
         var changes: [RouteChange] = []

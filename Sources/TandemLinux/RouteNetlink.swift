@@ -345,11 +345,17 @@ public final class RouteNetlink {
     /// The routes of one table (and protocol, if given), from a dump of the kernel's FIB.
     /// The corresponding request is RTM_GETROUTE with NLM_F_DUMP, once per family.
     public func routes(table: UInt32, protocol proto: UInt8? = nil) throws(SystemError) -> [KernelRoute] {
+        try routes(tables: [table], protocol: proto)
+    }
+
+    /// The routes of several tables (and protocol, if given) from one dump: the kernel dumps every table whatever
+    /// the request, so asking table by table would read a full FIB once per table.
+    public func routes(tables: Set<UInt32>, protocol proto: UInt8? = nil) throws(SystemError) -> [KernelRoute] {
         var found: [KernelRoute] = []
         for family in [AF_INET, AF_INET6] {
             try dump(UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes") { reply in
                 if reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
-                    route.table == table, proto == nil || route.protocol == proto
+                    tables.contains(route.table), proto == nil || route.protocol == proto
                 {
                     found.append(route)
                 }
