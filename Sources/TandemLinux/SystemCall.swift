@@ -25,25 +25,29 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Calls `call` until it does not fail with EINTR; -1 becomes a ``SystemError`` naming `operation`.
+///
+/// `retryOnInterrupt: false` is for the calls that must not be repeated: `close` (Linux releases the descriptor
+/// even when it reports EINTR, and a second close could hit a descriptor another thread just opened).
 @inline(__always)
 func valueOrErrno<Value: FixedWidthInteger & SignedInteger>(
-    _ operation: @autoclosure () -> String, _ call: () -> Value
+    _ operation: @autoclosure () -> String, retryOnInterrupt: Bool = true, _ call: () -> Value
 ) throws(SystemError) -> Value {
     // EAGAIN is an error here, so nil never comes back.
-    try valueOrWouldBlock(operation(), wouldBlockIsAValue: false, call)!
+    try valueOrWouldBlock(operation(), wouldBlockIsAValue: false, retryOnInterrupt: retryOnInterrupt, call)!
 }
 
 /// Calls a non-blocking `call` until it does not fail with EINTR; EAGAIN (EWOULDBLOCK) becomes nil, any other
 /// -1 a ``SystemError`` naming `operation`. Allocates nothing unless it throws.
 @inline(__always)
 func valueOrWouldBlock<Value: FixedWidthInteger & SignedInteger>(
-    _ operation: @autoclosure () -> String, wouldBlockIsAValue: Bool = true, _ call: () -> Value
+    _ operation: @autoclosure () -> String, wouldBlockIsAValue: Bool = true, retryOnInterrupt: Bool = true,
+    _ call: () -> Value
 ) throws(SystemError) -> Value? {
     while true {
         let value = call()
         if value != -1 { return value }
         let code = errno
-        if code == EINTR { continue }
+        if code == EINTR && retryOnInterrupt { continue }
         if wouldBlockIsAValue && (code == EAGAIN || code == EWOULDBLOCK) { return nil }
         throw SystemError(code: code, operation: operation())
     }
