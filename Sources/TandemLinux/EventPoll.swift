@@ -69,6 +69,35 @@ public final class EventPoll {
         }
     }
 
+    /// Watches `descriptor` for `events` (level-triggered) and tags its entries with `data` instead of the
+    /// descriptor: read it back with ``readyData(_:)`` (an ``EventLoop`` puts a registration's generation there).
+    ///
+    /// The corresponding C function is `epoll_ctl` (EPOLL_CTL_ADD).
+    ///
+    /// - Throws: ``SystemError`` ("adding file descriptor 7 to epoll instance 5: File exists").
+    public func add(_ descriptor: CInt, for events: Events, data: UInt64) throws(SystemError) {
+        var event = epoll_event()
+        event.events = events.rawValue
+        event.data.u64 = data
+        _ = try valueOrErrno("adding file descriptor \(descriptor) to epoll instance \(fileDescriptor)") {
+            epoll_ctl(fileDescriptor, EPOLL_CTL_ADD, descriptor, &event)
+        }
+    }
+
+    /// Watches `descriptor`, already added, for other `events`, with the entry tag `data`.
+    ///
+    /// The corresponding C function is `epoll_ctl` (EPOLL_CTL_MOD).
+    ///
+    /// - Throws: ``SystemError`` ("changing file descriptor 7 in epoll instance 5: No such file or directory").
+    public func modify(_ descriptor: CInt, for events: Events, data: UInt64) throws(SystemError) {
+        var event = epoll_event()
+        event.events = events.rawValue
+        event.data.u64 = data
+        _ = try valueOrErrno("changing file descriptor \(descriptor) in epoll instance \(fileDescriptor)") {
+            epoll_ctl(fileDescriptor, EPOLL_CTL_MOD, descriptor, &event)
+        }
+    }
+
     /// Stops watching `descriptor`.
     ///
     /// The corresponding C function is `epoll_ctl` (EPOLL_CTL_DEL).
@@ -101,6 +130,12 @@ public final class EventPoll {
     public func readyDescriptor(_ index: Int) -> CInt {
         precondition(index >= 0 && index < capacity)
         return ready[index].data.fd
+    }
+
+    /// The tag of ready entry `index`, for a descriptor added with ``add(_:for:data:)``.
+    public func readyData(_ index: Int) -> UInt64 {
+        precondition(index >= 0 && index < capacity)
+        return ready[index].data.u64
     }
 
     /// What ready entry `index` is ready for.
