@@ -91,8 +91,8 @@ public struct UnixConnection: RawRepresentable, Hashable, Sendable {
 }
 
 /// A listening unix stream socket bound to a path; closes it and removes the path when it goes.
-public final class UnixListener {
-    /// The listening file descriptor (non-blocking: watch it with an ``EventPoll``).
+public final class UnixListener: StreamListener {
+    /// The listening file descriptor (non-blocking: serve it with a ``StreamServer``).
     public let descriptor: CInt
     /// The socket's path.
     public let path: String
@@ -146,22 +146,7 @@ public final class UnixListener {
     ///
     /// - Throws: ``SystemError`` ("accepting on /run/tandem/gw.sock: Too many open files").
     public func accept() throws(SystemError) -> UnixConnection? {
-        let descriptor = self.descriptor
-        guard
-            let accepted = try valueOrWouldBlock("accepting on \(path)", { Glibc.accept(descriptor, nil, nil) })
-        else { return nil }
-        do {
-            _ = try valueOrErrno("making connection \(accepted) on \(path) non-blocking") {
-                fcntl(accepted, F_SETFL, fcntl(accepted, F_GETFL) | O_NONBLOCK)
-            }
-            _ = try valueOrErrno("setting close-on-exec on connection \(accepted)") {
-                fcntl(accepted, F_SETFD, FD_CLOEXEC)
-            }
-        } catch {
-            Glibc.close(accepted)
-            throw error
-        }
-        return UnixConnection(rawValue: accepted)
+        try acceptConnection().map { UnixConnection(rawValue: $0.rawValue) }
     }
 
     /// Makes a directory with `mode` if it is missing (not its parents).
@@ -172,6 +157,27 @@ public final class UnixListener {
     public static func makeDirectory(_ path: String, mode: mode_t) throws(SystemError) {
         if mkdir(path, mode) != 0 && errno != EEXIST {
             throw SystemError(code: errno, operation: "making directory \(path)")
+        }
+    }
+}
+
+extension UnixListener {
+    /// The listening socket.
+    public var listeningDescriptor: FileDescriptor { FileDescriptor(rawValue: descriptor) }
+
+    /// The socket's path.
+    public var endpoint: String { path }
+
+    /// Takes a waiting connection, non-blocking and close-on-exec; nil if none is waiting.
+    ///
+    /// The corresponding C functions are `accept` and `fcntl`.
+    ///
+    /// - Throws: ``SystemError`` ("accepting on /run/tandem/gw.sock: Too many open files").
+    public func acceptConnection() throws(SystemError) -> FileDescriptor? {
+        do {
+            return try listeningDescriptor.accept()
+        } catch {
+            throw SystemError(code: error.code, operation: "accepting on \(path)")
         }
     }
 }
