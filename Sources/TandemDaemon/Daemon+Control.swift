@@ -1,5 +1,5 @@
 // The control socket of the running gateway (`tandem show`, `tandem lookup`): where it lives, and what it answers
-// with. The serving itself is ControlServer's; serve() registers it and hands it its readiness events.
+// with. The serving itself is ControlServer's; serve() registers it in the control thread's event loop.
 
 import TandemConfig
 import TandemLinux
@@ -18,24 +18,17 @@ extension Daemon {
         let path = controlSocketPath ?? Self.defaultControlSocketPath(gateway: config.gateway.name)
         do {
             if controlSocketPath == nil { try UnixListener.makeDirectory("/run/tandem", mode: 0o700) }
-            control = ControlServer(listener: try UnixListener(path: path, mode: 0o600), now: { Forwarder.now() })
+            control = ControlServer(listener: try UnixListener(path: path, mode: 0o600), log: log) { [unowned self] in
+                view.answer($0)
+            }
             log.info("control socket: \(path)")
         } catch {
             throw DaemonError("\(error); choose another path with --control-socket")
         }
     }
 
-    /// Registers the control socket in the control thread's poll.
-    func registerControl(in poll: EventPoll) throws(SystemError) { try control?.register(in: poll) }
-
-    /// Handles readiness of a control socket descriptor.
-    func serveControl(_ descriptor: CInt, events: EventPoll.Events, poll: EventPoll) {
-        do {
-            try control?.handle(descriptor, events: events, poll: poll) { request in view.answer(request) }
-        } catch {
-            log.warning("control socket: \(error)")
-        }
-    }
+    /// Registers the control socket in the control thread's event loop.
+    func registerControl(in loop: EventLoop) throws(SystemError) { try control?.register(in: loop) }
 
     /// The gateway as `show` sees it now.
     var view: GatewayView {

@@ -320,63 +320,60 @@ public final class Daemon {
     // MARK: Serve
 
     func serve() {
-        let poll: EventPoll
+        let loop: EventLoop
         do {
-            poll = try EventPoll(capacity: 64)
-            try poll.add(signals.descriptor)
-            if let monitor { try poll.add(monitor.descriptor) }
-            try registerControl(in: poll)
-            try metricsServer?.attach(to: poll)
-            for descriptor in probes?.descriptors ?? [] { try poll.add(descriptor) }
-            polledProbes = Set(probes?.descriptors ?? [])
+            loop = try EventLoop(capacity: 64, now: { Forwarder.now() })
+            try loop.register(FileDescriptor(rawValue: signals.descriptor)) { [unowned self, unowned loop] _ in
+                for signal in (try? signals.pending()) ?? [] {
+                    switch signal {
+                    case SIGHUP:
+                        reload()
+                        watchProbeSockets(in: loop)
+                    default:
+                        log.info("signal \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
+                        loop.stop()
+                        return
+                    }
+                }
+            }
+            if let monitor {
+                try loop.register(FileDescriptor(rawValue: monitor.descriptor)) { [unowned self] _ in
+                    readRouteNotifications()
+                }
+            }
+            try registerControl(in: loop)
+            try metricsServer?.register(in: loop) { [log] in log.warning("metrics: \($0)") }
+            polledProbes = []
+            watchProbeSockets(in: loop)
         } catch {
             log.error("the event loop cannot start: \(error)")
             return
         }
-        while true {
-            let ready: Int
-            let timeout = pollTimeout(now: Forwarder.now())
-            do { ready = try poll.wait(timeoutMilliseconds: metricsServer?.timeout(atMost: timeout) ?? timeout) } catch {
+        while !loop.isStopped {
+            do { try loop.runOnce(timeoutMilliseconds: pollTimeout(now: Forwarder.now())) } catch {
                 log.error("\(error)")
                 return
             }
-            for index in 0..<ready {
-                let descriptor = poll.readyDescriptor(index)
-                if descriptor == signals.descriptor {
-                    let pending = (try? signals.pending()) ?? []
-                    for signal in pending {
-                        switch signal {
-                        case SIGHUP:
-                            reload()
-                            watchProbeSockets(in: poll)
-                        default:
-                            log.info("signal \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
-                            return
-                        }
-                    }
-                } else if let monitor, descriptor == monitor.descriptor {
-                    readRouteNotifications()
-                } else if let control, control.owns(descriptor) {
-                    serveControl(descriptor, events: poll.readyEvents(index), poll: poll)
-                } else if metricsServer?.handle(descriptor, events: poll.readyEvents(index)) == true {
-                    continue
-                } else {
-                    readProbeAnswers(on: descriptor)
-                }
-            }
-            control?.expire(poll: poll)
-            metricsServer?.dropIdle()
+            if loop.isStopped { return }
             runHealthTimers()
         }
     }
 
-    /// After a reload: the new probe sockets join the poll (closed ones left it when they closed).
-    func watchProbeSockets(in poll: EventPoll) {
-        let current = Set(probes?.descriptors ?? [])
-        for descriptor in current.subtracting(polledProbes) {
-            do { try poll.add(descriptor) } catch { log.error("\(error)") }
+    /// After a reload: the probe sockets in the loop are the current ones (the loop forgets the closed ones; the
+    /// kernel dropped them from epoll when they closed, and a reused number is registered afresh).
+    func watchProbeSockets(in loop: EventLoop) {
+        for descriptor in polledProbes { try? loop.deregister(FileDescriptor(rawValue: descriptor)) }
+        polledProbes = []
+        for descriptor in probes?.descriptors ?? [] {
+            do {
+                try loop.register(FileDescriptor(rawValue: descriptor)) { [unowned self] _ in
+                    readProbeAnswers(on: descriptor)
+                }
+                polledProbes.insert(descriptor)
+            } catch {
+                log.error("\(error)")
+            }
         }
-        polledProbes = current
     }
 
     // MARK: Stop

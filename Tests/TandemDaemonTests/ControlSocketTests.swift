@@ -8,7 +8,7 @@ import Testing
 
 @testable import TandemDaemon
 
-/// The control socket end to end: a ControlServer on its own EventPoll thread, over a socket in a temp directory,
+/// The control socket end to end: a ControlServer on its own EventLoop thread, over a socket in a temp directory,
 /// and clients that ask, dawdle or send too much.
 @Suite("control socket", .serialized)
 struct ControlSocketTests {
@@ -32,19 +32,14 @@ struct ControlSocketTests {
                               connection: ConnectionID(1)))
                 }
                 let server = ControlServer(
-                    listener: try UnixListener(path: path, mode: 0o600), requestTimeout: requestTimeout,
-                    now: { Forwarder.now() })
-                let poll = try EventPoll(capacity: 8)
-                try server.register(in: poll)
+                    listener: try UnixListener(path: path, mode: 0o600), requestTimeout: requestTimeout
+                ) { view.answer($0) }
+                let loop = try EventLoop(capacity: 8, now: { Forwarder.now() })
+                try server.register(in: loop)
                 ready.store(true, ordering: .sequentiallyConsistent)
                 while !stop.load(ordering: .sequentiallyConsistent) {
-                    let count = try poll.wait(timeoutMilliseconds: 20)
-                    for index in 0..<count {
-                        let descriptor = poll.readyDescriptor(index)
-                        #expect(server.owns(descriptor))
-                        try server.handle(descriptor, events: poll.readyEvents(index), poll: poll) { view.answer($0) }
-                    }
-                    server.expire(poll: poll)
+                    try loop.runOnce(timeoutMilliseconds: 20)
+                    for descriptor in loop.registeredDescriptors { #expect(server.owns(descriptor)) }
                 }
             } catch {
                 failure.withLock { $0 = "\(error)" }

@@ -5,25 +5,25 @@ import TandemLinux
 import TandemPacket
 import Testing
 
-/// The metrics endpoint over real sockets on 127.0.0.1 (an ephemeral port), served by an event poll on the test's
+/// The metrics endpoint over real sockets on 127.0.0.1 (an ephemeral port), served by an event loop on the test's
 /// thread, as the daemon's control thread serves it.
 @Suite("metrics HTTP responder", .serialized)
 final class MetricsServerTests {
-    let poll: EventPoll
+    let loop: EventLoop
     let server: MetricsServer
 
-    init(poll: EventPoll, server: MetricsServer) {
-        self.poll = poll
+    init(loop: EventLoop, server: MetricsServer) {
+        self.loop = loop
         self.server = server
     }
 
     convenience init() throws {
-        let poll = try EventPoll(capacity: 8)
+        let loop = try EventLoop(capacity: 8)
         let server = try MetricsServer(address: .v4(IPv4Address(127, 0, 0, 1)), port: 0) {
             Array("tandem_up 1\n".utf8)
         }
-        try server.attach(to: poll)
-        self.init(poll: poll, server: server)
+        try server.register(in: loop)
+        self.init(loop: loop, server: server)
     }
 
     /// A client socket connected to the server, non-blocking.
@@ -56,9 +56,7 @@ final class MetricsServerTests {
                 let count = request.withUnsafeBytes { send(client, $0.baseAddress! + sent, $0.count - sent, 0) }
                 if count > 0 { sent += count }
             }
-            let ready = try poll.wait(timeoutMilliseconds: server.timeout(atMost: 10))
-            for index in 0..<ready { server.handle(poll.readyDescriptor(index), events: poll.readyEvents(index)) }
-            server.dropIdle()
+            try loop.runOnce(timeoutMilliseconds: 10)
             while true {
                 let count = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
                 if count > 0 {
@@ -136,6 +134,27 @@ final class MetricsServerTests {
         #expect(server.openConnections == 0)
     }
 
+    /// A client that keeps sending a byte every 250 ms is dropped 1 s after it connected: the deadline does not
+    /// move with each byte (else 16 such clients would keep every scrape out).
+    @Test func aTricklingClientIsDroppedAtItsRequestDeadline() throws {
+        let client = try connectClient()
+        defer { close(client) }
+        let request = Array("GET /metrics HTTP/1.1\r\n\r\n".utf8)
+        let start = MonotonicSeconds.now()
+        var sent = 0
+        var closed = false
+        while !closed && MonotonicSeconds.now() - start < 3 {
+            let (answer, ended) = try exchange(client, send: [request[sent]], seconds: 0.25)
+            #expect(answer.isEmpty)
+            sent += 1
+            closed = ended
+        }
+        let elapsed = MonotonicSeconds.now() - start
+        #expect(closed && elapsed >= 0.9 && elapsed < 1.6, "closed: \(closed) after \(elapsed) s")
+        #expect(sent < request.count)
+        #expect(server.statistics.requestTimeouts == 1)
+    }
+
     @Test func oversizedRequestIsDropped() throws {
         let client = try connectClient()
         defer { close(client) }
@@ -148,8 +167,7 @@ final class MetricsServerTests {
         var clients: [CInt] = []
         defer { for client in clients { close(client) } }
         func serve() throws {
-            let ready = try poll.wait(timeoutMilliseconds: 10)
-            for index in 0..<ready { server.handle(poll.readyDescriptor(index), events: poll.readyEvents(index)) }
+            try loop.runOnce(timeoutMilliseconds: 10)
         }
         for _ in 0..<(MetricsServer.maximumConnections + 2) {
             clients.append(try connectClient())
@@ -169,10 +187,10 @@ final class MetricsServerTests {
 struct MetricsServerLargeTests {
     @Test func largeBody() throws {
         let body = (0..<200_000).map { "tandem_line{n=\"\($0)\"} 1\n" }.joined()
-        let poll = try EventPoll(capacity: 8)
+        let loop = try EventLoop(capacity: 8)
         let server = try MetricsServer(address: .v4(IPv4Address(127, 0, 0, 1)), port: 0) { Array(body.utf8) }
-        try server.attach(to: poll)
-        let helper = MetricsServerTests(poll: poll, server: server)
+        try server.register(in: loop)
+        let helper = MetricsServerTests(loop: loop, server: server)
         let client = try helper.connectClient()
         defer { close(client) }
         let request = Array("GET /metrics HTTP/1.1\r\n\r\n".utf8)
