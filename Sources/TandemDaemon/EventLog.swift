@@ -1,7 +1,8 @@
 // The daemon's log: one line per event on standard error, prefixed "tandem:", so that a supervisor (systemd, a
 // test script) can follow it. A thin front over a swift-log `Logger` whose handler is ``TandemLogHandler``: lines
-// are written whole with one write each, from any thread. Machine-readable events (tunnel transitions, ...) are one
-// JSON object per line after "tandem: event: ".
+// are written whole, from any thread, and never waited for: a line standard error cannot take at once (a reader
+// that stopped reading, a closed pipe) is dropped and counted in ``EventLog/droppedLines``. Machine-readable events
+// (tunnel transitions, ...) are one JSON object per line after "tandem: event: ".
 
 import Logging
 
@@ -32,6 +33,8 @@ public struct EventLog: Sendable {
 
     /// The swift-log logger the lines go through.
     public var logger: Logger
+    /// Where its handler writes the lines.
+    public let output: LogOutput
 
     /// The least severe level written.
     public var level: Level {
@@ -54,10 +57,23 @@ public struct EventLog: Sendable {
         logger = Logger(label: "tandem") { label in
             TandemLogHandler(label: label, level: level.loggerLevel, output: output)
         }
+        self.output = output
     }
 
     /// A log over any logger (one made through `LoggingSystem`, say).
-    public init(logger: Logger) { self.logger = logger }
+    ///
+    /// - Parameters:
+    ///   - logger: The logger.
+    ///   - output: Where its handler writes, for ``droppedLines``: standard error for a ``TandemLogHandler``
+    ///     made with the default output.
+    public init(logger: Logger, output: LogOutput = .standardError) {
+        self.logger = logger
+        self.output = output
+    }
+
+    /// The lines dropped so far because the output could not take them at once (standard error full or closed):
+    /// the daemon's metrics report it.
+    public var droppedLines: Int { output.droppedLines }
 
     public func debug(_ message: @autoclosure () -> String) { logger.debug("\(message())") }
     public func info(_ message: @autoclosure () -> String) { logger.info("\(message())") }

@@ -1,35 +1,44 @@
 // The swift-log handler of `tandem run`: one line per message on standard error, in the format tests, scripts and
-// supervisors read ("tandem: MESSAGE", "tandem: warning: MESSAGE", ...), each line written whole with one write.
+// supervisors read ("tandem: MESSAGE", "tandem: warning: MESSAGE", ...), each line written whole and never waited
+// for (TandemLinux's NonBlockingLineWriter: a line standard error cannot take now is dropped and counted).
 
 import Logging
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import TandemLinux
 
 /// Where finished log lines go: standard error by default, a buffer in tests.
 public struct LogOutput: Sendable {
     /// Takes one line, its newline included.
     public let write: @Sendable (String) -> Void
+    private let dropped: @Sendable () -> Int
 
-    public init(_ write: @escaping @Sendable (String) -> Void) { self.write = write }
-
-    /// Standard error, one `write` per line: lines from different threads never interleave.
-    ///
-    /// The corresponding C function is `write`.
-    public static let standardError = LogOutput { line in
-        var line = line
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return }
-                offset += written
-            }
-        }
+    /// An output that counts no dropped lines.
+    public init(_ write: @escaping @Sendable (String) -> Void) {
+        self.init(write, droppedLines: { 0 })
     }
+
+    /// - Parameters:
+    ///   - write: Takes one line, its newline included.
+    ///   - droppedLines: How many lines `write` dropped so far.
+    public init(_ write: @escaping @Sendable (String) -> Void, droppedLines: @escaping @Sendable () -> Int) {
+        self.write = write
+        dropped = droppedLines
+    }
+
+    /// An output through a writer that never blocks: a line the descriptor cannot take now is dropped.
+    public init(_ writer: NonBlockingLineWriter) {
+        self.init({ writer.write($0) }, droppedLines: { writer.droppedLines })
+    }
+
+    /// The lines dropped so far because they could not be written at once (see ``NonBlockingLineWriter``).
+    public var droppedLines: Int { dropped() }
+
+    /// Standard error, one line at a time, never waiting (a ``NonBlockingLineWriter``): a full pipe, a stopped
+    /// terminal or a closed reader cost the lines that do not fit, counted in ``droppedLines``, never a stall of
+    /// the thread that logs. Lines from different threads never interleave.
+    ///
+    /// The corresponding C functions are `send` (MSG_DONTWAIT) or `write`, by what standard error is.
+    public static let standardError = LogOutput(NonBlockingLineWriter(descriptor: .standardError))
 
     /// Keeps the lines in memory (for tests).
     public final class Buffer: Sendable {

@@ -33,7 +33,10 @@ struct Run: ParsableCommand {
     var controlSocket: String?
 
     func run() throws {
-        // First of all: block the signals (every thread made from here on inherits that) and read them from a
+        // A closed standard error (the supervisor's pipe gone) must cost log lines, not the process: with SIGPIPE
+        // ignored, a write to it fails with EPIPE, which the log counts and drops.
+        signal(SIGPIPE, SIG_IGN)
+        // Then: block the signals (every thread made from here on inherits that) and read them from a
         // descriptor, so that SIGTERM always goes through the cleanup.
         let signals: SignalSource
         do {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TandemDaemon
+import TandemLinux
 import Testing
 
 /// The log's line format (through swift-log), and the JSON of machine-readable events.
@@ -33,6 +34,23 @@ struct EventLogTests {
         #expect(buffer.lines.last == "tandem: now\n")
         #expect(EventLog.Level(name: "debug") == .debug && EventLog.Level(name: "error") == .error)
         #expect(EventLog.Level(name: "verbose") == nil)
+    }
+
+    /// A log on a pipe nobody reads (a supervisor that hangs): logging goes on without waiting, and the lines
+    /// that did not fit are counted; a closed pipe (SIGPIPE ignored, as `tandem run` does) costs lines, not the
+    /// process.
+    @Test func linesThatCannotBeWrittenAreCountedNotWaitedFor() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.writeEnd.close() }
+        let log = EventLog(level: .info, output: LogOutput(NonBlockingLineWriter(descriptor: pipe.writeEnd)))
+        for index in 0..<5000 { log.info("line \(index) of a log nobody reads") }
+        let dropped = log.droppedLines
+        #expect(dropped > 0 && dropped < 5000)
+        try pipe.readEnd.close()
+        log.event("tunnel-down", [("tunnel", .string("a1"))])
+        #expect(log.droppedLines == dropped + 1)
+        #expect(LogOutput.Buffer().output.droppedLines == 0)
     }
 
     /// Any swift-log logger with the handler writes the same lines (what `tandem run` bootstraps).
