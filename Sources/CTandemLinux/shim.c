@@ -68,6 +68,10 @@ int CTandemLinux_dropBoundingCapability(unsigned int capability) {
     return prctl(PR_CAPBSET_DROP, (unsigned long)capability, 0UL, 0UL, 0UL);
 }
 
+int CTandemLinux_forbidNewPrivileges(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL); }
+
+int CTandemLinux_newPrivilegesForbidden(void) { return prctl(PR_GET_NO_NEW_PRIVS, 0UL, 0UL, 0UL, 0UL); }
+
 int CTandemLinux_tunSetPersist(int fd, int persist) { return ioctl(fd, TUNSETPERSIST, (unsigned long)persist); }
 
 int CTandemLinux_signalDescriptor(const int *signals, int count) {
@@ -119,3 +123,14 @@ int CTandemLinux_filterRouteNotifications(int fd, unsigned int table, const unsi
     struct sock_fprog filter = {.len = (unsigned short)n, .filter = program};
     return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &filter, sizeof filter);
 }
+
+int CTandemLinux_peerProcess(int fd) {
+    struct ucred credentials;
+    socklen_t size = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &size) != 0) return -1;
+    return credentials.pid;
+}
+
+int CTandemLinux_setThreadName(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+int CTandemLinux_threadName(char *buffer, size_t size) { return pthread_getname_np(pthread_self(), buffer, size); }

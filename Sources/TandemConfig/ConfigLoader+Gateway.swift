@@ -184,19 +184,20 @@ extension ConfigLoader {
         let queues = f.int("queues", in: 0...64, default: 0)
         let offloads = f.bool("offloads", default: true)
         let keep = f.bool("keep-routes-on-exit", default: false)
+        let failOpen = f.bool("fail-open", default: false)
         if let table, table + tunnels.count > 252 {
             f.fail(
                 "table",
                 "'table' \(table) leaves no room for the \(tunnels.count) tunnel tables after it (tables up to 252); "
                     + "use at most \(252 - tunnels.count)")
         }
-        guard let proto, let table, let priority, let queues, let offloads, let keep, !f.failed else {
+        guard let proto, let table, let priority, let queues, let offloads, let keep, let failOpen, !f.failed else {
             linux = nil
             return
         }
         linux = Linux(
             protocol: UInt8(proto), table: UInt32(table), rulePriority: UInt32(priority), queues: queues,
-            offloads: offloads, keepRoutesOnExit: keep, location: f.location, keyLocations: f.keyLocations)
+            offloads: offloads, keepRoutesOnExit: keep, failOpen: failOpen, location: f.location, keyLocations: f.keyLocations)
     }
 
     /// Tandem must not learn what it installs itself: its protocol is no learning protocol, and its tables do not

@@ -66,7 +66,7 @@ enum ConfigKeys {
         "source", "destination", "protocol", "destination-ports", "priority", "weight", "connection",
     ]
     static let learning = ["table", "protocols"]
-    static let linux = ["protocol", "table", "rule-priority", "queues", "offloads", "keep-routes-on-exit"]
+    static let linux = ["protocol", "table", "rule-priority", "queues", "offloads", "keep-routes-on-exit", "fail-open"]
     static let metrics = ["listen"]
 }
 

@@ -623,6 +623,10 @@ extension GatewayConfig {
         public var offloads: Bool
         /// Whether routes, rules and nexthops stay in the kernel when Tandem stops (graceful restart; default false).
         public var keepRoutesOnExit: Bool
+        /// Whether traffic for the remote prefixes may take other routes (the main table's default) while Tandem is
+        /// not running after a crash (default false: fail closed; userspace mode keeps its TUN devices, and so their
+        /// routes, while it runs, so a dead Tandem's traffic is dropped in them).
+        public var failOpen: Bool
         public var location: SourceLocation
         public var keyLocations: [String: SourceLocation]
 
@@ -630,7 +634,7 @@ extension GatewayConfig {
         public init(
             protocol: UInt8 = Linux.defaultProtocol, table: UInt32 = Linux.defaultTable,
             rulePriority: UInt32 = Linux.defaultRulePriority, queues: Int = 0, offloads: Bool = true,
-            keepRoutesOnExit: Bool = false, location: SourceLocation = .unknown,
+            keepRoutesOnExit: Bool = false, failOpen: Bool = false, location: SourceLocation = .unknown,
             keyLocations: [String: SourceLocation] = [:]
         ) {
             self.protocol = `protocol`
@@ -639,6 +643,7 @@ extension GatewayConfig {
             self.queues = queues
             self.offloads = offloads
             self.keepRoutesOnExit = keepRoutesOnExit
+            self.failOpen = failOpen
             self.location = location
             self.keyLocations = keyLocations
         }

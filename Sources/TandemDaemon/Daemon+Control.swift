@@ -33,8 +33,8 @@ extension Daemon {
     /// The gateway as `show` sees it now.
     var view: GatewayView {
         GatewayView(
-            config: config, router: router, controller: controller, probes: { self.probeFigures(ofTunnel: $0) },
-            counters: forwarder?.summary, learned: learned)
+            config: config, router: router, controller: gateway.state.controller,
+            probes: { self.probeFigures(ofTunnel: $0) }, counters: forwarder?.summary, learned: gateway.state.learned)
     }
 
     /// The probe figures of a tunnel (by index): zeros for a tunnel without a health check.

@@ -38,14 +38,14 @@ extension Daemon {
         var snapshot = MetricsSnapshot()
         for (index, tunnel) in config.tunnels.enumerated() {
             var up = false
-            if let (connection, role) = controller.placement(of: TunnelID(index)) {
-                up = controller.monitor(of: connection).effectiveState(of: role) == .up
+            if let (connection, role) = gateway.controller.placement(of: TunnelID(index)) {
+                up = gateway.controller.monitor(of: connection).effectiveState(of: role) == .up
             }
             snapshot.tunnels.append(.init(name: tunnel.name, device: tunnel.device, up: up))
         }
         for (index, connection) in config.connections.enumerated() {
             let selected: String? =
-                switch controller.monitor(of: ConnectionID(index)).selected {
+                switch gateway.controller.monitor(of: ConnectionID(index)).selected {
                 case .active: connection.tunnels.first
                 case .standby: connection.tunnels.count == 2 ? connection.tunnels[1] : nil
                 case .none: nil

@@ -2,7 +2,9 @@
 // batches, runs the pipeline, and writes what it forwards to the same-numbered queue of the tunnel's egress
 // device, and the ICMP errors back to its ingress queue. The threads share nothing but the forwarding plane
 // (lock-free) and the current setup, which a reload replaces whole: each thread picks the new one up between
-// two batches, so no packet is lost to a reload.
+// two batches, so no packet is lost to a reload. A deleted ingress device does not make a thread spin: the thread
+// stops watching the dead queue and waits for the setup with the device made again (Daemon+Devices.swift). Each
+// thread is named tandem-q<N> and gives up every capability before it reads its first packet.
 
 import Synchronization
 import TandemDataplane
@@ -15,13 +17,16 @@ import Glibc
 
 /// What the threads forward with; replaced whole on reload, never changed.
 final class ForwardingSetup: Sendable {
+    /// The ingress device, whose queue N thread N reads.
+    let ingress: TunDevice
     /// The plane of the router that the daemon's control thread changes.
     let plane: ForwardingPlane
     let pipeline: PipelineConfiguration
     /// Each tunnel's egress device, by tunnel index.
     let egress: [TunDevice]
 
-    init(plane: ForwardingPlane, pipeline: PipelineConfiguration, egress: [TunDevice]) {
+    init(ingress: TunDevice, plane: ForwardingPlane, pipeline: PipelineConfiguration, egress: [TunDevice]) {
+        self.ingress = ingress
         self.plane = plane
         self.pipeline = pipeline
         self.egress = egress
@@ -84,7 +89,7 @@ final class Forwarder: @unchecked Sendable {
     /// stays in cache-friendly reach.
     static let batchCapacity = 64
 
-    let ingress: TunDevice
+    let queueCount: Int
     let log: EventLog
     private let setup: Mutex<ForwardingSetup>
     private let version = Atomic<Int>(0)
@@ -98,30 +103,49 @@ final class Forwarder: @unchecked Sendable {
     static let publishInterval: UInt64 = 100_000_000
     private var threads: [pthread_t] = []
 
-    init(ingress: TunDevice, setup: ForwardingSetup, log: EventLog) {
-        self.ingress = ingress
+    /// A thread that ended marks its slot in `running` with this: nothing waits for it any more.
+    static let ended = Int.max
+    /// How long ``replace(with:)`` waits for the threads to take a new setup.
+    static let replaceTimeout: UInt64 = 2_000_000_000
+
+    init(setup: ForwardingSetup, log: EventLog) {
+        queueCount = setup.ingress.queues.count
         self.setup = Mutex(setup)
         self.log = log
-        running = Mutex([Int](repeating: 0, count: ingress.queues.count))
-        live = Mutex([ForwarderTotals](repeating: ForwarderTotals(), count: ingress.queues.count))
+        running = Mutex([Int](repeating: 0, count: queueCount))
+        live = Mutex([ForwarderTotals](repeating: ForwarderTotals(), count: queueCount))
     }
 
-    /// Starts one thread per ingress queue.
+    /// Starts one thread per ingress queue, named tandem-q<N>.
     func start() throws(DaemonError) {
-        for queue in ingress.queues.indices {
-            let thread = try PipelineThread.start(name: "tandem-q\(queue)") { [self] in run(queue: queue) }
-            threads.append(thread)
+        for queue in 0..<queueCount {
+            do {
+                threads.append(try SystemThread.start(name: "tandem-q\(queue)") { [self] in run(queue: queue) })
+            } catch {
+                throw DaemonError("\(error)")
+            }
         }
     }
 
     /// Hands the threads a new setup and waits until each has taken it (between two of its batches).
-    func replace(with newSetup: ForwardingSetup) {
+    ///
+    /// - Throws: ``DaemonError`` when a thread did not take it within ``replaceTimeout`` (it hangs in the
+    ///   kernel); a thread that ended is not waited for.
+    func replace(with newSetup: ForwardingSetup) throws(DaemonError) {
         setup.withLock { $0 = newSetup }
         let target = version.add(1, ordering: .sequentiallyConsistent).newValue
+        let deadline = Self.now() &+ Self.replaceTimeout
         while running.withLock({ $0.contains { $0 < target } }) && !stopping.load(ordering: .relaxed) {
+            if Self.now() > deadline {
+                let late = running.withLock { slots in slots.indices.filter { slots[$0] < target } }
+                throw DaemonError("pipeline thread(s) \(late.map { "tandem-q\($0)" }) did not take the new setup in 2 s")
+            }
             usleep(1000)
         }
     }
+
+    /// Whether every thread still runs.
+    var allThreadsRunning: Bool { !running.withLock { $0.contains(Self.ended) } }
 
     /// Stops the threads and waits for them.
     func stop() {
@@ -139,12 +163,18 @@ final class Forwarder: @unchecked Sendable {
     }
 
     private func run(queue index: Int) {
-        let queue = ingress.queues[index]
+        defer { running.withLock { $0[index] = Self.ended } }
+        // The packets this thread parses come from strangers: it needs no privilege to read and write its queues.
+        do {
+            try ProcessCapabilities.restrictCallingThread(to: [])
+        } catch {
+            log.error("pipeline thread \(index): \(error); this queue is not served")
+            return
+        }
         let batch = PacketBatch(capacity: Self.batchCapacity, slotSize: 65_535)
         let poll: EventPoll
         do {
             poll = try EventPoll(capacity: 1)
-            try poll.add(queue.fileDescriptor)
         } catch {
             log.error("pipeline thread \(index): \(error); this queue is not served")
             return
@@ -152,6 +182,7 @@ final class Forwarder: @unchecked Sendable {
         var seen = -1
         var pipeline: Pipeline?
         var output: TunOutput?
+        var queue: TunQueue?
         var readErrors: UInt64 = 0
         var published: UInt64 = 0
         while !stopping.load(ordering: .relaxed) {
@@ -159,18 +190,31 @@ final class Forwarder: @unchecked Sendable {
             if current != seen {
                 fold(pipeline, output, readErrors: &readErrors, queue: index)
                 let setup = setup.withLock { $0 }
+                if let old = queue, old.fileDescriptor != setup.ingress.queues[index].fileDescriptor {
+                    try? poll.remove(old.fileDescriptor)
+                    queue = nil
+                }
+                if queue == nil {
+                    queue = setup.ingress.queues[index]
+                    do { try poll.add(queue!.fileDescriptor) } catch { log.error("pipeline thread \(index): \(error)") }
+                }
                 pipeline = Pipeline(
                     plane: setup.plane, configuration: setup.pipeline, batchCapacity: Self.batchCapacity)
-                output = TunOutput(ingress: queue, egress: setup.egress.map { $0.queues[index] })
+                output = TunOutput(ingress: queue!, egress: setup.egress.map { $0.queues[index] })
                 seen = current
                 running.withLock { $0[index] = current }
+            }
+            guard let reading = queue else {
+                // The device is gone: wait for the control thread to make it again (a new setup), without spinning.
+                usleep(10_000)
+                continue
             }
             do {
                 guard try poll.wait(timeoutMilliseconds: 100) > 0 else { continue }
                 // Drain the queue: a full batch means more may be waiting.
                 while true {
                     batch.removeAll()
-                    let count = try queue.readBatch(into: batch, timestamp: Self.now())
+                    let count = try reading.readBatch(into: batch, timestamp: Self.now())
                     guard count > 0 else { break }
                     pipeline!.process(batch, into: &output!)
                     if count < batch.capacity { break }
@@ -182,7 +226,15 @@ final class Forwarder: @unchecked Sendable {
                 }
             } catch {
                 readErrors &+= 1
-                if readErrors == 1 { log.error("pipeline thread \(index): \(error)") }
+                if error.code == EBADFD || error.code == ENODEV {
+                    // The device was deleted: its queue stays readable with an error forever (EPOLLERR).
+                    log.warning("pipeline thread \(index): \(error): the device is gone; waiting for it to be made again")
+                    try? poll.remove(reading.fileDescriptor)
+                    queue = nil
+                } else {
+                    if readErrors == 1 { log.error("pipeline thread \(index): \(error)") }
+                    usleep(1000)
+                }
             }
         }
         fold(pipeline, output, readErrors: &readErrors, queue: index)
@@ -207,30 +259,5 @@ final class Forwarder: @unchecked Sendable {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
-    }
-}
-
-/// A plain POSIX thread for a long-running loop (a pipeline thread must not be a task on a shared pool).
-enum PipelineThread {
-    private final class Body {
-        let run: () -> Void
-        init(_ run: @escaping () -> Void) { self.run = run }
-    }
-
-    static func start(name: String, _ run: @escaping @Sendable () -> Void) throws(DaemonError) -> pthread_t {
-        var thread = pthread_t()
-        let body = Unmanaged.passRetained(Body(run)).toOpaque()
-        let result = pthread_create(
-            &thread, nil,
-            { argument in
-                let body = Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue()
-                body.run()
-                return nil
-            }, body)
-        guard result == 0 else {
-            Unmanaged<Body>.fromOpaque(body).release()
-            throw DaemonError("starting thread \(name): \(String(cString: strerror(result)))")
-        }
-        return thread
     }
 }

@@ -27,6 +27,33 @@ struct KernelPlan {
     /// Every table Tandem writes routes into.
     var tables: [UInt32] { [table] + config.tunnels.indices.map { config.linux.table(ofTunnel: $0) } }
 
+    /// The rule priorities Tandem uses: the egress and probe rules, then the rule that looks its table up.
+    var rulePriorities: [UInt32] { [config.linux.rulePriority, config.linux.rulePriority + 1] }
+
+    /// Whether a rule in the kernel is this gateway's: its protocol and one of its priorities, both together. A
+    /// second instance in the namespace needs its own priorities (or protocol), and is refused at start otherwise
+    /// (``Daemon`` takes a lock per priority and table), so this never takes another instance's rules for stale.
+    func owns(_ rule: RoutingRule) -> Bool {
+        rule.protocol == marker && rulePriorities.contains(rule.priority)
+    }
+
+    /// The prefixes a configuration routes into Tandem: its destination routes, and the destinations of its policy
+    /// routes except default routes (a default route in Tandem's table would pull in all traffic, the return
+    /// traffic to the site included; ``defaultPolicyWarnings(of:)`` says so).
+    static func configuredPrefixes(of config: GatewayConfig) -> Set<RoutePrefix> {
+        var prefixes = Set(config.routes.map(\.prefix))
+        for route in config.policyRoutes where !route.destination.isDefault { prefixes.insert(route.destination) }
+        return prefixes
+    }
+
+    /// A warning per policy route whose destination is a default route.
+    static func defaultPolicyWarnings(of config: GatewayConfig) -> [String] {
+        config.policyRoutes.filter(\.destination.isDefault).map { route in
+            "policy route \(route.match) (\(route.location)): its destination is a default route, which "
+                + "Tandem does not put in the kernel; it applies to traffic to the remote prefixes only"
+        }
+    }
+
     /// The rules, both families.
     var rules: [RoutingRule] {
         var rules: [RoutingRule] = []

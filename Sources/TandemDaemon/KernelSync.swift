@@ -1,11 +1,16 @@
 // Making the kernel hold exactly what Tandem means it to: compare a dump of everything marked with Tandem's
 // protocol with the plan, then delete what is stale, add what is missing and replace what differs. Run at start
 // (after a crash the kernel still holds the last run's routes: reconcile leaves one copy of each), on reload, and
-// after the notification socket overflowed.
+// after the notification socket overflowed. What the kernel refuses comes back by name, so that the gateway can
+// record it as missing and retry it.
 
 import TandemLinux
 import TandemPacket
 import TandemRouting
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a reconcile did.
 struct SyncSummary: CustomStringConvertible {
@@ -15,6 +20,9 @@ struct SyncSummary: CustomStringConvertible {
     var unchanged = 0
     /// The changes the kernel refused, each naming its route or rule and the errno.
     var failures: [SystemError] = []
+    /// The routes and rules it refused to add: not in the kernel as wanted.
+    var refusedRoutes: [KernelRoute] = []
+    var refusedRules: [RoutingRule] = []
 
     var description: String {
         "\(added) added, \(replaced) replaced, \(deleted) deleted, \(unchanged) unchanged"
@@ -24,15 +32,18 @@ struct SyncSummary: CustomStringConvertible {
     static func + (lhs: SyncSummary, rhs: SyncSummary) -> SyncSummary {
         SyncSummary(
             added: lhs.added + rhs.added, replaced: lhs.replaced + rhs.replaced, deleted: lhs.deleted + rhs.deleted,
-            unchanged: lhs.unchanged + rhs.unchanged, failures: lhs.failures + rhs.failures)
+            unchanged: lhs.unchanged + rhs.unchanged, failures: lhs.failures + rhs.failures,
+            refusedRoutes: lhs.refusedRoutes + rhs.refusedRoutes, refusedRules: lhs.refusedRules + rhs.refusedRules)
     }
 }
 
-/// Reconciles Tandem's routes and rules over one rtnetlink socket.
+/// Reconciles Tandem's routes and rules through the kernel seam.
 struct KernelSync {
-    let netlink: RouteNetlink
+    let kernel: any KernelPort
+    let plan: KernelPlan
+
     /// Tandem's `rtm_protocol`.
-    let marker: UInt8
+    var marker: UInt8 { plan.marker }
 
     /// Makes the routes marked with Tandem's protocol in `tables` exactly `desired`.
     ///
@@ -46,7 +57,7 @@ struct KernelSync {
         }
         var present: [Key: KernelRoute] = [:]
         var stale: [KernelRoute] = []
-        for route in try netlink.routes(tables: Set(tables), protocol: marker) {
+        for route in try kernel.routes(tables: Set(tables), protocol: marker) {
             let key = Key(table: route.table, prefix: route.prefix)
             // Two copies of one prefix (an append by some other tool): keep one, delete the other.
             if present[key] != nil { stale.append(route) } else { present[key] = route }
@@ -74,15 +85,18 @@ struct KernelSync {
             for route in stale { changes.append(.delete(route)) }
             summary.deleted = stale.count
         }
-        summary.failures = try netlink.apply(changes)
+        for refusal in try kernel.refusals(applying: changes) {
+            summary.failures.append(refusal.error)
+            if case .add(let route, _) = changes[refusal.index] { summary.refusedRoutes.append(route) }
+        }
         return summary
     }
 
-    /// Makes the rules marked with Tandem's protocol exactly `desired`, both families.
+    /// Makes this gateway's rules (``KernelPlan/owns(_:)``) exactly `desired`, both families.
     func reconcileRules(desired: [RoutingRule], keepStale: Bool = false) throws(SystemError) -> SyncSummary {
         var present: [RoutingRule] = []
         for family in IPFamily.allCases {
-            present += try netlink.rules(family: family).filter { $0.protocol == marker }
+            present += try kernel.rules(family: family).filter(plan.owns)
         }
         var summary = SyncSummary()
         var seen: Set<RoutingRule> = []
@@ -95,15 +109,20 @@ struct KernelSync {
         let missing = desired.filter { !seen.contains($0) }
         summary.unchanged = seen.count
         summary.added = missing.count
-        summary.failures = try netlink.apply(rules: missing)
+        for refusal in try kernel.refusals(applying: missing, remove: false) {
+            // Already there (a race with a previous run's cleanup): in place, not refused.
+            if refusal.error.code == EEXIST { continue }
+            summary.failures.append(refusal.error)
+            summary.refusedRules.append(missing[refusal.index])
+        }
         if !keepStale {
             summary.deleted = stale.count
-            summary.failures += try netlink.apply(rules: stale, remove: true)
+            summary.failures += try kernel.refusals(applying: stale, remove: true).map(\.error)
         }
         return summary
     }
 
-    /// Removes every route of `tables` and every rule marked with Tandem's protocol.
+    /// Removes every route of `tables` and every rule of this gateway's.
     func removeEverything(tables: [UInt32]) throws(SystemError) -> SyncSummary {
         try reconcileRoutes(tables: tables, desired: []) + reconcileRules(desired: [])
     }

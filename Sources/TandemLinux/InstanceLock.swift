@@ -3,6 +3,8 @@
 // to the network namespace, vanish when the process ends however it ends (no stale lock file after a kill -9),
 // and binding a taken one fails at once.
 
+import CTandemLinux
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,6 +38,8 @@ public final class InstanceLock {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
                 }
             }
+            // Listening lets a second instance connect and ask the kernel who holds the lock (``holder(of:)``).
+            _ = try valueOrErrno("listening on the lock socket @\(name)") { listen(descriptor, 4) }
         } catch {
             close(descriptor)
             throw error
@@ -43,4 +47,35 @@ public final class InstanceLock {
     }
 
     deinit { close(descriptor) }
+
+    /// Who holds the lock `name`: "pid 1234: tandem run --config /etc/tandem/a.yaml", or nil when nobody does (or
+    /// the holder cannot be asked). The kernel tells the listener's credentials to a connected client
+    /// (SO_PEERCRED); /proc names the command. The corresponding C calls are `connect` and `getsockopt`.
+    public static func holder(of name: String) -> String? {
+        let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard client >= 0 else { return nil }
+        defer { close(client) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(name.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) }
+        }
+        guard connected == 0 else { return nil }
+        let pid = CTandemLinux_peerProcess(client)
+        guard pid > 0 else { return nil }
+        var command = ""
+        if let file = fopen("/proc/\(pid)/cmdline", "r") {
+            defer { fclose(file) }
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let count = fread(&buffer, 1, buffer.count, file)
+            command = buffer[0..<count].split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                .joined(separator: " ")
+        }
+        return "pid \(pid)" + (command.isEmpty ? "" : ": \(command)")
+    }
 }

@@ -95,7 +95,12 @@ public struct RoutingRule: Hashable, Sendable, CustomStringConvertible {
 extension RouteNetlink {
     /// Brings devices up or down and sets their MTU (RTM_NEWLINK); returns the refusals.
     public func apply(_ changes: [LinkChange]) throws(SystemError) -> [SystemError] {
-        try perform(
+        try refusals(applying: changes).map(\.error)
+    }
+
+    /// ``apply(_:)``, each refusal with the position of its change in `changes`.
+    public func refusals(applying changes: [LinkChange]) throws(SystemError) -> [Refusal] {
+        try performReportingIndices(
             count: changes.count, what: "links",
             operation: { "changing link \(changes[$0].name)" },
             write: { index, sequence, header in
@@ -150,7 +155,12 @@ extension RouteNetlink {
 
     /// Adds (or removes) policy-routing rules (RTM_NEWRULE, RTM_DELRULE); returns the refusals.
     public func apply(rules: [RoutingRule], remove: Bool = false) throws(SystemError) -> [SystemError] {
-        try perform(
+        try refusals(applying: rules, remove: remove).map(\.error)
+    }
+
+    /// ``apply(rules:remove:)``, each refusal with the position of its rule in `rules`.
+    public func refusals(applying rules: [RoutingRule], remove: Bool = false) throws(SystemError) -> [Refusal] {
+        try performReportingIndices(
             count: rules.count, what: "rules",
             operation: { "\(remove ? "removing" : "adding") \(rules[$0])" },
             write: { index, sequence, header in

@@ -88,7 +88,12 @@ extension RouteNetlink {
     /// kernel refused, each with its errno and operation ("adding nexthop 1001: File exists"). Changes go in order,
     /// and each stands alone: a group's members must come before the group, in this call or an earlier one.
     public func apply(nexthops changes: [NexthopChange]) throws(SystemError) -> [SystemError] {
-        try perform(
+        try refusals(applying: changes).map(\.error)
+    }
+
+    /// ``apply(nexthops:)``, each refusal with the position of its change in `changes`.
+    public func refusals(applying changes: [NexthopChange]) throws(SystemError) -> [Refusal] {
+        try performReportingIndices(
             count: changes.count, what: "nexthops", operation: { changes[$0].operation },
             write: { index, sequence, header in Self.put(changes[index], sequence: sequence, into: header) })
     }

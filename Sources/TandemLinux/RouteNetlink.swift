@@ -157,7 +157,12 @@ public final class RouteNetlink {
     /// Applies changes in batches; returns the ones the kernel refused, each with its errno and operation.
     /// Changes are independent: a refused one does not stop the others.
     public func apply(_ changes: [RouteChange]) throws(SystemError) -> [SystemError] {
-        try perform(
+        try refusals(applying: changes).map(\.error)
+    }
+
+    /// ``apply(_:)``, each refusal with the position of its change in `changes`.
+    public func refusals(applying changes: [RouteChange]) throws(SystemError) -> [Refusal] {
+        try performReportingIndices(
             count: changes.count, what: "routes", operation: { changes[$0].operation },
             write: { index, sequence, header in self.put(changes[index], sequence: sequence, into: header) })
     }
@@ -168,7 +173,15 @@ public final class RouteNetlink {
         count: Int, what: String, operation: (Int) -> String,
         write: (Int, UInt32, UnsafeMutablePointer<nlmsghdr>) -> Void
     ) throws(SystemError) -> [SystemError] {
-        var failures: [SystemError] = []
+        try performReportingIndices(count: count, what: what, operation: operation, write: write).map(\.error)
+    }
+
+    /// ``perform(count:what:operation:write:)``, each refusal with the position of its request.
+    func performReportingIndices(
+        count: Int, what: String, operation: (Int) -> String,
+        write: (Int, UInt32, UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) throws(SystemError) -> [Refusal] {
+        var failures: [Refusal] = []
         var start = 0
         while start < count {
             let end = min(start + Self.changesPerRound, count)
@@ -181,7 +194,7 @@ public final class RouteNetlink {
     /// Sends one round of requests (as many sendto calls as the buffer needs) and reads every ACK.
     private func performRound(
         _ requests: Range<Int>, what: String, operation: (Int) -> String,
-        write: (Int, UInt32, UnsafeMutablePointer<nlmsghdr>) -> Void, failures: inout [SystemError]
+        write: (Int, UInt32, UnsafeMutablePointer<nlmsghdr>) -> Void, failures: inout [Refusal]
     ) throws(SystemError) {
         let first = sequence
         var index = requests.lowerBound
@@ -221,7 +234,9 @@ public final class RouteNetlink {
                         answered += 1
                         let error = mnl_nlmsg_get_payload(message).assumingMemoryBound(to: nlmsgerr.self).pointee.error
                         if error != 0 {
-                            failures.append(SystemError(code: -error, operation: operation(requests.lowerBound + offset)))
+                            let index = requests.lowerBound + offset
+                            failures.append(
+                                Refusal(index: index, error: SystemError(code: -error, operation: operation(index))))
                         }
                     }
                 }

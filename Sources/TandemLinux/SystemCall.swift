@@ -52,3 +52,18 @@ func valueOrWouldBlock<Value: FixedWidthInteger & SignedInteger>(
         throw SystemError(code: code, operation: operation())
     }
 }
+
+/// A change in a batch that the kernel refused: where it was in the batch, and the error naming it.
+public struct Refusal: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The change's position in the batch.
+    public var index: Int
+    /// The errno and the operation ("adding route 198.18.4.0/24 table 100: File exists").
+    public var error: SystemError
+
+    public init(index: Int, error: SystemError) {
+        self.index = index
+        self.error = error
+    }
+
+    public var description: String { error.description }
+}

@@ -50,6 +50,22 @@ int CTandemLinux_setCapabilities(const uint32_t effective[2], const uint32_t per
 /// Returns 0, or -1 with errno set (EINVAL for a capability this kernel does not know).
 int CTandemLinux_dropBoundingCapability(unsigned int capability);
 
+/// pthread_setname_np(pthread_self(), name) (behind _GNU_SOURCE): 0 or an error number.
+int CTandemLinux_setThreadName(const char *name);
+
+/// pthread_getname_np(pthread_self(), buffer, size): 0 or an error number.
+int CTandemLinux_threadName(char *buffer, size_t size);
+
+/// getsockopt(fd, SOL_SOCKET, SO_PEERCRED): the pid of a connected unix socket's peer, or -1 with errno set.
+int CTandemLinux_peerProcess(int fd);
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1): the calling thread (and those it makes) can gain no privilege by exec.
+/// Returns 0, or -1 with errno set.
+int CTandemLinux_forbidNewPrivileges(void);
+
+/// prctl(PR_GET_NO_NEW_PRIVS): 1 if set on the calling thread, 0 if not, -1 with errno set.
+int CTandemLinux_newPrivilegesForbidden(void);
+
 /// ioctl(fd, TUNSETPERSIST, persist): whether the device outlives its last open queue.
 /// Returns 0, or -1 with errno set.
 int CTandemLinux_tunSetPersist(int fd, int persist);

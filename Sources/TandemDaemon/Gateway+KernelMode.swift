@@ -39,7 +39,7 @@ struct KernelModeState {
     }
 }
 
-extension Daemon {
+extension Gateway {
     /// The nexthop of each tunnel with an interface, both families.
     func tunnelNexthops(interfaces: [String: UInt32]) -> [NexthopObject] {
         var objects: [NexthopObject] = []
@@ -67,8 +67,8 @@ extension Daemon {
             let id = KernelModeState.tunnelID(tunnel, family)
             // A tunnel nexthop the kernel removed and that cannot be restored yet: the group keeps its old
             // members until the retry.
-            guard kernelMode?.tunnels.contains(id) ?? true else {
-                kernelMode?.retryAt = Forwarder.now() &+ 1_000_000_000
+            guard state.kernelMode?.tunnels.contains(id) ?? true else {
+                state.kernelMode?.retryAt = now &+ 1_000_000_000
                 return nil
             }
             members.append(.init(id: id, weight: UInt16(carrier.weight)))
@@ -95,9 +95,9 @@ extension Daemon {
         ]
         for (setting, value) in settings {
             do {
-                let old = try setting.read()
+                let old = try kernel.read(setting)
                 guard old != value else { continue }
-                try setting.write(value)
+                try kernel.write(setting, value)
                 log.info("kernel mode: \(setting) \(old) -> \(value)")
             } catch {
                 log.warning("kernel mode: cannot set \(setting) to \(value): \(error)")
@@ -105,28 +105,44 @@ extension Daemon {
         }
     }
 
-    /// At start: Tandem's nexthop objects exactly as the state needs them; stale ones (a previous run's) go.
-    func installNexthops(interfaces: [String: UInt32]) throws(DaemonError) {
-        do {
-            let present = try netlink.nexthops(protocol: config.linux.protocol)
-            let tunnels = tunnelNexthops(interfaces: interfaces)
-            var failures = try netlink.apply(nexthops: tunnels.map { .add($0, replace: true) })
-            kernelMode = KernelModeState()
-            kernelMode!.tunnels = Set(tunnels.map(\.id))
-            failures += try updateChainGroups(for: remotePrefixes)
-            let wanted = Set(tunnels.map(\.id)).union(kernelMode!.groups.keys)
-            // Groups before their members: a member cannot go while a group holds it.
-            let stale = present.filter { !wanted.contains($0.id) }.sorted { $0.isGroup && !$1.isGroup }
-            failures += try netlink.apply(nexthops: stale.map { .delete(id: $0.id) })
-            log.info(
-                "kernel mode: \(tunnels.count) tunnel nexthops, \(kernelMode!.groups.count) chain groups, "
-                    + "\(stale.count) stale nexthops removed")
-            if let failure = failures.first { throw DaemonError("\(failure)") }
-        } catch let error as DaemonError {
-            throw error
-        } catch {
-            throw DaemonError("\(error)")
+    /// At start: Tandem's nexthop objects exactly as the state needs them; stale ones (a previous run's) go. A
+    /// tunnel nexthop the kernel refuses (its device is not ready, its gateway unreachable) is pending and retried.
+    func installNexthops(interfaces: [String: UInt32]) throws(SystemError) {
+        let present = try kernel.nexthops(protocol: config.linux.protocol)
+        let tunnels = tunnelNexthops(interfaces: interfaces)
+        state.kernelMode = KernelModeState()
+        state.kernelMode!.tunnels = Set(tunnels.map(\.id))
+        let refused = try applyNexthopsReportingRefused(tunnels.map { .add($0, replace: true) })
+        state.kernelMode!.tunnels.subtract(refused)
+        state.pending.nexthops.formUnion(refused)
+        var failures = try updateChainGroups(for: state.remotePrefixes)
+        let wanted = Set(tunnels.map(\.id)).union(state.kernelMode!.groups.keys)
+        // Groups before their members: a member cannot go while a group holds it.
+        let stale = present.filter { !wanted.contains($0.id) }.sorted { $0.isGroup && !$1.isGroup }
+        failures += try applyNexthops(stale.map { .delete(id: $0.id) })
+        for failure in failures { log.error("\(failure)") }
+        log.info(
+            "kernel mode: \(tunnels.count - refused.count) tunnel nexthops, \(state.kernelMode!.groups.count) chain "
+                + "groups, \(stale.count) stale nexthops removed")
+    }
+
+    /// Applies nexthop changes; logs and counts the refusals, and returns them.
+    func applyNexthops(_ changes: [NexthopChange]) throws(SystemError) -> [SystemError] {
+        let refusals = try kernel.refusals(applying: changes)
+        if let last = refusals.last { state.pending.lastError = last.error }
+        return refusals.map(\.error)
+    }
+
+    /// Applies nexthop changes; the ids of the adds the kernel refused (their errors are logged).
+    func applyNexthopsReportingRefused(_ changes: [NexthopChange]) throws(SystemError) -> Set<UInt32> {
+        var refused: Set<UInt32> = []
+        for refusal in try kernel.refusals(applying: changes) {
+            log.error("\(refusal.error)")
+            metrics.recordNetlinkErrors(1)
+            state.pending.lastError = refusal.error
+            if case .add(let object, _) = changes[refusal.index] { refused.insert(object.id) }
         }
+        return refused
     }
 
     /// Makes the groups of `prefixes`' chains present and current; with `removeUnused`, deletes the groups that no
@@ -134,7 +150,7 @@ extension Daemon {
     func updateChainGroups(for prefixes: some Sequence<RoutePrefix>, removeUnused: Bool = false)
         throws(SystemError) -> [SystemError]
     {
-        guard kernelMode != nil else { return [] }
+        guard state.kernelMode != nil else { return [] }
         var needed: Set<UInt32> = []
         for prefix in prefixes {
             guard let chain = router.chain(of: prefix) else { continue }
@@ -142,9 +158,9 @@ extension Daemon {
         }
         var failures = try refreshChainGroups(needed)
         if removeUnused {
-            let unused = kernelMode!.groups.keys.filter { !needed.contains($0) }
-            failures += try netlink.apply(nexthops: unused.map { .delete(id: $0) })
-            for id in unused { kernelMode!.groups[id] = nil }
+            let unused = state.kernelMode!.groups.keys.filter { !needed.contains($0) }
+            failures += try applyNexthops(unused.map { .delete(id: $0) })
+            for id in unused { state.kernelMode!.groups[id] = nil }
         }
         return failures
     }
@@ -153,27 +169,80 @@ extension Daemon {
     /// group the connection is in. A chain with no carrier keeps its last members (the kernel has no empty group;
     /// its traffic is lost either way, as in userspace mode).
     func refreshChainGroups(_ ids: Set<UInt32>) throws(SystemError) -> [SystemError] {
-        guard kernelMode != nil else { return [] }
+        guard state.kernelMode != nil else { return [] }
         var changes: [NexthopChange] = []
+        var before: [UInt32: [NexthopObject.GroupMember]] = [:]
         for id in ids.sorted() {
             let offset = id - KernelModeState.chainBase
             let chain = ChainID(rawValue: offset / 2)
             guard let group = chainGroup(chain, offset % 2 == 0 ? .ipv4 : .ipv6),
-                case .group(let members, _) = group.kind, kernelMode!.groups[id] != members
+                case .group(let members, _) = group.kind, state.kernelMode!.groups[id] != members
             else { continue }
             // Create or replace: after a crash the group may be there already, with other members.
             changes.append(.add(group, replace: true))
-            kernelMode!.groups[id] = members
+            before[id] = state.kernelMode!.groups[id]
+            state.kernelMode!.groups[id] = members
         }
-        return try netlink.apply(nexthops: changes)
+        var failures: [SystemError] = []
+        for refusal in try kernel.refusals(applying: changes) {
+            failures.append(refusal.error)
+            state.pending.lastError = refusal.error
+            guard case .add(let group, _) = changes[refusal.index] else { continue }
+            // Refused: the kernel holds what it held (or nothing); retried with the pending changes.
+            state.kernelMode!.groups[group.id] = before[group.id] ?? nil
+            state.pending.nexthops.insert(group.id)
+        }
+        return failures
     }
 
     /// At stop: every nexthop object of Tandem's (their routes go with them).
     func removeNexthops() throws(SystemError) {
-        let present = try netlink.nexthops(protocol: config.linux.protocol)
+        let present = try kernel.nexthops(protocol: config.linux.protocol)
         let ordered = present.sorted { $0.isGroup && !$1.isGroup }
-        let failures = try netlink.apply(nexthops: ordered.map { .delete(id: $0.id) })
+        let failures = try applyNexthops(ordered.map { .delete(id: $0.id) })
         for failure in failures { log.error("\(failure)") }
+    }
+}
+
+extension Gateway {
+    /// Kernel mode, after a selection change or a refusal. A tunnel interface that loses its carrier makes the kernel
+    /// delete the nexthop objects on it, and a group that loses its last member goes with the routes that use it.
+    /// So: the tunnel nexthops that vanished come back (where their device is up again), the groups are brought to
+    /// the new selection (one RTM_NEWNEXTHOP each), and the routes of vanished groups are put back.
+    func repairAndRefreshNexthops() {
+        guard let kernelState = state.kernelMode else { return }
+        do {
+            let present = Set(try kernel.nexthops(protocol: config.linux.protocol).map(\.id))
+            // Only the selected tunnels matter now; another comes back when it is selected.
+            let selected = Set(
+                router.configuration.connections.indices.compactMap {
+                    router.selectedTunnel(of: ConnectionID($0))
+                }.flatMap { [KernelModeState.tunnelID($0, .ipv4), KernelModeState.tunnelID($0, .ipv6)] })
+            let missingTunnels = tunnelNexthops(interfaces: tunnelInterfaces(of: config))
+                .filter { !present.contains($0.id) && selected.contains($0.id) }
+            state.pending.nexthops = []
+            // A device still down refuses its nexthop: that tunnel carries nothing now anyway; retried.
+            let refused = try applyNexthopsReportingRefused(missingTunnels.map { .add($0, replace: true) })
+            state.pending.nexthops.formUnion(refused)
+            state.kernelMode!.tunnels = present.union(missingTunnels.map(\.id)).subtracting(refused)
+            state.kernelMode!.retryAt = nil
+            let vanished = Set(kernelState.groups.keys).subtracting(present)
+            for id in vanished { state.kernelMode!.groups[id] = nil }
+            if !vanished.isEmpty {
+                for (prefix, target) in state.installedRemote {
+                    guard case .nexthopObject(let id) = target, vanished.contains(id) else { continue }
+                    state.installedRemote[prefix] = nil
+                    state.unrouted.insert(prefix)
+                }
+                log.warning("the kernel removed \(vanished.count) nexthop group(s) with their routes; restoring them")
+            }
+            let failures = try refreshChainGroups(Set(kernelState.groups.keys))
+            for failure in failures { log.error("\(failure)") }
+            if !state.unrouted.isEmpty { updateRemoteRoutes(state.unrouted) }
+        } catch {
+            log.error("updating nexthop groups after a failover: \(error)")
+        }
+        scheduleRetryIfPending()
     }
 }
 

@@ -1,0 +1,182 @@
+// Learning: routes a routing daemon (BIRD, FRR) puts in the watched kernel table with a watched protocol become
+// dynamic routes in the RIB, through the connection of the tunnel they lead to (its interface, or its peer or next
+// hop as the gateway). The RIB's rules apply: no default route, a quota. A learned prefix is routed into Tandem
+// like a configured one; when the daemon withdraws it, Tandem withdraws it too. The notifications come from the
+// daemon's RouteMonitor (or a test's list); a lost one (ENOBUFS) makes a dump and a reconcile.
+
+import TandemConfig
+import TandemLinux
+import TandemPacket
+import TandemRouting
+
+extension Gateway {
+    /// Up to this many learned or withdrawn routes at once get a log line each.
+    static let learningLinesPerRead = 16
+
+    /// The routes of the watched table and protocols, from a dump.
+    func watchedRoutes() throws(SystemError) -> [KernelRoute] {
+        guard let learning = config.learning else { return [] }
+        return try kernel.routes(table: learning.table).filter { learning.protocols.contains($0.protocol) }
+    }
+
+    /// At start, after the daemon subscribed to notifications: learns what the table holds (installed by
+    /// ``start(ingressIndex:)`` next).
+    func learnInitialRoutes() throws(DaemonError) {
+        guard let learning = config.learning else { return }
+        do {
+            let routes = try watchedRoutes()
+            learningFlood = routes.count > Self.learningLinesPerRead
+            defer { learningFlood = false }
+            for route in routes { learn(route) }
+            log.info(
+                "learning: table \(learning.table), protocols "
+                    + learning.protocols.map(GatewayConfig.Learning.protocolName).joined(separator: ", ")
+                    + ": \(state.learned.count) route(s) learned at start")
+        } catch {
+            throw DaemonError("starting to learn routes: \(error)")
+        }
+    }
+
+    /// Applies a read of route notifications: learns and withdraws, then updates the kernel in one batch.
+    func handle(_ notifications: [RouteNotification]) {
+        learningFlood = notifications.count > Self.learningLinesPerRead
+        defer { learningFlood = false }
+        var changed: Set<RoutePrefix> = []
+        for notification in notifications {
+            switch notification {
+            case .added(let route): if learn(route) { changed.insert(route.prefix) }
+            case .removed(let route): if withdraw(route) { changed.insert(route.prefix) }
+            }
+        }
+        if !changed.isEmpty { updateRemoteRoutes(changed) }
+        if learningFlood {
+            log.info("learning: \(notifications.count) route notifications, \(state.learned.count) route(s) learned now")
+        }
+    }
+
+    /// After lost notifications: makes the learned routes exactly what `routes` (a dump of the watched table)
+    /// holds, and the kernel's table with them.
+    func resync(to routes: [KernelRoute]) {
+        let present = Set(routes.map(\.prefix))
+        learningFlood = true
+        defer { learningFlood = false }
+        for (prefix, tunnel) in state.learned where !present.contains(prefix) {
+            withdraw(prefix, tunnel: tunnel)
+        }
+        for route in routes { learn(route) }
+        do {
+            try syncAllRemoteRoutes()
+        } catch {
+            log.error("resync of learned routes: \(error)")
+            state.pending.remote.formUnion(state.remotePrefixes)
+        }
+        scheduleRetryIfPending()
+        log.info("resync: \(state.learned.count) learned route(s)")
+    }
+
+    /// Dumps the watched table and resyncs (the daemon does the dump off its control thread instead).
+    func resync() {
+        do {
+            resync(to: try watchedRoutes())
+        } catch {
+            log.error("resync of learned routes: \(error)")
+        }
+    }
+
+    func scheduleRetryIfPending() {
+        if !state.pending.isEmpty && state.pending.retryAt == nil { scheduleRetry() }
+    }
+
+    /// The tunnel a learned route leads to: by its output device, or by its gateway.
+    func tunnel(of route: KernelRoute) -> GatewayConfig.Tunnel? {
+        // Interface indices change only when devices are made again: looked up once a second at most.
+        let now = self.now
+        if interfaceIndicesTime.map({ now &- $0 > 1_000_000_000 }) ?? true {
+            interfaceIndicesCache = tunnelInterfaces(of: config)
+            interfaceIndicesTime = now
+        }
+        let indices = interfaceIndicesCache
+        func byDevice(_ index: UInt32) -> GatewayConfig.Tunnel? {
+            config.tunnels.first { tunnel in tunnel.interface.map { indices[$0] == index } ?? false }
+        }
+        func byGateway(_ gateway: NextHopAddress) -> GatewayConfig.Tunnel? {
+            config.tunnels.first { tunnel in
+                switch gateway {
+                case .ipv4(let address):
+                    tunnel.nextHopIPv4 == address || tunnel.peer == .v4(address)
+                case .ipv6(let address):
+                    tunnel.nextHopIPv6 == address || tunnel.peer == .v6(address)
+                }
+            }
+        }
+        switch route.target {
+        case .device(let index): return byDevice(index)
+        case .gateway(let gateway, let device): return byDevice(device) ?? byGateway(gateway)
+        case .multipath(let hops):
+            // Tandem spreads over connections itself; a multipath route is learned through its first hop.
+            guard let hop = hops.first else { return nil }
+            return byDevice(hop.device) ?? hop.gateway.flatMap(byGateway)
+        case .nexthopObject, .blackhole: return nil
+        }
+    }
+
+    /// A line per learned or withdrawn route while they come a few at a time; in a flood (a full table at start
+    /// or from a new BGP session) they go to the debug level, and a summary says how many.
+    func logLearning(_ line: @autoclosure () -> String) {
+        if learningFlood { log.debug(line()) } else { log.info(line()) }
+    }
+
+    /// Learns one route; true if the prefix's routes changed.
+    @discardableResult
+    func learn(_ route: KernelRoute) -> Bool {
+        guard let tunnel = tunnel(of: route) else {
+            log.warning("not learned: \(route): it leads to no tunnel's interface or next hop")
+            return false
+        }
+        guard let connection = state.connection(ofTunnel: tunnel.name) else {
+            log.warning("not learned: \(route): tunnel '\(tunnel.name)' is in no connection")
+            return false
+        }
+        if let previous = state.learned[route.prefix], previous != tunnel.name {
+            withdraw(route.prefix, tunnel: previous)
+        }
+        do {
+            switch try router.learn(route.prefix, via: connection) {
+            case .installed:
+                if state.learned.updateValue(tunnel.name, forKey: route.prefix) == nil {
+                    logLearning(
+                        "learned \(route.prefix) via tunnel \(tunnel.name) "
+                            + "(connection \(config.connections[connection.index].name))")
+                }
+                state.remotePrefixes.insert(route.prefix)
+                return true
+            case .refusedDefaultRoute:
+                log.warning(
+                    "refused learned default route \(route.prefix) via tunnel \(tunnel.name): default routes are not "
+                        + "learned (refused so far: \(router.counters.refusedDynamicDefaults))")
+            case .refusedOverQuota(let quota):
+                log.warning(
+                    "refused learned route \(route.prefix): the quota of \(quota) dynamic routes is full "
+                        + "(limits.dynamic-routes; refused so far: \(router.counters.refusedDynamicOverQuota))")
+            }
+        } catch {
+            log.error("learning \(route.prefix): \(error)")
+        }
+        return false
+    }
+
+    /// Withdraws a route the daemon removed; true if it was learned.
+    @discardableResult
+    func withdraw(_ route: KernelRoute) -> Bool {
+        guard let tunnel = state.learned[route.prefix] else { return false }
+        withdraw(route.prefix, tunnel: tunnel)
+        return true
+    }
+
+    func withdraw(_ prefix: RoutePrefix, tunnel name: String) {
+        state.learned[prefix] = nil
+        if let connection = state.connection(ofTunnel: name) { router.withdraw(prefix, via: connection) }
+        if router.routes(of: prefix).isEmpty { state.remotePrefixes.remove(prefix) }
+        logLearning("withdrew \(prefix) (was learned via tunnel \(name))")
+    }
+}

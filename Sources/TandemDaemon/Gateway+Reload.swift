@@ -1,0 +1,121 @@
+// A reload, all or nothing. The new configuration's state is built aside (a new router with the learned routes that
+// still lead somewhere, the tunnels that are down kept down), its rules and routes are added next to the old ones,
+// the daemon switches its pipeline threads over, and then what only the old configuration needed is removed. If any
+// step fails, the old state value is put back whole and the kernel is reconciled to it: nothing of the new file
+// stays behind. The daemon decides what only a restart can change (Daemon+Reload.swift) and makes the devices.
+
+import TandemConfig
+import TandemLinux
+import TandemPacket
+import TandemRouting
+
+extension Gateway {
+    /// What a reload cannot change.
+    static func restartOnlyChanges(from old: GatewayConfig, to new: GatewayConfig) -> [String] {
+        var changes: [String] = []
+        if old.gateway.mode != new.gateway.mode { changes.append("gateway.mode") }
+        if old.gateway.ingress != new.gateway.ingress { changes.append("gateway.ingress") }
+        let (a, b) = (old.linux, new.linux)
+        if a.protocol != b.protocol { changes.append("linux.protocol") }
+        if a.table != b.table { changes.append("linux.table") }
+        if a.rulePriority != b.rulePriority { changes.append("linux.rule-priority") }
+        if a.queues != b.queues { changes.append("linux.queues") }
+        if a.offloads != b.offloads { changes.append("linux.offloads") }
+        if a.failOpen != b.failOpen { changes.append("linux.fail-open") }
+        if old.metrics?.listen != new.metrics?.listen { changes.append("metrics") }
+        if old.learning?.table != new.learning?.table || old.learning?.protocols != new.learning?.protocols {
+            changes.append("learning")
+        }
+        return changes
+    }
+
+    /// The state a new configuration starts from: the learned routes that still lead somewhere, and the tunnels
+    /// that are down now kept down (their probes must bring them back, not the reload).
+    func stateForReload(_ new: GatewayConfig) throws(DaemonError) -> GatewayState {
+        var next = try GatewayState(config: new, now: now)
+        for (prefix, tunnel) in state.learned.sorted(by: { $0.key < $1.key }) {
+            guard let connection = next.connection(ofTunnel: tunnel) else {
+                log.warning("learned route \(prefix) is dropped: tunnel '\(tunnel)' is in no connection any more")
+                continue
+            }
+            if (try? next.router.learn(prefix, via: connection)) == .installed {
+                next.learned[prefix] = tunnel
+                next.remotePrefixes.insert(prefix)
+            }
+        }
+        for (index, tunnel) in new.tunnels.enumerated() where state.isDown(tunnelNamed: tunnel.name) {
+            _ = try? next.controller.force(
+                TunnelID(index), to: .down, at: MonotonicInstant(nanoseconds: now), router: next.router)
+        }
+        next.ingressIndex = state.ingressIndex
+        return next
+    }
+
+    /// Applies a new configuration, all or nothing.
+    ///
+    /// - Parameter switchover: Called once the kernel holds the new rules and routes next to the old ones: the
+    ///   daemon hands the pipeline threads the new router. If it throws, the reload is undone.
+    /// - Throws: ``DaemonError`` when the reload was refused; the old state is in force then.
+    func reload(to new: GatewayConfig, switchover: (GatewayState) throws(DaemonError) -> Void) throws(DaemonError) {
+        let interfaces = tunnelInterfaces(of: new)
+        let problems = KernelPlan.check(new, interfaceIndex: { interfaces[$0] })
+        guard problems.isEmpty else { throw DaemonError(problems.joined(separator: "; ")) }
+        for warning in new.warnings { log.warning("\(warning)") }
+        for warning in KernelPlan.defaultPolicyWarnings(of: new) { log.warning(warning) }
+
+        let old = state
+        state = try stateForReload(new)
+        let tables = Array(Set(old.plan.tables + state.plan.tables)).sorted()
+        do {
+            let rules = try sync.reconcileRules(desired: state.plan.rules, keepStale: true)
+            let tunnelRoutes = try sync.reconcileRoutes(
+                tables: state.plan.tables.filter { $0 != new.linux.table },
+                desired: state.plan.tunnelRoutes(interfaceIndex: interfaces), keepStale: true)
+            if let failure = (rules + tunnelRoutes).failures.first { throw DaemonError("\(failure)") }
+            if new.gateway.mode == .kernel {
+                tuneKernelForKernelMode()
+                do { try installNexthops(interfaces: interfaces) } catch { throw DaemonError("\(error)") }
+                if !state.pending.nexthops.isEmpty {
+                    throw DaemonError("the kernel refused tunnel nexthops: \(state.pending.summary)")
+                }
+            }
+            do { try syncAllRemoteRoutes() } catch { throw DaemonError("\(error)") }
+            try switchover(state)
+        } catch {
+            // The old value, whole; the kernel back to it (what the new file added goes).
+            state = old
+            restoreKernel(tables: tables)
+            throw DaemonError("applying the new configuration to the kernel: \(error)")
+        }
+        // What only the old configuration needed goes: stale rules and tunnel tables.
+        resyncKernel(tables: tables)
+        scheduleRetry()
+        let counts = router.prefixCounts
+        log.info(
+            "reloaded: \(new.tunnels.count) tunnel(s), \(state.remotePrefixes.count) remote prefix(es) "
+                + "(RIB: \(counts.ipv4) IPv4, \(counts.ipv6) IPv6; \(state.learned.count) learned)")
+    }
+
+    /// After a failed reload: the kernel as the (old) state wants it.
+    func restoreKernel(tables: [UInt32]) {
+        if config.gateway.mode == .kernel {
+            do { try installNexthops(interfaces: tunnelInterfaces(of: config)) } catch { log.error("\(error)") }
+        }
+        resyncKernel(tables: tables)
+        do { try syncAllRemoteRoutes() } catch { log.error("\(error)") }
+    }
+
+    /// Makes rules and tunnel tables exactly the current plan (removing what is stale in `tables`). Tandem's own
+    /// table is not looked at: the caller has just reconciled it.
+    func resyncKernel(tables: [UInt32]) {
+        do {
+            let rules = try sync.reconcileRules(desired: state.plan.rules)
+            let tunnelTables = tables.filter { $0 != config.linux.table }
+            let routes = try sync.reconcileRoutes(
+                tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: tunnelInterfaces(of: config)))
+            record(rules + routes)
+        } catch {
+            log.error("reconciling the kernel after a reload: \(error)")
+        }
+    }
+}

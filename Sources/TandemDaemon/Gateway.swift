@@ -1,0 +1,309 @@
+// The gateway's core: its state (GatewayState) and what it does with it when something happens. Inputs are events:
+// the configuration loaded (start) or reloaded, route notifications and a resync (Gateway+Learning), probe outcomes
+// and timers (Gateway+Health), the ingress device made again (a deleted TUN device), stop. Each answer is a set of
+// kernel changes made through the kernel seam (KernelPort) and log events; time comes from an injected clock. No OS
+// call is made here: the daemon (Daemon.swift) owns the devices, sockets and threads and feeds this type, and the
+// tests feed it with a fake kernel and a manual clock.
+
+import TandemConfig
+import TandemLinux
+import TandemPacket
+import TandemRouting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A gateway's state and the logic that keeps the kernel in line with it.
+final class Gateway {
+    /// The state; replaced whole by a reload.
+    var state: GatewayState
+    let kernel: any KernelPort
+    let clock: any MonotonicClock
+    let log: EventLog
+    let metrics: DaemonMetrics
+    /// A tunnel's probe figures, for the failover events (the daemon's probes; zeros in tests).
+    var probeFigures: (TunnelID) -> ProbeStatistics = { _ in ProbeStatistics() }
+    /// Said once the configured state is in the kernel (the daemon adds its devices; systemd's READY=1 goes here).
+    var onReady: (String) -> Void = { _ in }
+
+    /// Whether everything configured has been in the kernel since start (false again never: a later refusal is
+    /// logged and retried, and `tandem show kernel` says what is missing).
+    private(set) var isReady = false
+    /// Many routes at once: one log line for all of them (see logLearning).
+    var learningFlood = false
+    /// The tunnels' interface indices, for mapping learned routes, and when they were looked up.
+    var interfaceIndicesCache: [String: UInt32] = [:]
+    var interfaceIndicesTime: UInt64?
+
+    init(
+        config: GatewayConfig, kernel: any KernelPort, clock: any MonotonicClock, log: EventLog,
+        metrics: DaemonMetrics
+    ) throws(DaemonError) {
+        self.kernel = kernel
+        self.clock = clock
+        self.log = log
+        self.metrics = metrics
+        state = try GatewayState(config: config, now: clock.now().nanoseconds)
+        for warning in KernelPlan.defaultPolicyWarnings(of: config) { log.warning(warning) }
+    }
+
+    var config: GatewayConfig { state.config }
+    var router: Router { state.router }
+    var now: UInt64 { clock.now().nanoseconds }
+    var sync: KernelSync { KernelSync(kernel: kernel, plan: state.plan) }
+
+    /// The indices of the tunnels' interfaces that exist now.
+    func tunnelInterfaces(of config: GatewayConfig) -> [String: UInt32] {
+        kernel.interfaceIndices(of: config.tunnels.compactMap(\.interface))
+    }
+
+    // MARK: Start
+
+    /// What the host must offer: each tunnel's interface and forwarding on; warnings for what may hurt.
+    func checkHost() throws(DaemonError) {
+        let interfaces = tunnelInterfaces(of: config)
+        let problems = KernelPlan.check(config, interfaceIndex: { interfaces[$0] })
+        guard problems.isEmpty else { throw DaemonError(problems.joined(separator: "\n")) }
+        // The kernel forwards what Tandem writes to an egress device (and everything in kernel mode).
+        if (try? kernel.read(KernelSetting("net", "ipv4", "ip_forward"))) != "1" {
+            throw DaemonError(
+                "IPv4 forwarding is off in this network namespace (net.ipv4.ip_forward is not 1), so the kernel "
+                    + "would drop what Tandem forwards; turn it on: sysctl -w net.ipv4.ip_forward=1")
+        }
+        if (try? kernel.read(KernelSetting("net", "ipv6", "conf", "all", "forwarding"))) != "1" {
+            log.warning(
+                "IPv6 forwarding is off (net.ipv6.conf.all.forwarding is not 1): IPv6 traffic will not cross; "
+                    + "turn it on with sysctl -w net.ipv6.conf.all.forwarding=1")
+        }
+        if (try? kernel.read(KernelSetting("net", "ipv4", "conf", "all", "rp_filter"))) == "1" {
+            log.warning(
+                "net.ipv4.conf.all.rp_filter is 1 (strict): the kernel drops packets from an egress device whose "
+                    + "source is not routed back through it; use 0 or 2 (loose)")
+        }
+    }
+
+    /// Puts rules, tunnel tables, (kernel mode) nexthops and remote routes in the kernel, reconciling with what is
+    /// there. What the kernel refuses is recorded and retried; only a failure to talk to it at all throws.
+    ///
+    /// - Parameter ingressIndex: Userspace mode: the ingress device the remote routes point at.
+    func start(ingressIndex: UInt32) throws(DaemonError) {
+        state.ingressIndex = ingressIndex
+        if config.gateway.mode == .kernel { tuneKernelForKernelMode() }
+        do {
+            let interfaces = tunnelInterfaces(of: config)
+            let rules = try sync.reconcileRules(desired: state.plan.rules)
+            // The tunnel tables before the nexthops: the kernel checks a nexthop's gateway through them.
+            let tunnelTables = state.plan.tables.filter { $0 != config.linux.table }
+            let tunnelRoutes = try sync.reconcileRoutes(
+                tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: interfaces))
+            record(rules + tunnelRoutes)
+            log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
+            if config.gateway.mode == .kernel { try installNexthops(interfaces: interfaces) }
+            try syncAllRemoteRoutes()
+        } catch {
+            throw DaemonError("\(error)")
+        }
+        scheduleRetry()
+    }
+
+    /// Records a reconcile's refusals as pending and logs them.
+    func record(_ summary: SyncSummary) {
+        for failure in summary.failures { log.error("\(failure)") }
+        metrics.recordNetlinkErrors(summary.failures.count)
+        state.pending.rules.formUnion(summary.refusedRules)
+        state.pending.tunnelRoutes += summary.refusedRoutes
+        if let last = summary.failures.last { state.pending.lastError = last }
+    }
+
+    /// Says "ready" the first time nothing is pending, or schedules the next retry.
+    func scheduleRetry() {
+        if state.pending.isEmpty {
+            state.pending.retryAt = nil
+            if state.pending.attempts > 0 { log.info("kernel: every refused change is in place now") }
+            state.pending.attempts = 0
+            if !isReady {
+                isReady = true
+                onReady(readySummary)
+            }
+            return
+        }
+        let delay = PendingChanges.backoff(attempts: state.pending.attempts)
+        state.pending.retryAt = now &+ delay
+        log.warning(
+            (isReady ? "kernel: " : "not ready: ") + state.pending.summary + "; retrying in \(delay / 1_000_000_000) s")
+    }
+
+    /// What the ready line says of the kernel side.
+    var readySummary: String {
+        let counts = router.prefixCounts
+        return "\(config.tunnels.count) tunnel(s), \(state.remotePrefixes.count) remote prefix(es) in table "
+            + "\(config.linux.table) proto \(config.linux.protocol) "
+            + "(RIB: \(counts.ipv4) IPv4, \(counts.ipv6) IPv6 prefixes; \(state.learned.count) learned)"
+    }
+
+    /// Retries what the kernel refused, if its time has come.
+    func retryPending() {
+        guard let at = state.pending.retryAt, at <= now else { return }
+        var pending = state.pending
+        let rules = Array(pending.rules)
+        let tunnelRoutes = pending.tunnelRoutes
+        let remote = pending.remote
+        let nexthops = pending.nexthops
+        pending.rules = []
+        pending.tunnelRoutes = []
+        pending.remote = []
+        pending.nexthops = []
+        pending.attempts += 1
+        state.pending = pending
+        do {
+            for refusal in try kernel.refusals(applying: rules, remove: false) where refusal.error.code != EEXIST {
+                state.pending.rules.insert(rules[refusal.index])
+                state.pending.lastError = refusal.error
+            }
+            for refusal in try kernel.refusals(applying: tunnelRoutes.map { .add($0, replace: true) }) {
+                state.pending.tunnelRoutes.append(tunnelRoutes[refusal.index])
+                state.pending.lastError = refusal.error
+            }
+            if !nexthops.isEmpty { repairAndRefreshNexthops() }
+            if !remote.isEmpty || !state.unrouted.isEmpty { updateRemoteRoutes(remote.union(state.unrouted), force: true) }
+        } catch {
+            log.error("retrying refused kernel changes: \(error)")
+            state.pending.rules.formUnion(rules)
+            state.pending.tunnelRoutes += tunnelRoutes
+            state.pending.remote.formUnion(remote)
+            state.pending.nexthops.formUnion(nexthops)
+        }
+        scheduleRetry()
+    }
+
+    // MARK: Devices
+
+    /// Userspace mode: the ingress device was made again (it was deleted) with a new index: the kernel deleted the
+    /// remote routes with the old device, so they all go back, to the new one.
+    func ingressReplaced(index: UInt32) {
+        state.ingressIndex = index
+        do {
+            try syncAllRemoteRoutes()
+        } catch {
+            log.error("restoring the remote routes into the new ingress device: \(error)")
+            state.pending.remote.formUnion(state.remotePrefixes)
+        }
+        scheduleRetry()
+    }
+
+    /// A tunnel's interface came back (or changed index): its table's routes and, in kernel mode, its nexthops.
+    func tunnelInterfacesChanged() {
+        interfaceIndicesTime = nil
+        do {
+            let tunnelTables = state.plan.tables.filter { $0 != config.linux.table }
+            record(
+                try sync.reconcileRoutes(
+                    tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: tunnelInterfaces(of: config))))
+        } catch {
+            log.error("restoring the tunnel tables: \(error)")
+        }
+        if state.kernelMode != nil { repairAndRefreshNexthops() }
+        scheduleRetry()
+    }
+
+    // MARK: Stop
+
+    /// Removes everything of this gateway's from the kernel.
+    func removeEverything() {
+        do {
+            let removed = try sync.removeEverything(tables: state.plan.tables)
+            if config.gateway.mode == .kernel { try removeNexthops() }
+            for failure in removed.failures { log.error("\(failure)") }
+            log.info("removed Tandem's routes and rules: \(removed)")
+        } catch {
+            log.error("removing Tandem's routes and rules: \(error)")
+        }
+    }
+
+    /// Where a remote prefix's kernel route leads: into Tandem, or (kernel mode) to its nexthop group.
+    func remoteTarget(for prefix: RoutePrefix) -> KernelRoute.Target? {
+        switch config.gateway.mode {
+        case .userspace: .device(state.ingressIndex)
+        case .kernel: state.kernelMode?.target(for: prefix, router: router)
+        }
+    }
+
+    /// The routes of Tandem's table for the current prefixes.
+    func desiredRemoteRoutes() -> [KernelRoute] {
+        state.remotePrefixes.sorted().compactMap { prefix in
+            remoteTarget(for: prefix).map { state.plan.remoteRoute(prefix, to: $0) }
+        }
+    }
+
+    /// Reconciles Tandem's whole table (and kernel mode's groups) with the RIB: at start, after a reload, an
+    /// overflow or a new ingress device.
+    func syncAllRemoteRoutes() throws(SystemError) {
+        var failures: [SystemError] = []
+        if config.gateway.mode == .kernel {
+            failures += try updateChainGroups(for: state.remotePrefixes, removeUnused: true)
+        }
+        let desired = desiredRemoteRoutes()
+        let summary = try sync.reconcileRoutes(tables: [config.linux.table], desired: desired)
+        state.installedRemote = Dictionary(desired.map { ($0.prefix, $0.target) }, uniquingKeysWith: { a, _ in a })
+        for route in summary.refusedRoutes {
+            state.installedRemote[route.prefix] = nil
+            state.pending.remote.insert(route.prefix)
+        }
+        state.unrouted = state.remotePrefixes.filter { state.installedRemote[$0] == nil }
+        failures += summary.failures
+        if let last = failures.last { state.pending.lastError = last }
+        log.info("table \(config.linux.table): \(summary)")
+        for failure in failures { log.error("\(failure)") }
+        metrics.recordNetlinkErrors(failures.count)
+    }
+
+    /// Brings the kernel routes of `prefixes` in line with the RIB: one netlink batch, whatever the table size.
+    ///
+    /// - Parameter force: Send each wanted route even if it is recorded as installed (a retry).
+    func updateRemoteRoutes(_ prefixes: Set<RoutePrefix>, force: Bool = false) {
+        do {
+            var failures: [SystemError] = []
+            if config.gateway.mode == .kernel { failures += try updateChainGroups(for: prefixes) }
+            var changes: [RouteChange] = []
+            var before: [RoutePrefix: KernelRoute.Target] = [:]
+            for prefix in prefixes.sorted() {
+                state.pending.remote.remove(prefix)
+                let wanted = state.remotePrefixes.contains(prefix) ? remoteTarget(for: prefix) : nil
+                let present = state.installedRemote[prefix]
+                guard wanted != present || (force && wanted != nil) else { continue }
+                if let wanted {
+                    changes.append(.add(state.plan.remoteRoute(prefix, to: wanted), replace: true))
+                } else if let present {
+                    changes.append(.delete(state.plan.remoteRoute(prefix, to: present)))
+                }
+                before[prefix] = present
+                state.installedRemote[prefix] = wanted
+            }
+            for refusal in try kernel.refusals(applying: changes) {
+                failures.append(refusal.error)
+                guard case .add(let route, _) = changes[refusal.index] else { continue }
+                // Replace refused: the kernel still holds what it held.
+                state.installedRemote[route.prefix] = before[route.prefix] ?? nil
+                state.pending.remote.insert(route.prefix)
+            }
+            for prefix in prefixes {
+                if state.remotePrefixes.contains(prefix) && state.installedRemote[prefix] == nil {
+                    state.unrouted.insert(prefix)
+                } else {
+                    state.unrouted.remove(prefix)
+                }
+            }
+            if !changes.isEmpty { log.info("table \(config.linux.table): \(changes.count) route(s) changed") }
+            for failure in failures { log.error("\(failure)") }
+            if let last = failures.last { state.pending.lastError = last }
+            metrics.recordNetlinkErrors(failures.count)
+            if !state.pending.isEmpty && state.pending.retryAt == nil { scheduleRetry() }
+        } catch {
+            metrics.recordNetlinkErrors(1)
+            log.error("updating table \(config.linux.table): \(error)")
+            state.pending.remote.formUnion(prefixes.filter { state.remotePrefixes.contains($0) })
+            if !state.pending.isEmpty && state.pending.retryAt == nil { scheduleRetry() }
+        }
+    }
+}

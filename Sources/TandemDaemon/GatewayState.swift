@@ -1,0 +1,98 @@
+// The gateway's state, one value: the configuration in force, the router and failover controller built from it,
+// what was learned, what is routed into Tandem, what the kernel holds of it and what it refused. No OS call reads
+// or writes it; ``Gateway`` changes it in answer to events (configuration, route notifications, probe outcomes,
+// timers) and talks to the kernel through ``KernelPort``. A reload builds a new value aside; a failed one keeps the
+// old value whole.
+
+import TandemConfig
+import TandemLinux
+import TandemPacket
+import TandemRouting
+
+/// Everything the gateway knows, as one value.
+struct GatewayState {
+    /// The configuration in force.
+    var config: GatewayConfig
+    /// The RIB and the forwarding plane the pipeline threads read (a class: a reload makes a new one).
+    var router: Router
+    /// The tunnels' health and the connections' selections.
+    var controller: FailoverController
+    /// Each learned prefix, with the tunnel it was learned through.
+    var learned: [RoutePrefix: String] = [:]
+    /// The prefixes routed into Tandem now: the configuration's and the learned ones ...
+    var remotePrefixes: Set<RoutePrefix> = []
+    /// ... the target of each one's route in Tandem's table, as the kernel holds it ...
+    var installedRemote: [RoutePrefix: KernelRoute.Target] = [:]
+    /// ... and those without a route now (kernel mode: their chain has no group yet).
+    var unrouted: Set<RoutePrefix> = []
+    /// Kernel mode: the nexthop objects in the kernel.
+    var kernelMode: KernelModeState?
+    /// Userspace mode: the ingress device's index, which the remote routes point at.
+    var ingressIndex: UInt32 = 0
+    /// What the kernel refused and is retried.
+    var pending = PendingChanges()
+
+    /// What the kernel should hold for this configuration.
+    var plan: KernelPlan { KernelPlan(config: config) }
+
+    /// Builds the router and controller of a configuration.
+    init(config: GatewayConfig, now: UInt64) throws(DaemonError) {
+        self.config = config
+        do {
+            (router, controller) = try config.makeRouter(at: MonotonicInstant(nanoseconds: now))
+        } catch {
+            throw DaemonError("building the routing table: \(error)")
+        }
+        remotePrefixes = KernelPlan.configuredPrefixes(of: config)
+    }
+
+    /// The connection a tunnel belongs to, by the tunnel's name.
+    func connection(ofTunnel name: String) -> ConnectionID? {
+        config.connections.firstIndex { $0.tunnels.contains(name) }.map(ConnectionID.init)
+    }
+
+    /// Whether the tunnel of this name is down now.
+    func isDown(tunnelNamed name: String) -> Bool {
+        guard let index = config.tunnels.firstIndex(where: { $0.name == name }),
+            let (connection, role) = controller.placement(of: TunnelID(index))
+        else { return false }
+        return controller.monitor(of: connection).healthState(of: role) == .down
+    }
+}
+
+/// Kernel changes that were refused (a foreign route in the way, an unreachable gateway, a device not ready): the
+/// gateway retries them with a growing back-off, and is not ready while any is missing.
+struct PendingChanges {
+    /// Rules not in the kernel.
+    var rules: Set<RoutingRule> = []
+    /// Tunnel-table routes not in the kernel.
+    var tunnelRoutes: [KernelRoute] = []
+    /// Remote prefixes whose route in Tandem's table is not as wanted.
+    var remote: Set<RoutePrefix> = []
+    /// Kernel mode: nexthop objects or groups not as wanted.
+    var nexthops: Set<UInt32> = []
+    /// The last refusal, for `tandem show` and the log.
+    var lastError: SystemError?
+    /// Retries so far since the last time everything was in place.
+    var attempts = 0
+    /// When to retry next (monotonic nanoseconds), while something is pending.
+    var retryAt: UInt64?
+
+    var isEmpty: Bool { rules.isEmpty && tunnelRoutes.isEmpty && remote.isEmpty && nexthops.isEmpty }
+    var count: Int { rules.count + tunnelRoutes.count + remote.count + nexthops.count }
+
+    /// The back-off after `attempts` failed tries: 1 s, 2 s, 4 s, ... at most 30 s.
+    static func backoff(attempts: Int) -> UInt64 {
+        min(30, UInt64(1) << UInt64(min(attempts, 5))) * 1_000_000_000
+    }
+
+    /// "3 missing: 1 rule, 2 remote routes; last: adding route ... : File exists".
+    var summary: String {
+        var parts: [String] = []
+        if !rules.isEmpty { parts.append("\(rules.count) rule(s)") }
+        if !tunnelRoutes.isEmpty { parts.append("\(tunnelRoutes.count) tunnel-table route(s)") }
+        if !remote.isEmpty { parts.append("\(remote.count) remote route(s)") }
+        if !nexthops.isEmpty { parts.append("\(nexthops.count) nexthop object(s)") }
+        return "\(count) missing: " + parts.joined(separator: ", ") + (lastError.map { "; last refusal: \($0)" } ?? "")
+    }
+}
