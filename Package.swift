@@ -73,6 +73,10 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSwift),
+        // Tests of the daemon without root: an in-memory kernel behind the daemon's KernelPort.
+        .target(
+            name: "TandemKernelFake", dependencies: ["TandemDaemon", "TandemLinux", "TandemRouting", "TandemPacket"],
+            swiftSettings: strictSwift),
         // Route tables and update traces from files (gzip through zlib) or generated.
         .target(name: "TandemDatasets", dependencies: ["TandemPacket", "CZlib"], swiftSettings: strictSwift),
 
@@ -123,6 +127,7 @@ let package = Package(
             name: "TandemDaemonTests",
             dependencies: [
                 "TandemDaemon", "TandemConfig", "TandemLinux", "TandemRouting", "TandemPacket", "TandemDataplane",
+                "TandemKernelFake",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -212,17 +212,9 @@ public final class Daemon {
         }
     }
 
-    /// Reads what the notification socket has; after an overflow, dumps the table and reconciles.
+    /// Reads what the notification socket has (the core resyncs after an overflow).
     func readRouteNotifications() {
-        guard let monitor, let learning = config.learning else { return }
-        do {
-            gateway.handle(try monitor.read(table: learning.table, protocols: Set(learning.protocols)))
-        } catch where error.code == ENOBUFS {
-            log.warning("route notifications overflowed (ENOBUFS): dumping table \(learning.table) to resync")
-            gateway.resync()
-        } catch {
-            log.error("reading route notifications: \(error)")
-        }
+        if let monitor { gateway.readNotifications(from: monitor) }
     }
 
     // MARK: Stop

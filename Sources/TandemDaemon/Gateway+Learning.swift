@@ -9,6 +9,10 @@ import TandemLinux
 import TandemPacket
 import TandemRouting
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension Gateway {
     /// Up to this many learned or withdrawn routes at once get a log line each.
     static let learningLinesPerRead = 16
@@ -34,6 +38,20 @@ extension Gateway {
                     + ": \(state.learned.count) route(s) learned at start")
         } catch {
             throw DaemonError("starting to learn routes: \(error)")
+        }
+    }
+
+    /// Reads what `source` has queued and applies it; after an overflow (ENOBUFS), dumps the table and resyncs.
+    func readNotifications(from source: any RouteNotificationSource) {
+        guard let learning = config.learning else { return }
+        do {
+            handle(try source.read(table: learning.table, protocols: Set(learning.protocols)))
+        } catch where error.code == ENOBUFS {
+            log.warning("route notifications overflowed (ENOBUFS): dumping table \(learning.table) to resync")
+            metrics.recordNetlinkErrors(1)
+            resync()
+        } catch {
+            log.error("reading route notifications: \(error)")
         }
     }
 

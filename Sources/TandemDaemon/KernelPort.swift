@@ -12,7 +12,7 @@ import Glibc
 #endif
 
 /// What the gateway's core reads from and changes in the kernel of its network namespace.
-protocol KernelPort: AnyObject {
+public protocol KernelPort: AnyObject {
     /// The routes of `tables`, of one protocol if given (a dump).
     func routes(tables: Set<UInt32>, protocol: UInt8?) throws(SystemError) -> [KernelRoute]
     /// Adds, replaces and deletes routes; the refusals, each with its change's position.
@@ -90,3 +90,13 @@ final class LinuxKernel: KernelPort {
     func read(_ setting: KernelSetting) throws(SystemError) -> String { try setting.read() }
     func write(_ setting: KernelSetting, _ value: String) throws(SystemError) { try setting.write(value) }
 }
+
+/// Where learned routes' notifications come from: the daemon's ``RouteMonitor``, or a fake kernel's list.
+public protocol RouteNotificationSource: AnyObject {
+    /// The notifications queued since the last read, of one table and its watched protocols.
+    ///
+    /// - Throws: ``SystemError`` with ENOBUFS when some were lost (the socket overflowed): the caller resyncs.
+    func read(table: UInt32, protocols: Set<UInt8>) throws(SystemError) -> [RouteNotification]
+}
+
+extension RouteMonitor: RouteNotificationSource {}

@@ -70,20 +70,20 @@ struct KernelPlanTests {
     }
 
     @Test func remotePrefixesLeaveOutDefaultPolicyDestinations() throws {
-        let prefixes = Daemon.configuredPrefixes(of: try Self.config(), log: nil)
+        let prefixes = KernelPlan.configuredPrefixes(of: try Self.config())
         #expect(prefixes == [try RoutePrefix("198.19.0.0/16"), try RoutePrefix("2001:db8:100::/48"), try RoutePrefix("198.20.0.0/24")])
     }
 
     @Test func reloadRefusesWhatNeedsARestart() throws {
         let old = try Self.config()
-        #expect(Daemon.restartOnlyChanges(from: old, to: old).isEmpty)
+        #expect(Gateway.restartOnlyChanges(from: old, to: old).isEmpty)
         // Routes, tunnels and connections may change ...
         let routes = try Self.config(Self.yaml.replacingOccurrences(of: "198.19.0.0/16", with: "198.19.0.0/17"))
-        #expect(Daemon.restartOnlyChanges(from: old, to: routes).isEmpty)
+        #expect(Gateway.restartOnlyChanges(from: old, to: routes).isEmpty)
         // ... the ingress device, the mode and the kernel markers may not.
         let moved = try Self.config(
             Self.yaml.replacingOccurrences(of: "ingress: tnd-in", with: "ingress: tnd-x").replacingOccurrences(
                 of: "table: 100", with: "table: 110"))
-        #expect(Daemon.restartOnlyChanges(from: old, to: moved) == ["gateway.ingress", "linux.table"])
+        #expect(Gateway.restartOnlyChanges(from: old, to: moved) == ["gateway.ingress", "linux.table"])
     }
 }

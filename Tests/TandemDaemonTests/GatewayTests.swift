@@ -1,0 +1,321 @@
+import TandemConfig
+import TandemKernelFake
+import TandemLinux
+import TandemPacket
+import TandemRouting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@testable import TandemDaemon
+
+/// A gateway's core on a fake kernel with a manual clock: start, restart after a crash, refusals and retries, two
+/// instances, learning and lost notifications, a deleted ingress device, reloads, kernel-mode failover. No root.
+struct GatewayFixture {
+    static let yaml = """
+        gateway: {name: gw, ingress: tnd-in}
+        linux: {protocol: 77, table: 100, rule-priority: 900}
+        tunnels:
+          - name: a1
+            device: tnd-a1
+            interface: gw-a
+            next-hop-ipv4: 198.18.1.2
+            next-hop-ipv6: 2001:db8:1::2
+            peer: 198.18.1.2
+            health-check: {source: 198.18.1.1, destination: 198.18.1.2, interval: 20ms, timeout: 20ms, down-count: 3, up-count: 3}
+          - name: a2
+            device: tnd-a2
+            interface: gw-b
+            next-hop-ipv4: 198.18.2.2
+            next-hop-ipv6: 2001:db8:2::2
+            peer: 198.18.2.2
+            health-check: {source: 198.18.2.1, destination: 198.18.2.2, interval: 20ms, timeout: 20ms, down-count: 3, up-count: 3}
+        connections: [{name: c1, tunnels: [a1, a2]}]
+        routes:
+          - {prefix: 198.19.0.0/16, connection: c1}
+          - {prefix: 2001:db8:100::/48, connection: c1}
+        learning: {table: 254, protocols: [bird]}
+        """
+
+    let kernel: FakeKernel
+    let clock = ManualClock(start: MonotonicInstant(nanoseconds: 1_000_000_000))
+    let logBuffer = LogOutput.Buffer()
+    var ingressIndex: UInt32 = 0
+
+    init(kernel: FakeKernel = FakeKernel()) {
+        self.kernel = kernel
+        kernel.addLink("gw-a")
+        kernel.addLink("gw-b")
+        ingressIndex = kernel.addLink("tnd-in")
+    }
+
+    static func config(_ text: String = yaml) throws -> GatewayConfig {
+        try GatewayConfig.parse(yaml: text, file: "gw.yaml")
+    }
+
+    func gateway(_ text: String = yaml) throws -> Gateway {
+        try Gateway(
+            config: try Self.config(text), kernel: kernel, clock: clock, log: EventLog(output: logBuffer.output),
+            metrics: DaemonMetrics())
+    }
+
+    func started(_ text: String = yaml) throws -> Gateway {
+        let gateway = try gateway(text)
+        try gateway.checkHost()
+        try gateway.learnInitialRoutes()
+        try gateway.start(ingressIndex: ingressIndex)
+        return gateway
+    }
+
+    var log: String { logBuffer.lines.joined() }
+
+    /// Tandem's table (100) by prefix text.
+    var remote: [String: KernelRoute] {
+        Dictionary(uniqueKeysWithValues: kernel.table(100).map { ("\($0.key)", $0.value) })
+    }
+
+    func tandemRules() -> [RoutingRule] { kernel.installedRules.filter { $0.protocol == 77 } }
+
+    static func prefix(_ text: String) -> RoutePrefix { try! RoutePrefix(text) }
+}
+
+@Suite("gateway core on a fake kernel")
+struct GatewayTests {
+    @Test func startPutsTheConfiguredStateInTheKernelAndSaysReady() throws {
+        let fixture = GatewayFixture()
+        var ready: String?
+        let gateway = try fixture.gateway()
+        gateway.onReady = { ready = $0 }
+        try gateway.start(ingressIndex: fixture.ingressIndex)
+        #expect(fixture.tandemRules().count == 10)
+        #expect(fixture.remote.count == 2)
+        #expect(fixture.remote["198.19.0.0/16"]?.target == .device(fixture.ingressIndex))
+        // Each tunnel table: default routes both families and host routes to the next hops.
+        #expect(fixture.kernel.table(101).count == 4)
+        #expect(gateway.isReady)
+        #expect(ready?.contains("2 remote prefix(es)") == true)
+    }
+
+    @Test func aRestartAfterACrashLeavesExactlyOneCopyAndNothingStale() throws {
+        let fixture = GatewayFixture()
+        _ = try fixture.started()
+        // A crash mid-reload left a rule and a route of a tunnel that is gone, and a duplicate rule.
+        let staleRule = RoutingRule(family: .ipv4, priority: 900, inputDevice: "tnd-old", table: 103, protocol: 77)
+        _ = try fixture.kernel.refusals(applying: [staleRule], remove: false)
+        let staleRoute = KernelRoute(
+            prefix: GatewayFixture.prefix("198.20.0.0/24"), table: 100, protocol: 77, target: .device(fixture.ingressIndex))
+        _ = try fixture.kernel.refusals(applying: [.add(staleRoute, replace: true)])
+        let before = fixture.tandemRules().count
+        _ = try fixture.started()
+        #expect(fixture.tandemRules().count == before - 1)
+        #expect(!fixture.tandemRules().contains(staleRule))
+        #expect(fixture.remote.count == 2)
+        #expect(fixture.remote["198.20.0.0/24"] == nil)
+    }
+
+    @Test func aRefusedRouteIsPendingRetriedWithBackoffAndReadyComesOnlyWhenItIsIn() throws {
+        let fixture = GatewayFixture()
+        // A foreign route in the way: the kernel refuses Tandem's IPv4 remote route for now.
+        fixture.kernel.refuse(EEXIST, times: 2) { change in
+            if case .route(.add(let route, _)) = change { return route.prefix == GatewayFixture.prefix("198.19.0.0/16") }
+            return false
+        }
+        let gateway = try fixture.started()
+        #expect(!gateway.isReady)
+        #expect(gateway.state.pending.remote == [GatewayFixture.prefix("198.19.0.0/16")])
+        #expect(fixture.remote["198.19.0.0/16"] == nil)
+        #expect(fixture.log.contains("not ready: 1 missing: 1 remote route(s)"))
+        // Not before its time; the second try is refused too, and the back-off doubles.
+        gateway.tick()
+        #expect(gateway.state.pending.attempts == 0)
+        fixture.clock.advance(by: .seconds(1))
+        gateway.tick()
+        #expect(gateway.state.pending.attempts == 1)
+        #expect(!gateway.isReady)
+        let second = try #require(gateway.state.pending.retryAt)
+        #expect(second - fixture.clock.now().nanoseconds == 2_000_000_000)
+        fixture.clock.advance(by: .seconds(2))
+        gateway.tick()
+        #expect(gateway.isReady)
+        #expect(gateway.state.pending.isEmpty)
+        #expect(fixture.remote["198.19.0.0/16"]?.target == .device(fixture.ingressIndex))
+    }
+
+    @Test func anUnreachableGatewayInATunnelTableIsPendingNotFatal() throws {
+        let fixture = GatewayFixture()
+        fixture.kernel.refuse(ENETUNREACH, times: 1) { change in
+            if case .route(.add(let route, _)) = change { return route.table == 101 && route.prefix.isDefault }
+            return false
+        }
+        let gateway = try fixture.started()
+        #expect(gateway.state.pending.tunnelRoutes.count == 1)
+        #expect(!gateway.isReady)
+        fixture.clock.advance(by: .seconds(1))
+        gateway.tick()
+        #expect(gateway.isReady)
+        #expect(fixture.kernel.table(101).count == 4)
+    }
+
+    @Test func aSecondInstanceNeverReconcilesTheFirstOnesRulesOrRoutesAway() throws {
+        let fixture = GatewayFixture()
+        _ = try fixture.started()
+        let first = fixture.tandemRules()
+        let firstRoutes = fixture.remote
+        // Same protocol, its own ingress, table and rule priority, another remote prefix.
+        fixture.kernel.addLink("tnd-in2")
+        let second = GatewayFixture.yaml
+            .replacingOccurrences(of: "ingress: tnd-in", with: "ingress: tnd-in2")
+            .replacingOccurrences(of: "table: 100, rule-priority: 900", with: "table: 110, rule-priority: 950")
+            .replacingOccurrences(of: "tnd-a", with: "tnd-b")
+            .replacingOccurrences(of: "198.19.0.0/16", with: "198.19.64.0/18")
+        let other = try fixture.gateway(second)
+        try other.start(ingressIndex: fixture.kernel.interfaceIndex(named: "tnd-in2")!)
+        #expect(Set(first).isSubset(of: Set(fixture.tandemRules())))
+        #expect(fixture.remote == firstRoutes)
+        other.removeEverything()
+        #expect(Set(fixture.tandemRules()) == Set(first))
+        #expect(fixture.remote == firstRoutes)
+    }
+
+    @Test func learnedRoutesFollowNotificationsAndALostNotificationIsResynced() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started()
+        let gwA = fixture.kernel.interfaceIndex(named: "gw-a")!
+        func bird(_ prefix: String) -> KernelRoute {
+            KernelRoute(
+                prefix: GatewayFixture.prefix(prefix), table: 254, protocol: 12,
+                target: .gateway(.ipv4(try! IPv4Address("198.18.1.2")), device: gwA))
+        }
+        fixture.kernel.install(bird("198.21.0.0/16"))
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(fixture.remote["198.21.0.0/16"] != nil)
+        #expect(gateway.state.learned[GatewayFixture.prefix("198.21.0.0/16")] == "a1")
+        // The socket overflows: one install and one withdrawal lost; ENOBUFS makes a dump.
+        fixture.kernel.install(bird("198.22.0.0/16"))
+        fixture.kernel.uninstall(bird("198.21.0.0/16"))
+        fixture.kernel.loseNotifications()
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(fixture.remote["198.22.0.0/16"] != nil)
+        #expect(fixture.remote["198.21.0.0/16"] == nil)
+        #expect(fixture.log.contains("ENOBUFS"))
+        // A default route is refused.
+        fixture.kernel.install(bird("0.0.0.0/0"))
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(fixture.remote["0.0.0.0/0"] == nil)
+    }
+
+    @Test func aDeletedIngressDeviceGetsItsRoutesBackOnTheNewOne() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started()
+        fixture.kernel.deleteLink("tnd-in")
+        #expect(fixture.remote.isEmpty)
+        let index = fixture.kernel.addLink("tnd-in")
+        gateway.ingressReplaced(index: index)
+        #expect(fixture.remote.count == 2)
+        #expect(fixture.remote.values.allSatisfy { $0.target == .device(index) })
+    }
+
+    @Test func aTunnelInterfaceThatComesBackGetsItsTableBack() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started()
+        fixture.kernel.deleteLink("gw-a")
+        #expect(fixture.kernel.table(101).isEmpty)
+        fixture.kernel.addLink("gw-a")
+        gateway.tunnelInterfacesChanged()
+        #expect(fixture.kernel.table(101).count == 4)
+    }
+
+    @Test func aReloadThatFailsHalfWayLeavesNothingOfTheNewFileAndKeepsTheOldState() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started()
+        fixture.kernel.addLink("gw-c")
+        let rulesBefore = Set(fixture.tandemRules())
+        let remoteBefore = fixture.remote
+        let oldRouter = gateway.router
+        let grown = GatewayFixture.yaml.replacingOccurrences(
+            of: "connections: [{name: c1, tunnels: [a1, a2]}]",
+            with: """
+                  - {name: a3, device: tnd-a3, interface: gw-c, peer: 198.18.3.2}
+                connections: [{name: c1, tunnels: [a1, a2]}, {name: c2, tunnels: [a3]}]
+                """
+        ).replacingOccurrences(
+            of: "  - {prefix: 2001:db8:100::/48, connection: c1}",
+            with: "  - {prefix: 2001:db8:100::/48, connection: c1}\n  - {prefix: 198.23.0.0/16, connection: c2}")
+        // The kernel refuses the new tunnel's IPv6 oif rule, after the IPv4 one went in.
+        fixture.kernel.refuse(EPERM) { change in
+            if case .rule(let rule, false) = change { return rule.outputDevice == "gw-c" && rule.family == .ipv6 }
+            return false
+        }
+        var switched = false
+        #expect(throws: DaemonError.self) {
+            try gateway.reload(to: try GatewayFixture.config(grown)) { _ in switched = true }
+        }
+        #expect(!switched)
+        #expect(gateway.router === oldRouter)
+        #expect(gateway.config.tunnels.count == 2)
+        #expect(Set(fixture.tandemRules()) == rulesBefore)
+        #expect(fixture.remote == remoteBefore)
+        #expect(fixture.kernel.table(103).isEmpty)
+        // Without the refusal the same file goes in, and its switchover runs.
+        fixture.kernel.stopRefusing()
+        try gateway.reload(to: try GatewayFixture.config(grown)) { _ in switched = true }
+        #expect(switched)
+        #expect(fixture.remote["198.23.0.0/16"] != nil)
+        #expect(fixture.kernel.table(103).count == 2)
+    }
+
+    @Test func aReloadWhoseSwitchoverFailsIsUndone() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started()
+        let changed = GatewayFixture.yaml.replacingOccurrences(of: "198.19.0.0/16", with: "198.24.0.0/16")
+        #expect(throws: DaemonError.self) {
+            try gateway.reload(to: try GatewayFixture.config(changed)) { _ throws(DaemonError) in
+                throw DaemonError("pipeline thread(s) [tandem-q0] did not take the new setup in 2 s")
+            }
+        }
+        #expect(fixture.remote["198.19.0.0/16"] != nil)
+        #expect(fixture.remote["198.24.0.0/16"] == nil)
+    }
+
+    @Test func kernelModeFailsOverByReplacingTheGroupAndRepairsAfterACarrierLoss() throws {
+        let fixture = GatewayFixture()
+        let text = GatewayFixture.yaml.replacingOccurrences(of: "ingress: tnd-in", with: "mode: kernel")
+        let gateway = try fixture.started(text)
+        let a1 = KernelModeState.tunnelID(TunnelID(0), .ipv4)
+        let a2 = KernelModeState.tunnelID(TunnelID(1), .ipv4)
+        guard case .nexthopObject(let group)? = fixture.remote["198.19.0.0/16"]?.target else {
+            Issue.record("no group route: \(fixture.remote)")
+            return
+        }
+        func members() -> [UInt32] {
+            guard case .group(let members, _)? = fixture.kernel.installedNexthops[group]?.kind else { return [] }
+            return members.map(\.id)
+        }
+        #expect(members() == [a1])
+        // Three probes lost: the group is replaced with the standby, the route untouched.
+        for _ in 0..<3 {
+            fixture.clock.advance(by: .milliseconds(20))
+            gateway.handle([.lost(TunnelID(0))], at: fixture.clock.now().nanoseconds)
+        }
+        #expect(members() == [a2])
+        #expect(fixture.log.contains("selectionChanged"))
+        // The standby's interface loses its carrier: the kernel deletes its nexthop, the group and the routes.
+        fixture.kernel.deleteLink("gw-b")
+        #expect(fixture.remote.isEmpty)
+        fixture.kernel.addLink("gw-b")
+        gateway.tunnelInterfacesChanged()
+        #expect(members() == [a2])
+        #expect(fixture.remote.count == 2)
+    }
+
+    @Test func stopRemovesEverythingOfTheGateway() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started()
+        gateway.removeEverything()
+        #expect(fixture.tandemRules().isEmpty)
+        #expect(fixture.remote.isEmpty)
+        #expect(fixture.kernel.table(101).isEmpty)
+    }
+}
