@@ -166,7 +166,7 @@ final class Forwarder: @unchecked Sendable {
         defer { running.withLock { $0[index] = Self.ended } }
         // The packets this thread parses come from strangers: it needs no privilege to read and write its queues.
         do {
-            try ProcessCapabilities.restrictCallingThread(to: [])
+            try ProcessCapabilities.dropAllOfCallingThread()
         } catch {
             log.error("pipeline thread \(index): \(error); this queue is not served")
             return
