@@ -131,9 +131,10 @@ harness_cleanup() {
     trap '' INT TERM
     [ "$HARNESS_CLEANED" = 0 ] || return 0
     HARNESS_CLEANED=1
-    # Whatever fails from here on, the rest still runs.
+    # Whatever fails from here on, the rest still runs (errexit comes back after, for a check that calls this).
+    local errexit=0 i
+    [[ $- != *e* ]] || errexit=1
     set +e
-    local i
     for ((i = ${#HARNESS_CLEANUPS[@]} - 1; i >= 0; i--)); do
         "${HARNESS_CLEANUPS[$i]}"
     done
@@ -145,6 +146,7 @@ harness_cleanup() {
             rm -rf "$HARNESS_WORK"
         fi
     fi
+    [ "$errexit" = 0 ] || set -e
     return 0
 }
 
