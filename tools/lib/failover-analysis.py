@@ -2,21 +2,29 @@
 """Verdicts on a failover, from a receiver's summary (tools/lib/udp-stream.py receive --out) and Tandem's event log.
 
 Used by tools/lib/check-failover, tools/bench-failover and tools/demo. Each check prints lines "PASS text",
-"FAIL text" or "INFO text" (the caller counts them); `outage` prints one number.
+"FAIL text" or "INFO text" (the caller counts them); `outage` prints one number. Tested by
+tools/lib/test_failover_analysis.py (tools/test runs it); import it by its path (importlib) to use its functions.
 
   failover-analysis.py failover SUMMARY --log LOG --what TEXT --tunnel a1 --home cl-a --away cl-b
-                       --broken T --restored T --bound-ms N --preempt-ms N [--up-ms N]
+                       --broken T --restored T --bound-ms N --preempt-ms N [--up-ms N] [--sent N]
       one flow; the active tunnel failed at wall time --broken and came back at --restored: the traffic left
       --home for --away within --bound-ms, came back after the preempt delay without loss, nothing twice.
-  backup SUMMARY --log LOG --what TEXT --home cl-a --backup cl-b2 --broken T --restored T --bound-ms N
+  backup SUMMARY --log LOG --what TEXT --home cl-a --backup cl-b2 --broken T --restored T --bound-ms N [--sent N]
       both tunnels of the connection failed: the traffic took the backup connection, and came home.
   flap SUMMARY --log LOG --what TEXT --tunnel a1 --home cl-a --away cl-b --flap-start T --flap-end T --flaps N
+       [--sent N]
       the active tunnel flapped with damping: a heldDown event, then no more moves, at most 2 x flaps + 1 moves.
-  ecmp SUMMARY --what TEXT --failed cl-a --broken T --restored T
+  ecmp SUMMARY --what TEXT --failed cl-a --flows N --broken T --restored T
       flows over four connections; the connection whose traffic arrives on --failed failed: only its flows moved.
-  outage SUMMARY [--sent N]: the longest run of datagrams of flow 0 missing or late (ms at 1000 pps), or "none";
-      ">N" when the last N datagrams the sender sent never came (the traffic had not recovered when the stream ended).
+  outage SUMMARY [--sent N]: the longest run of datagrams of flow 0 missing or late (ms at 1000 pps); ">N" when the
+      last N datagrams the sender sent never came and no run inside the stream is longer (the traffic had not
+      recovered when the stream ended: N is a lower bound), also when none came at all; "none" when the receiver
+      got nothing and the sender's count is not given (nothing to measure).
   events LOG [--follow]: Tandem's event lines, readably (tools/demo); --follow prints them as they are written.
+
+--sent N is what the sender sent of flow 0 (its output's "sent"[0]). The receiver cannot see datagrams missing after
+the last one it got; with the sender's count, the checks count that trailing run as loss too (without it, a stream
+that stopped arriving after the failback would pass).
 """
 import argparse
 import datetime
@@ -36,7 +44,8 @@ def events(log, since=0.0):
     """Tandem's event lines as dicts with a "t" (seconds since the epoch), in order."""
     found = []
     try:
-        lines = open(log, errors="replace").read().splitlines()
+        with open(log, errors="replace") as f:
+            lines = f.read().splitlines()
     except OSError:
         return found
     for line in lines:
@@ -59,14 +68,19 @@ def first(items, predicate):
 
 
 class Verdict:
+    """Prints the lines of a check; keeps them in `lines` as (kind, text), kind PASS, FAIL or INFO."""
+
     def __init__(self, what):
         self.what = what
+        self.lines = []
 
     def check(self, ok, text):
+        self.lines.append(("PASS" if ok else "FAIL", f"{self.what}: {text}"))
         print(("PASS " if ok else "FAIL ") + f"{self.what}: {text}", flush=True)
         return ok
 
     def info(self, text):
+        self.lines.append(("INFO", f"{self.what}: {text}"))
         print(f"INFO {self.what}: {text}", flush=True)
 
 
@@ -80,6 +94,17 @@ def flow0(verdict, summary):
 
 def ms(seconds):
     return f"{seconds * 1000:.0f} ms"
+
+
+def trailing(flow, sent):
+    """Datagrams of the flow sent after the last one the receiver got (0 when the sender's count is unknown)."""
+    return max(sent - flow["last"], 0) if sent else 0
+
+
+def missing_at_end(flow, sent):
+    """"" or, when datagrams never came after the last one received, a clause that says how many."""
+    n = trailing(flow, sent)
+    return f"; the last {n} of {sent} datagrams sent never came" if n else ""
 
 
 def check_failover(args):
@@ -138,11 +163,14 @@ def check_failover(args):
     else:
         v.check(False, f"log: no healthUp of {args.tunnel} after the path came back")
     late = [g for g in flow["gaps"] if g["sent_after"] >= back["sent"] - 0.1]
-    v.check(not late, "no loss at the failback: "
-            + ("no datagram missing from 100 ms before the failback to the end" if not late else
-               "missing " + ", ".join(f"{g['length']} after #{g['after']}" for g in late)))
-    other = sum(g["length"] for g in flow["gaps"]) - gap
-    v.check(other == 0, f"datagrams lost or late outside the outage: {other} (of {flow['received'] + flow['missing']})")
+    end = trailing(flow, args.sent)
+    lost = [f"{g['length']} after #{g['after']}" for g in late] + ([f"the last {end} sent"] if end else [])
+    v.check(not lost, "no loss at the failback: "
+            + ("no datagram missing from 100 ms before the failback to the end" if not lost else
+               "missing " + ", ".join(lost)))
+    other = sum(g["length"] for g in flow["gaps"]) - gap + end
+    total = args.sent or flow["received"] + flow["missing"]
+    v.check(other == 0, f"datagrams lost or late outside the outage: {other} (of {total})")
 
 
 def check_backup(args):
@@ -168,8 +196,10 @@ def check_backup(args):
         v.check(back["sent"] >= args.restored - 0.001,
                 f"back on {args.home} {ms(back['sent'] - args.restored)} after the active tunnel returned")
         late = [g for g in flow["gaps"] if g["sent_after"] >= back["sent"] - 0.1]
-        v.check(not late, "no loss when the traffic came home from the backup"
-                + ("" if not late else ": missing " + ", ".join(f"{g['length']} after #{g['after']}" for g in late)))
+        end = missing_at_end(flow, args.sent)
+        v.check(not late and not end, "no loss when the traffic came home from the backup"
+                + ("" if not late else ": missing " + ", ".join(f"{g['length']} after #{g['after']}" for g in late))
+                + end)
 
 
 def check_flap(args):
@@ -195,7 +225,9 @@ def check_flap(args):
                            f"{ms(args.flap_end - held['t'])} more)"
                 + ("" if not after else ": " + " ".join(f"{c['from']}->{c['to']}@{c['sequence']}" for c in after)))
     last = changes[-1]["to"] if changes else None
-    v.check(last == args.away, f"the traffic stays on {args.away} to the end of the stream (last interface: {last})")
+    end = missing_at_end(flow, args.sent)
+    v.check(last == args.away and not end,
+            f"the traffic stays on {args.away} to the end of the stream (last interface: {last}{end})")
     v.info(f"longest outage {flow['outage']} ms; missing in all {flow['missing']}, late {flow['late']}")
 
 
@@ -222,7 +254,8 @@ def check_ecmp(args):
             if len(before) == 1 and before[0]["to"] != args.failed and before[0]["sent"] >= args.broken - 0.05:
                 moved_ok += 1
             else:
-                bad.append(f"flow {name} (on {args.failed}): " + (" ".join(f"{c['from']}->{c['to']}" for c in before) or "did not move"))
+                bad.append(f"flow {name} (on {args.failed}): "
+                           + (" ".join(f"{c['from']}->{c['to']}" for c in before) or "did not move"))
         else:
             if not before:
                 kept_ok += 1
@@ -247,14 +280,20 @@ def check_ecmp(args):
            f"{others} other flow(s) changed path")
 
 
-def outage(args):
-    flow = load(args.summary).get("flows", {}).get("0")
+def outage_of(summary, sent=0):
+    """The outage figure of flow 0 (see `outage` in the module's docstring), as text."""
+    flow = summary.get("flows", {}).get("0")
     if not flow or not flow["received"]:
-        print("none")
-        return
+        # Nothing came: the whole stream is the outage, when we know how long it was.
+        return f">{sent}" if sent else "none"
     # A stream that did not recover before it ended has a trailing gap the receiver cannot see: the sender's count.
-    trailing = args.sent - flow["last"] if args.sent else 0
-    print(f">{trailing}" if trailing > max(flow["outage"], 50) else flow["outage"])
+    # It is a run of missing datagrams like any other (a lower bound: the stream ended during it).
+    end = trailing(flow, sent)
+    return f">{end}" if end > flow["outage"] else str(flow["outage"])
+
+
+def outage(args):
+    print(outage_of(load(args.summary), args.sent))
 
 
 def show_events(args):
@@ -296,8 +335,9 @@ def print_event(e):
           + (f", last rtt {rtt:.2f} ms]" if isinstance(rtt, (int, float)) else "]"), flush=True)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sent_help = "datagrams of flow 0 the sender sent (its output's 'sent'[0]); 0: unknown"
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("failover")
     p.add_argument("summary")
@@ -308,6 +348,7 @@ def main():
     p.add_argument("--bound-ms", type=int, required=True)
     p.add_argument("--preempt-ms", type=int, required=True)
     p.add_argument("--up-ms", type=int, default=60)
+    p.add_argument("--sent", type=int, default=0, help=sent_help)
     p.set_defaults(run=check_failover)
     p = sub.add_parser("backup")
     p.add_argument("summary")
@@ -316,6 +357,7 @@ def main():
     for name in ("--broken", "--restored"):
         p.add_argument(name, type=float, required=True)
     p.add_argument("--bound-ms", type=int, required=True)
+    p.add_argument("--sent", type=int, default=0, help=sent_help)
     p.set_defaults(run=check_backup)
     p = sub.add_parser("flap")
     p.add_argument("summary")
@@ -324,6 +366,7 @@ def main():
     for name in ("--flap-start", "--flap-end"):
         p.add_argument(name, type=float, required=True)
     p.add_argument("--flaps", type=int, required=True)
+    p.add_argument("--sent", type=int, default=0, help=sent_help)
     p.set_defaults(run=check_flap)
     p = sub.add_parser("ecmp")
     p.add_argument("summary")
@@ -335,17 +378,25 @@ def main():
     p.set_defaults(run=check_ecmp)
     p = sub.add_parser("outage")
     p.add_argument("summary")
-    p.add_argument("--sent", type=int, default=0, help="datagrams the sender sent (its output's 'sent')")
+    p.add_argument("--sent", type=int, default=0, help=sent_help)
     p.set_defaults(run=outage)
     p = sub.add_parser("events")
     p.add_argument("log")
     p.add_argument("--follow", action="store_true")
     p.set_defaults(run=show_events)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         args.run(args)
-    except (OSError, ValueError) as error:
-        print(f"FAIL {getattr(args, 'what', 'analysis')}: cannot read the results: {error}")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        # (A summary or log missing or of another shape: one line that says so, not a traceback of many lines.)
+        text = f"cannot read the results: {type(error).__name__}: {error}"
+        if args.command == "outage":
+            # No figure on standard output: the caller's `|| echo none` gives the figure "none".
+            print(f"error: {text}", file=sys.stderr, flush=True)
+        else:
+            print(f"FAIL {getattr(args, 'what', 'analysis')}: {text}", flush=True)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

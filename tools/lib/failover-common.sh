@@ -46,7 +46,8 @@ break_path() {
         link) ip -n "$2" link set "$3" down ;;
         blackhole)
             ip netns exec "$2" nft add table netdev blackhole
-            ip netns exec "$2" nft add chain netdev blackhole in "{ type filter hook ingress device \"$3\" priority 0; policy drop; }"
+            ip netns exec "$2" nft add chain netdev blackhole in \
+                "{ type filter hook ingress device \"$3\" priority 0; policy drop; }"
             ;;
     esac
 }
@@ -61,8 +62,8 @@ restore_path() {
 health_check() {
     local port=""
     [ "$3" = udp ] && port=", port: 7"
-    printf '{source: %s, destination: %s, protocol: %s%s, interval: %sms, timeout: %sms, down-count: %s, up-count: %s}' \
-        "$1" "$2" "$3" "$port" "$INTERVAL_MS" "$INTERVAL_MS" "$DOWN_COUNT" "$UP_COUNT"
+    printf '{source: %s, destination: %s, protocol: %s%s, interval: %sms, timeout: %sms, %s}' \
+        "$1" "$2" "$3" "$port" "$INTERVAL_MS" "$INTERVAL_MS" "down-count: $DOWN_COUNT, up-count: $UP_COUNT"
 }
 
 # config_head FILE MODE: the gateway, ICMP, linux and ECMP sections.
@@ -152,10 +153,12 @@ stream_start() {
     STREAM_NAME="$name"
     STREAM_PIDS=()
     for family in "$@"; do
-        if [ "$family" = 4 ]; then port=5555 bind=0.0.0.0 to="$TOPO_REMOTE_V4"; else port=5556 bind=:: to="$TOPO_REMOTE_V6"; fi
+        if [ "$family" = 4 ]; then port=5555 bind=0.0.0.0 to="$TOPO_REMOTE_V4"
+        else port=5556 bind=:: to="$TOPO_REMOTE_V6"; fi
         topology_spawn "$TOPO_CLOUD" "$work/$name-v$family.recv.log" \
             python3 "$lib/udp-stream.py" receive --port "$port" --bind "$bind" \
-            --seconds "$(add "$seconds" 2)" --out "$work/$name-v$family.json" ${STREAM_PROGRESS:+--progress "$STREAM_PROGRESS"}
+            --seconds "$(add "$seconds" 2)" --out "$work/$name-v$family.json" \
+            ${STREAM_PROGRESS:+--progress "$STREAM_PROGRESS"}
         STREAM_PIDS+=("$TOPO_LAST_PID")
         topology_wait_until 5 ip netns exec "$TOPO_CLOUD" sh -c "ss -lun | grep -q ':$port '" || true
     done
@@ -172,6 +175,13 @@ stream_start() {
 
 # stream_at OFFSET: sleeps until OFFSET seconds after the stream started.
 stream_at() { sleep_until "$(add "$STREAM_START" "$1")"; }
+
+# stream_sent NAME FAMILY: how many datagrams of flow 0 the sender of that family sent (its output's "sent"[0]),
+# after stream_wait; 0 when its output cannot be read (the analysis then goes by the receiver's count alone).
+stream_sent() {
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["sent"][0])' "$work/$1-v$2.send.log" 2>/dev/null \
+        || echo 0
+}
 
 # stream_wait: the senders and receivers end (the receivers write their summaries); a sender or receiver that
 # failed is a FAIL with its last line.

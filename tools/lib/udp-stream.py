@@ -99,6 +99,14 @@ def receive(args):
                 interface = names.get(struct.unpack_from("I", value, 16)[0], "?")
         flows.setdefault(flow, []).append((sequence, sent, interface, time.time()))
         window[interface] = window.get(interface, 0) + 1
+    summary = summarize(flows, args.late_ms)
+    with open(args.out, "w") as out:
+        json.dump(summary, out, indent=1)
+
+
+def summarize(flows, late_ms=100):
+    """The receiver's summary (the module's docstring) of {flow: [(sequence, sent, interface, arrived), ...]}, the
+    datagrams in the order they came; sent and arrived in seconds since the epoch."""
     summary = {"flows": {}}
     for flow, records in sorted(flows.items()):
         seen = {}
@@ -120,7 +128,7 @@ def receive(args):
         for a, b in zip(ordered, ordered[1:]):
             if b - a - 1 > longest:
                 longest, longest_after = b - a - 1, a
-        late_limit = args.late_ms / 1000
+        late_limit = late_ms / 1000
         on_time = [q for q in ordered if latency[q] <= late_limit]
         late = len(ordered) - len(on_time)
         outage, outage_after, gaps = 0, None, []
@@ -150,8 +158,7 @@ def receive(args):
             "interfaces": interfaces, "changes": changes, "gaps": gaps,
             "first_sent": sent_at[first], "last_sent": sent_at[last],
         }
-    with open(args.out, "w") as out:
-        json.dump(summary, out, indent=1)
+    return summary
 
 
 def main():

@@ -1,0 +1,290 @@
+# shellcheck shell=bash
+# shellcheck source-path=SCRIPTDIR
+# tools/lib/harness.sh: what the namespace checks (tools/lib/check-e2e, tools/lib/check-failover, and any check
+# written the same way) share: setup and cleanup, skips, verdicts, Tandem's start and stop, the final summary.
+# Source it; do not run it. It sources common.sh and netns-topology.sh (the topology the checks build).
+#
+# A check looks like this:
+#
+#   set -euo pipefail
+#   source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+#   TANDEM_BINARY="$(realpath "${1:?usage: check-x TANDEM_BINARY}")"
+#   harness_init check-x                  # work dir, cleanup trap
+#   harness_require_root                  # each: skip (exit 0), or fail under CI=true
+#   harness_require_tun
+#   harness_require_tools ip python3
+#   topology_create
+#   section "what is checked"
+#   expect_tandem_start "$work/x.yaml" "x" && { expect_equal ...; expect_tandem_stop "x"; }
+#   harness_finish                        # "N passed, N failed"; exits 1 on any FAIL
+#
+# Setup and cleanup
+#   harness_init NAME
+#       NAME (e.g. check-e2e) names the check in its messages. Makes the work directory
+#       /tmp/tandem-<NAME without "check-">.XXXXXX and sets `work` (and HARNESS_WORK) to it; sets HARNESS_LIB
+#       (tools/lib). Traps EXIT to harness_cleanup, and INT/TERM to exit 130/143 (which runs the cleanup too), so
+#       the topology and the work directory go whatever way the check ends: a FAIL, a command that fails half way
+#       under set -e, Ctrl-C, a kill. Call it once, before anything that needs cleaning up.
+#       KEEP_WORK=1 (or the check's own KEEP_<NAME>_WORK=1, e.g. KEEP_E2E_WORK, KEEP_FAILOVER_WORK) keeps the
+#       work directory (logs, configurations, receiver summaries) and says where it is.
+#   harness_on_cleanup FUNCTION
+#       FUNCTION (no arguments) runs at cleanup, before the topology goes; the last registered runs first.
+#       For what the topology does not know about (a process not started with topology_spawn, say).
+#   harness_cleanup
+#       Runs the registered functions, then topology_destroy (it stops every process started with
+#       topology_spawn, Tandem included, and everything else inside the namespaces, then removes them; nothing
+#       when no topology was made), then removes the work directory. Ignores INT and TERM while it runs; runs
+#       once (a second call does nothing); keeps the check's exit status. The EXIT trap calls it; a check need
+#       not.
+#
+# Skips (each exits 0 with "skip: NAME: REASON"; under CI=true each is a failure and exits 1)
+#   skip_or_fail REASON          the check cannot run here.
+#   harness_require_root         root (network namespaces need it).
+#   harness_require_tun          /dev/net/tun (Tandem's TUN devices).
+#   harness_require_tools TOOL...  each TOOL on the PATH.
+#
+# Verdicts: one line each on standard output, counted (in a file in the work directory, so that a verdict given
+# in a subshell or a pipeline counts too)
+#   pass TEXT                    "PASS TEXT".
+#   fail TEXT                    "FAIL TEXT".
+#   info TEXT                    "     TEXT": a figure or a detail, not counted.
+#   section TITLE                a blank line and "== TITLE".
+#   expect_equal WHAT EXPECTED ACTUAL
+#       PASS "WHAT: ACTUAL" when the strings are equal, else FAIL "WHAT: expected 'EXPECTED', got 'ACTUAL'".
+#   verdicts CMD...
+#       Runs CMD (tools/lib/failover-analysis.py, say) and turns its "PASS text", "FAIL text" and "INFO text" lines
+#       into verdicts; any other line it prints (a traceback, say) is a FAIL "analysis: LINE". Its exit status is
+#       ignored: its lines are the verdict.
+#   harness_finish
+#       The summary: a blank line, "== NAME: summary" and "N passed, N failed" on a line of its own. Exits 1 when
+#       anything failed (the EXIT trap then cleans up), else returns 0: the last thing a check calls.
+#
+# Tandem (`tandem run` in the gateway namespace, TOPO_GW; set TANDEM_BINARY to the binary first)
+#   tandem_start CONFIG
+#       Starts `tandem run --config CONFIG` (topology_start_tandem), its log in $work/tandem-N.log (N counts the
+#       starts). Sets TANDEM_PID and TANDEM_LOG; waits up to 20 s for "tandem: ready". Returns 1 (and shows the
+#       log on standard error) when it exits or does not get ready; TANDEM_PID is set either way.
+#   tandem_stop [SIGNAL]
+#       Sends SIGNAL (TERM) to the running Tandem and waits for it (KILL after 5 s); its exit status in
+#       TANDEM_STATUS (0 when none runs), TANDEM_PID cleared. Always returns 0. `tandem_stop KILL` leaves its
+#       routes behind, as a crash would.
+#   expect_tandem_start CONFIG WHAT
+#       `tandem check-config CONFIG` (FAIL "WHAT: tandem check-config rejects the configuration: ..." if it does),
+#       then tandem_start: PASS "WHAT: <its 'tandem: ready' line>" or FAIL "WHAT: tandem run did not become
+#       ready". Returns 1 on a FAIL.
+#   expect_tandem_stop WHAT
+#       tandem_stop TERM: PASS "WHAT: tandem run stopped by SIGTERM, exit status 0", or FAIL with the status and
+#       the end of its log. Nothing when no Tandem runs.
+#   tandem_wait_log SECONDS EXTENDED_REGEX
+#       Waits up to SECONDS for a line of Tandem's log (TANDEM_LOG) that matches; returns 1 if none comes.
+#   expect_log WHAT EXTENDED_REGEX [SECONDS]
+#       tandem_wait_log (5 s by default): PASS "WHAT: log line '...'" or FAIL with the end of the log.
+#
+# Variables: work, HARNESS_NAME, HARNESS_WORK, HARNESS_LIB; TANDEM_BINARY (the caller's); TANDEM_PID, TANDEM_LOG,
+# TANDEM_STATUS, TANDEM_STARTS. Functions and variables of netns-topology.sh (topology_*, TOPO_*) and common.sh
+# (log, TANDEM_ROOT, ...) come with it.
+
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=netns-topology.sh
+source "$(dirname "${BASH_SOURCE[0]}")/netns-topology.sh"
+
+# shellcheck disable=SC2034  # for the checks
+HARNESS_LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+HARNESS_NAME="check"
+HARNESS_WORK=""
+HARNESS_CLEANED=0
+HARNESS_CLEANUPS=()
+work=""
+
+TANDEM_BINARY="${TANDEM_BINARY:-}"
+TANDEM_PID=""
+TANDEM_LOG=""
+TANDEM_STATUS=""
+TANDEM_STARTS=0
+
+# --- setup and cleanup ------------------------------------------------------------------------------------------
+
+harness_init() {
+    HARNESS_NAME="${1:?usage: harness_init NAME}"
+    local short="${HARNESS_NAME#check-}"
+    HARNESS_WORK="$(mktemp -d "/tmp/tandem-$short.XXXXXX")"
+    work="$HARNESS_WORK"
+    : > "$HARNESS_WORK/.tally"
+    trap harness_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+harness_on_cleanup() {
+    HARNESS_CLEANUPS+=("${1:?usage: harness_on_cleanup FUNCTION}")
+}
+
+# harness_keep_work: the work directory is to be kept (KEEP_WORK=1 or KEEP_<NAME>_WORK=1).
+harness_keep_work() {
+    local own
+    own="KEEP_$(tr '[:lower:]-' '[:upper:]_' <<< "${HARNESS_NAME#check-}")_WORK"
+    [ "${KEEP_WORK:-0}" = 1 ] || [ "${!own:-0}" = 1 ]
+}
+
+harness_cleanup() {
+    trap '' INT TERM
+    [ "$HARNESS_CLEANED" = 0 ] || return 0
+    HARNESS_CLEANED=1
+    # Whatever fails from here on, the rest still runs (errexit comes back after, for a check that calls this).
+    local errexit=0 i
+    [[ $- != *e* ]] || errexit=1
+    set +e
+    for ((i = ${#HARNESS_CLEANUPS[@]} - 1; i >= 0; i--)); do
+        "${HARNESS_CLEANUPS[$i]}"
+    done
+    topology_destroy
+    if [ -n "$HARNESS_WORK" ] && [ -d "$HARNESS_WORK" ]; then
+        if harness_keep_work; then
+            echo "$HARNESS_NAME: work files kept in $HARNESS_WORK" >&2
+        else
+            rm -rf "$HARNESS_WORK"
+        fi
+    fi
+    [ "$errexit" = 0 ] || set -e
+    return 0
+}
+
+# --- skips ------------------------------------------------------------------------------------------------------
+
+skip_or_fail() {
+    if [ "${CI:-}" = "true" ]; then
+        echo "error: $HARNESS_NAME cannot run: $*; CI=true makes a skip a failure" >&2
+        exit 1
+    fi
+    echo "skip: $HARNESS_NAME: $*" >&2
+    exit 0
+}
+
+harness_require_root() {
+    [ "$(id -u)" -eq 0 ] || skip_or_fail "needs root to make network namespaces (run tools/test as root)"
+}
+
+harness_require_tun() {
+    [ -c /dev/net/tun ] || skip_or_fail "/dev/net/tun is missing (no TUN support in this kernel or container)"
+}
+
+harness_require_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || skip_or_fail "$tool is not installed (tools/test installs it)"
+    done
+}
+
+# --- verdicts ---------------------------------------------------------------------------------------------------
+
+# harness_tally P|F: one verdict more (a character per verdict in the work directory's tally).
+harness_tally() {
+    if [ -n "$HARNESS_WORK" ]; then
+        printf '%s' "$1" >> "$HARNESS_WORK/.tally"
+    else
+        echo "error: $HARNESS_NAME: a verdict before harness_init" >&2
+        exit 2
+    fi
+}
+
+pass() { printf 'PASS %s\n' "$*"; harness_tally P; }
+fail() { printf 'FAIL %s\n' "$*"; harness_tally F; }
+info() { printf '     %s\n' "$*"; }
+section() { printf '\n== %s\n' "$*"; }
+
+expect_equal() {
+    if [ "$2" = "$3" ]; then pass "$1: $3"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+verdicts() {
+    local line output
+    output="$("$@" 2>&1)" || true
+    while IFS= read -r line; do
+        case "$line" in
+            "PASS "*) pass "${line#PASS }" ;;
+            "FAIL "*) fail "${line#FAIL }" ;;
+            "INFO "*) info "${line#INFO }" ;;
+            "") ;;
+            *) fail "analysis: $line" ;;
+        esac
+    done <<< "$output"
+}
+
+# harness_count P|F: how many verdicts of that kind so far.
+harness_count() {
+    local tally
+    tally="$(cat "$HARNESS_WORK/.tally" 2>/dev/null || true)"
+    tally="${tally//[!$1]/}"
+    echo "${#tally}"
+}
+
+harness_finish() {
+    local passes failures
+    passes="$(harness_count P)"
+    failures="$(harness_count F)"
+    section "$HARNESS_NAME: summary"
+    echo "$passes passed, $failures failed"
+    # (Returns 0 rather than exit 0: a check ends with it, and shellcheck then still follows the functions a check
+    # calls only through another, like topology_wait_until CMD.)
+    [ "$failures" -eq 0 ] || exit 1
+}
+
+# --- Tandem -----------------------------------------------------------------------------------------------------
+
+tandem_start() {
+    TANDEM_STARTS=$((TANDEM_STARTS + 1))
+    TANDEM_LOG="$work/tandem-$TANDEM_STARTS.log"
+    local status=0
+    topology_start_tandem "${TANDEM_BINARY:?set TANDEM_BINARY before tandem_start}" "$1" "$TANDEM_LOG" || status=$?
+    TANDEM_PID="$TOPO_LAST_PID"
+    return "$status"
+}
+
+tandem_stop() {
+    TANDEM_STATUS=0
+    [ -n "$TANDEM_PID" ] || return 0
+    topology_stop "$TANDEM_PID" "${1:-TERM}" || TANDEM_STATUS=$?
+    TANDEM_PID=""
+    return 0
+}
+
+expect_tandem_start() {
+    local config="$1" what="$2" output
+    if ! output="$("$TANDEM_BINARY" check-config "$config" 2>&1)"; then
+        fail "$what: tandem check-config rejects the configuration: $(tr '\n' '|' <<< "$output")"
+        return 1
+    fi
+    if ! tandem_start "$config"; then
+        fail "$what: tandem run did not become ready"
+        return 1
+    fi
+    pass "$what: $(grep -m1 '^tandem: ready' "$TANDEM_LOG")"
+}
+
+expect_tandem_stop() {
+    [ -n "$TANDEM_PID" ] || return 0
+    tandem_stop TERM
+    if [ "$TANDEM_STATUS" -eq 0 ]; then
+        pass "$1: tandem run stopped by SIGTERM, exit status 0"
+    else
+        fail "$1: tandem run exit status after SIGTERM: $TANDEM_STATUS; its log ends: $(harness_log_tail)"
+    fi
+}
+
+# harness_log_tail: the last 3 lines of Tandem's log, on one line.
+harness_log_tail() { tail -3 "$TANDEM_LOG" | tr '\n' '|'; }
+
+tandem_wait_log() {
+    topology_wait_until "$1" grep -Eq "$2" "$TANDEM_LOG"
+}
+
+expect_log() {
+    local what="$1" regex="$2" line
+    if tandem_wait_log "${3:-5}" "$regex"; then
+        line="$(grep -E -m1 "$regex" "$TANDEM_LOG")"
+        pass "$what: log line '$line'"
+    else
+        fail "$what: no log line matching /$regex/ in $TANDEM_LOG; the log ends with: $(harness_log_tail)"
+    fi
+}
