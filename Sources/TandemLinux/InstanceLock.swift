@@ -23,14 +23,8 @@ public final class InstanceLock {
         descriptor = try valueOrErrno("opening the lock socket @\(name)") {
             socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(name.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
-        withUnsafeMutableBytes(of: &address.sun_path) { path in
-            // sun_path[0] stays 0: an abstract name.
-            for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
+        let (lockAddress, length) = Self.abstractAddress(name)
+        var address = lockAddress
         let descriptor = self.descriptor
         do {
             _ = try valueOrErrno("taking the lock @\(name)") {
@@ -48,6 +42,17 @@ public final class InstanceLock {
 
     deinit { close(descriptor) }
 
+    /// The address of the abstract unix socket `name` and its length (sun_path[0] stays 0: an abstract name).
+    private static func abstractAddress(_ name: String) -> (sockaddr_un, socklen_t) {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(name.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
+        }
+        return (address, socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count))
+    }
+
     /// Who holds the lock `name`: "pid 1234: tandem run --config /etc/tandem/a.yaml", or nil when nobody does (or
     /// the holder cannot be asked). The kernel tells the listener's credentials to a connected client
     /// (SO_PEERCRED); /proc names the command. The corresponding C calls are `connect` and `getsockopt`.
@@ -55,13 +60,8 @@ public final class InstanceLock {
         let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard client >= 0 else { return nil }
         defer { close(client) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(name.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
-        withUnsafeMutableBytes(of: &address.sun_path) { path in
-            for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
+        let (holderAddress, length) = abstractAddress(name)
+        var address = holderAddress
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) }
         }
