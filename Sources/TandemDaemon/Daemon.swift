@@ -49,8 +49,9 @@ public final class Daemon {
     var probes: HealthProbes?
     var polledProbes: Set<CInt> = []
 
-    /// Learning: the notification socket.
+    /// Learning: the notification socket, and the dump of the watched table under way after it overflowed.
     var monitor: RouteMonitor?
+    var tableDump: BackgroundJob<Result<WatchedTableDump, SystemError>>?
 
     /// Metrics: the Prometheus values, and the endpoint of the `metrics` section (see Daemon+Metrics).
     let metrics = DaemonMetrics.shared
@@ -125,19 +126,6 @@ public final class Daemon {
             + ", offloads \(ingress.offloads.isEmpty ? "off" : "\(ingress.offloads)"), "
     }
 
-    /// Subscribes to route notifications first, then learns what the table holds, so nothing is missed between.
-    func startLearning() throws(DaemonError) {
-        guard let learning = config.learning else { return }
-        do {
-            monitor = try RouteMonitor()
-            // Only what is learned reaches the socket: Tandem's own million routes never fill its queue.
-            try monitor!.filter(table: learning.table, protocols: learning.protocols)
-        } catch {
-            throw DaemonError("starting to learn routes: \(error)")
-        }
-        try gateway.learnInitialRoutes()
-    }
-
     /// After setup: the control thread keeps only CAP_NET_ADMIN (netlink, devices) and CAP_NET_RAW (probes), and
     /// no thread can gain a privilege again; the pipeline threads drop every capability themselves (Forwarder).
     func dropPrivileges() throws(DaemonError) {
@@ -170,11 +158,7 @@ public final class Daemon {
                     }
                 }
             }
-            if let monitor {
-                try loop.register(FileDescriptor(rawValue: monitor.descriptor)) { [unowned self] _ in
-                    readRouteNotifications()
-                }
-            }
+            try watchRouteNotifications(in: loop)
             try registerControl(in: loop)
             try metricsServer?.register(in: loop) { [log] in log.warning("metrics: \($0)") }
             polledProbes = []
@@ -192,6 +176,8 @@ public final class Daemon {
             }
             if loop.isStopped { return }
             runTimers()
+            // The turn, from the end of its wait: what it held the probes up by.
+            metrics.recordControlTurn(.nanoseconds(Int64(clock.now().nanoseconds &- loop.wokeAt)))
         }
     }
 
@@ -212,17 +198,13 @@ public final class Daemon {
         }
     }
 
-    /// Reads what the notification socket has (the core resyncs after an overflow).
-    func readRouteNotifications() {
-        if let monitor { gateway.readNotifications(from: monitor) }
-    }
-
     // MARK: Stop
 
     func stop() {
         // Without the locks another instance runs: what is in the kernel is its own, not to be touched.
         guard !locks.isEmpty else { return }
         control = nil
+        tableDump = nil
         forwarder?.stop()
         let keep = config.linux.keepRoutesOnExit
         if keep {

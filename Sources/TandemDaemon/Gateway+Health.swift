@@ -13,15 +13,17 @@ import Glibc
 #endif
 
 extension Gateway {
-    /// When ``tick()`` must run next: the controller's next timer, a retry of refused changes, kernel mode's repair.
+    /// When ``tick()`` must run next: the controller's next timer, a retry of refused changes, kernel mode's repair,
+    /// a resync's next batch.
     var nextDeadline: UInt64? {
-        [controller.nextDeadline()?.nanoseconds, state.pending.retryAt, state.kernelMode?.retryAt]
+        [controller.nextDeadline()?.nanoseconds, state.pending.retryAt, state.kernelMode?.retryAt, learningDeadline]
             .compactMap { $0 }.min()
     }
 
     var controller: FailoverController { state.controller }
 
-    /// Fires the controller's timers (preempt delay, damping), retries refused changes, repairs kernel mode.
+    /// Fires the controller's timers (preempt delay, damping), retries refused changes, repairs kernel mode, applies
+    /// a resync's next batch.
     func tick() {
         let now = self.now
         do {
@@ -31,6 +33,7 @@ extension Gateway {
         }
         if let retry = state.kernelMode?.retryAt, retry <= now { repairAndRefreshNexthops() }
         retryPending()
+        continueResync()
     }
 
     /// Probe outcomes measured at `now` (monotonic nanoseconds) go to the failover controller.

@@ -2,7 +2,8 @@
 // dynamic routes in the RIB, through the connection of the tunnel they lead to (its interface, or its peer or next
 // hop as the gateway). The RIB's rules apply: no default route, a quota. A learned prefix is routed into Tandem
 // like a configured one; when the daemon withdraws it, Tandem withdraws it too. The notifications come from the
-// daemon's RouteMonitor (or a test's list); a lost one (ENOBUFS) makes a dump and a reconcile.
+// daemon's RouteMonitor (or a test's list), a bounded batch per read; a lost one (ENOBUFS) makes a dump and a
+// resync (Gateway+Resync).
 
 import TandemConfig
 import TandemLinux
@@ -38,66 +39,6 @@ extension Gateway {
                     + ": \(state.learned.count) route(s) learned at start")
         } catch {
             throw DaemonError("starting to learn routes: \(error)")
-        }
-    }
-
-    /// Reads what `source` has queued and applies it; after an overflow (ENOBUFS), dumps the table and resyncs.
-    func readNotifications(from source: any RouteNotificationSource) {
-        guard let learning = config.learning else { return }
-        do {
-            handle(try source.read(table: learning.table, protocols: Set(learning.protocols)))
-        } catch where error.code == ENOBUFS {
-            log.warning("route notifications overflowed (ENOBUFS): dumping table \(learning.table) to resync")
-            metrics.recordNetlinkErrors(1)
-            resync()
-        } catch {
-            log.error("reading route notifications: \(error)")
-        }
-    }
-
-    /// Applies a read of route notifications: learns and withdraws, then updates the kernel in one batch.
-    func handle(_ notifications: [RouteNotification]) {
-        learningFlood = notifications.count > Self.learningLinesPerRead
-        defer { learningFlood = false }
-        var changed: Set<RoutePrefix> = []
-        for notification in notifications {
-            switch notification {
-            case .added(let route): if learn(route) { changed.insert(route.prefix) }
-            case .removed(let route): if withdraw(route) { changed.insert(route.prefix) }
-            }
-        }
-        if !changed.isEmpty { updateRemoteRoutes(changed) }
-        if learningFlood {
-            log.info("learning: \(notifications.count) route notifications, \(state.learned.count) route(s) learned now")
-        }
-    }
-
-    /// After lost notifications: makes the learned routes exactly what `routes` (a dump of the watched table)
-    /// holds, and the kernel's table with them.
-    func resync(to routes: [KernelRoute]) {
-        let present = Set(routes.map(\.prefix))
-        learningFlood = true
-        defer { learningFlood = false }
-        for (prefix, tunnel) in state.learned where !present.contains(prefix) {
-            withdraw(prefix, tunnel: tunnel)
-        }
-        for route in routes { learn(route) }
-        do {
-            try syncAllRemoteRoutes()
-        } catch {
-            log.error("resync of learned routes: \(error)")
-            state.pending.remote.formUnion(state.remotePrefixes)
-        }
-        scheduleRetryIfPending()
-        log.info("resync: \(state.learned.count) learned route(s)")
-    }
-
-    /// Dumps the watched table and resyncs (the daemon does the dump off its control thread instead).
-    func resync() {
-        do {
-            resync(to: try watchedRoutes())
-        } catch {
-            log.error("resync of learned routes: \(error)")
         }
     }
 

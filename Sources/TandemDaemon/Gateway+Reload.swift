@@ -48,6 +48,8 @@ extension Gateway {
                 TunnelID(index), to: .down, at: MonotonicInstant(nanoseconds: now), router: next.router)
         }
         next.ingressIndex = state.ingressIndex
+        // A resync under way goes on (its dump and queue hold what the routing daemon did, whatever the file says).
+        next.learning = state.learning
         return next
     }
 

@@ -30,8 +30,13 @@ final class Gateway {
     /// Whether everything configured has been in the kernel since start (false again never: a later refusal is
     /// logged and retried, and `tandem show kernel` says what is missing).
     private(set) var isReady = false
-    /// Many routes at once: one log line for all of them (see logLearning).
+    /// Many routes at once: one log line for all of them (see logLearning) ...
     var learningFlood = false
+    /// ... and at most one such line a second: when the last one was written.
+    var learningSummaryTime: UInt64?
+    /// Dumps the watched table off the control thread and hands the result to ``dumpFinished(_:)`` (the daemon's
+    /// BackgroundJob); nil: the dump is made at once, on the calling thread (tests).
+    var dumpWatchedTable: ((GatewayConfig.Learning) -> Void)?
     /// The tunnels' interface indices, for mapping learned routes, and when they were looked up.
     var interfaceIndicesCache: [String: UInt32] = [:]
     var interfaceIndicesTime: UInt64?

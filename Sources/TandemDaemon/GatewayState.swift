@@ -31,6 +31,8 @@ struct GatewayState {
     var ingressIndex: UInt32 = 0
     /// What the kernel refused and is retried.
     var pending = PendingChanges()
+    /// Learning's progress through a resync after lost notifications.
+    var learning = LearningProgress()
 
     /// What the kernel should hold for this configuration.
     var plan: KernelPlan { KernelPlan(config: config) }

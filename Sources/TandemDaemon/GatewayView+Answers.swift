@@ -109,16 +109,20 @@ extension GatewayView {
     }
 
     /// Every route: the policy routes, then the RIB's prefixes in order (IPv4 first), `prefixesPerChunk` at a time.
+    /// The prefixes are sorted a run per part first (empty parts), so a full table never holds the control thread,
+    /// which also times the health checks, for longer than one run's sort.
     func allRoutes(limit: Int?, json: Bool) -> ControlAnswer {
         let (v4, v6) = router.ribPrefixes()
-        let sorted4 = v4.sorted { ($0.address.rawValue, $0.length) < ($1.address.rawValue, $1.length) }
-        let sorted6 = v6.sorted { ($0.address.rawValue, $0.length) < ($1.address.rawValue, $1.length) }
+        var sorted4 = SlicedSort(v4) { ($0.address.rawValue, $0.length) < ($1.address.rawValue, $1.length) }
+        var sorted6 = SlicedSort(v6) { ($0.address.rawValue, $0.length) < ($1.address.rawValue, $1.length) }
         let total = sorted4.count + sorted6.count
         let shown = min(total, limit ?? total)
         var next = 0
         var started = false
         var firstRecord = true
         return ControlAnswer { buffer in
+            if !sorted4.isSorted { sorted4.sortNextRun(); return false }
+            if !sorted6.isSorted { sorted6.sortNextRun(); return false }
             var text = ""
             if !started {
                 started = true
@@ -131,7 +135,7 @@ extension GatewayView {
             }
             let end = min(shown, next + Self.prefixesPerChunk)
             while next < end {
-                let prefix: RoutePrefix = next < sorted4.count ? .v4(sorted4[next]) : .v6(sorted6[next - sorted4.count])
+                guard let prefix = sorted4.next().map(RoutePrefix.v4) ?? sorted6.next().map(RoutePrefix.v6) else { break }
                 next += 1
                 // Learning may have withdrawn it since the answer began: then it has no routes and is skipped.
                 for (route, status) in explainedRoutes(of: prefix) {

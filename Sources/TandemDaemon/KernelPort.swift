@@ -93,10 +93,11 @@ final class LinuxKernel: KernelPort {
 
 /// Where learned routes' notifications come from: the daemon's ``RouteMonitor``, or a fake kernel's list.
 public protocol RouteNotificationSource: AnyObject {
-    /// The notifications queued since the last read, of one table and its watched protocols.
+    /// The notifications queued since the last read, of one table and its watched protocols: at most about
+    /// `maximum` of them (the rest stay queued for the next read).
     ///
     /// - Throws: ``SystemError`` with ENOBUFS when some were lost (the socket overflowed): the caller resyncs.
-    func read(table: UInt32, protocols: Set<UInt8>) throws(SystemError) -> [RouteNotification]
+    func read(table: UInt32, protocols: Set<UInt8>, atMost maximum: Int) throws(SystemError) -> [RouteNotification]
 }
 
 extension RouteMonitor: RouteNotificationSource {}

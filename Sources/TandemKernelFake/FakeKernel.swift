@@ -201,18 +201,28 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
 
     // MARK: RouteNotificationSource
 
-    public func read(table: UInt32, protocols: Set<UInt8>) throws(SystemError) -> [RouteNotification] {
+    public func read(table: UInt32, protocols: Set<UInt8>, atMost maximum: Int) throws(SystemError)
+        -> [RouteNotification]
+    {
         if overflowed {
             overflowed = false
             throw SystemError(code: ENOBUFS, operation: "reading route notifications")
         }
-        defer { queued.removeAll() }
-        return queued.filter { notification in
+        var read: [RouteNotification] = []
+        var consumed = 0
+        for notification in queued where read.count < maximum {
+            consumed += 1
             switch notification {
-            case .added(let route), .removed(let route): route.table == table && protocols.contains(route.protocol)
+            case .added(let route), .removed(let route):
+                if route.table == table && protocols.contains(route.protocol) { read.append(notification) }
             }
         }
+        queued.removeFirst(consumed)
+        return read
     }
+
+    /// Notifications not read yet.
+    public var queuedNotifications: Int { queued.count }
 
     // MARK: The kernel's rules
 

@@ -62,6 +62,9 @@ public final class EventLoop {
 
     /// Whether ``stop()`` was called since ``run()`` began.
     public private(set) var isStopped = false
+    /// When the last wait of ``runOnce(timeoutMilliseconds:)`` ended (the clock's value): the caller measures a
+    /// turn's work from it, without the wait.
+    public private(set) var wokeAt: UInt64 = 0
 
     /// Makes a loop with its own epoll instance (close-on-exec).
     ///
@@ -208,6 +211,7 @@ public final class EventLoop {
             timeout = timeout < 0 ? untilDeadline : min(timeout, untilDeadline)
         }
         let ready = try poll.wait(timeoutMilliseconds: timeout)
+        wokeAt = clock()
         dispatching = true
         defer { dispatching = false }
         var handled = 0

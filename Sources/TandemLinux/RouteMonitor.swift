@@ -18,7 +18,7 @@ public enum RouteNotification: Hashable, Sendable {
 
 /// Route notifications of the namespace of the thread that made it (RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE).
 ///
-/// Non-blocking: ``read(table:protocols:)`` returns what has arrived (an empty list when nothing has), so the
+/// Non-blocking: ``read(table:protocols:atMost:)`` returns what has arrived (an empty list when nothing has), so the
 /// event loop polls ``descriptor`` for readability. If the kernel dropped notifications because the socket's
 /// queue was full, `read` throws ENOBUFS: the caller must then dump the table and reconcile.
 public final class RouteMonitor {
@@ -66,7 +66,7 @@ public final class RouteMonitor {
 
     /// Lets the kernel queue only notifications about routes of `table` with one of `protocols` (at most 16): a
     /// million route changes elsewhere (Tandem's own table, a nexthop group replaced in kernel mode) then cannot
-    /// fill the socket's queue. ``read(table:protocols:)`` still checks each message (a table above 255 is only
+    /// fill the socket's queue. ``read(table:protocols:atMost:)`` still checks each message (a table above 255 is only
     /// filtered to "above 255" here).
     /// The corresponding C call is `setsockopt(SO_ATTACH_FILTER)` with a classic BPF program.
     public func filter(table: UInt32, protocols: [UInt8]) throws(SystemError) {
@@ -81,10 +81,14 @@ public final class RouteMonitor {
     /// The socket's descriptor, for epoll.
     public var descriptor: Int32 { mnl_socket_get_fd(socket) }
 
-    /// The notifications that have arrived about routes of `table` whose protocol is one of `protocols`.
-    public func read(table: UInt32, protocols: Set<UInt8>) throws(SystemError) -> [RouteNotification] {
+    /// The notifications that have arrived about routes of `table` whose protocol is one of `protocols`: all of
+    /// them, or the first `maximum` or a few more (a datagram is read whole) so that a routing daemon loading a full
+    /// table never holds the caller for long; the rest stays queued, and the socket readable.
+    public func read(table: UInt32, protocols: Set<UInt8>, atMost maximum: Int = .max) throws(SystemError)
+        -> [RouteNotification]
+    {
         var notifications: [RouteNotification] = []
-        while true {
+        while notifications.count < maximum {
             let received = mnl_socket_recvfrom(socket, buffer, Self.bufferSize)
             if received < 0 {
                 let code = errno
@@ -104,5 +108,6 @@ public final class RouteMonitor {
                 message = UnsafePointer(mnl_nlmsg_next(message, &remaining))
             }
         }
+        return notifications
     }
 }

@@ -53,6 +53,8 @@ public final class StreamServer {
         case bytes([UInt8])
         /// An answer made part by part as the client takes it (a large one never sits whole in memory): the
         /// closure appends the next part to the buffer and returns true, or returns false once it is finished.
+        /// A part may be empty: the producer did a bounded slice of work (sorting, say) and the server gives the
+        /// loop back before asking again, so other clients, timers and sockets are served in between.
         case parts((inout [UInt8]) -> Bool)
     }
 
@@ -354,6 +356,9 @@ public final class StreamServer {
                     try? client.descriptor.shutdownWriting()
                     return close(client)
                 }
+                // An empty part: the producer worked a slice; the socket is still writable, so the next turn of
+                // the loop comes back here after everything else that is ready.
+                if client.output.isEmpty { return }
                 continue
             }
             let start = client.offset

@@ -79,6 +79,31 @@ struct GatewayFixture {
     func tandemRules() -> [RoutingRule] { kernel.installedRules.filter { $0.protocol == 77 } }
 
     static func prefix(_ text: String) -> RoutePrefix { try! RoutePrefix(text) }
+
+    /// The gateway with room for a full table of learned routes.
+    static let fullTableYAML = yaml + "\nlimits: {dynamic-routes: 1000000}\n"
+
+    /// Ticks until a resync's batches are all applied; returns how many ticks it took.
+    @discardableResult
+    func finishResync(_ gateway: Gateway) -> Int {
+        var ticks = 0
+        while gateway.state.learning.hasBatch {
+            gateway.tick()
+            ticks += 1
+        }
+        return ticks
+    }
+
+    /// A route BIRD installs in the main table through tunnel a1's interface: 198.18.0.0/15 is cut into /28s.
+    func birdRoute(_ index: Int) -> KernelRoute {
+        let address = IPv4Address(rawValue: 0xC612_0000 | UInt32(index) << 4)
+        return KernelRoute(
+            prefix: .v4(IPv4Prefix(normalizing: address, length: 28)), table: 254, protocol: 12,
+            target: .gateway(.ipv4(try! IPv4Address("198.18.1.2")), device: kernel.interfaceIndex(named: "gw-a")!))
+    }
+
+    /// The prefixes BIRD's routes hold in the fake kernel's main table, and those Tandem learned.
+    func birdPrefixes() -> Set<RoutePrefix> { Set(kernel.table(254).values.filter { $0.protocol == 12 }.map(\.prefix)) }
 }
 
 @Suite("gateway core on a fake kernel")
@@ -197,6 +222,7 @@ struct GatewayTests {
         fixture.kernel.uninstall(bird("198.21.0.0/16"))
         fixture.kernel.loseNotifications()
         gateway.readNotifications(from: fixture.kernel)
+        fixture.finishResync(gateway)
         #expect(fixture.remote["198.22.0.0/16"] != nil)
         #expect(fixture.remote["198.21.0.0/16"] == nil)
         #expect(fixture.log.contains("ENOBUFS"))
@@ -204,6 +230,86 @@ struct GatewayTests {
         fixture.kernel.install(bird("0.0.0.0/0"))
         gateway.readNotifications(from: fixture.kernel)
         #expect(fixture.remote["0.0.0.0/0"] == nil)
+    }
+
+    @Test func aFloodOfNotificationsIsReadABatchPerTurn() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(GatewayFixture.fullTableYAML)
+        for index in 0..<5000 { fixture.kernel.install(fixture.birdRoute(index)) }
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(gateway.state.learned.count == Gateway.learningBatch)
+        #expect(fixture.kernel.queuedNotifications == 5000 - Gateway.learningBatch)
+        while fixture.kernel.queuedNotifications > 0 { gateway.readNotifications(from: fixture.kernel) }
+        #expect(Set(gateway.state.learned.keys) == fixture.birdPrefixes())
+        #expect(fixture.kernel.table(100).count == 2 + 5000)
+    }
+
+    @Test func aResyncDumpsOffTheLoopAndAppliesABatchPerTickWithTheNotificationsOfMeanwhileLast() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(GatewayFixture.fullTableYAML)
+        var dumpsAsked = 0
+        gateway.dumpWatchedTable = { _ in dumpsAsked += 1 }
+        for index in 0..<3 { fixture.kernel.install(fixture.birdRoute(index)) }
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(gateway.state.learned.count == 3)
+        // BIRD loads 5000 routes and withdraws one of the first three; the socket overflows.
+        for index in 3..<5003 { fixture.kernel.install(fixture.birdRoute(index)) }
+        fixture.kernel.uninstall(fixture.birdRoute(0))
+        fixture.kernel.loseNotifications()
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(dumpsAsked == 1)
+        // The dump is made now (on the daemon's thread); then BIRD withdraws a route of it and adds another.
+        let dump = WatchedTableDump(
+            routes: fixture.kernel.table(254).values.filter { $0.protocol == 12 }.sorted { $0.prefix < $1.prefix })
+        fixture.kernel.uninstall(fixture.birdRoute(10))
+        fixture.kernel.install(fixture.birdRoute(6000))
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(gateway.state.learned.count == 3, "notifications wait while the dump is made")
+        #expect(gateway.learningDeadline == nil, "nothing to do until the dump arrives")
+        gateway.dumpFinished(.success(dump))
+        #expect(gateway.nextDeadline == 0, "a batch waits: the loop must come back at once")
+        #expect(gateway.learningDeadline == 0)
+        // A batch per tick: 5002 routes (two learned already) in three, the withdrawals in two (the learned prefixes
+        // taken, then checked), the queue in one.
+        var learnedAfterEachTick: [Int] = []
+        while gateway.state.learning.hasBatch {
+            gateway.tick()
+            learnedAfterEachTick.append(gateway.state.learned.count)
+        }
+        #expect(learnedAfterEachTick == [2049, 4097, 5003, 5003, 5002, 5002])
+        #expect(Set(gateway.state.learned.keys) == fixture.birdPrefixes())
+        #expect(Set(fixture.kernel.table(100).keys) == fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config)))
+        #expect(fixture.log.contains("resync: 5002 learned route(s)"))
+        #expect(dumpsAsked == 1)
+    }
+
+    @Test func notificationsLostDuringAResyncMakeAnotherDumpAndAFailedDumpIsRetried() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(GatewayFixture.fullTableYAML)
+        var dumpsAsked = 0
+        gateway.dumpWatchedTable = { _ in dumpsAsked += 1 }
+        fixture.kernel.install(fixture.birdRoute(1))
+        fixture.kernel.loseNotifications()
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(dumpsAsked == 1)
+        // The dump fails: another one a second later, not before.
+        gateway.dumpFinished(.failure(SystemError(code: EBUSY, operation: "dumping routes")))
+        gateway.tick()
+        #expect(dumpsAsked == 1)
+        fixture.clock.advance(by: .seconds(1))
+        gateway.tick()
+        #expect(dumpsAsked == 2)
+        // Lost again while this dump is applied: a third dump once it is, which brings the lost route in.
+        gateway.dumpFinished(.success(WatchedTableDump(routes: [fixture.birdRoute(1)])))
+        fixture.kernel.install(fixture.birdRoute(2))
+        fixture.kernel.loseNotifications()
+        gateway.readNotifications(from: fixture.kernel)
+        fixture.finishResync(gateway)
+        #expect(dumpsAsked == 3)
+        #expect(gateway.state.learned.count == 1)
+        gateway.dumpFinished(.success(WatchedTableDump(routes: [fixture.birdRoute(1), fixture.birdRoute(2)])))
+        fixture.finishResync(gateway)
+        #expect(Set(gateway.state.learned.keys) == fixture.birdPrefixes())
     }
 
     @Test func aDeletedIngressDeviceGetsItsRoutesBackOnTheNewOne() throws {

@@ -132,14 +132,64 @@ struct ShowTests {
         }
         let answer = view.answer(ControlRequest(.routes(prefix: nil, limit: nil)))
         var chunks = 0
+        var sortingParts = 0
         var buffer: [UInt8] = []
-        while answer.next(into: &buffer) { chunks += 1 }
+        var size = 0
+        while answer.next(into: &buffer) {
+            if buffer.count == size { sortingParts += 1 } else { chunks += 1 }
+            size = buffer.count
+        }
+        #expect(sortingParts == 2)  // one run of IPv4 prefixes, one of IPv6, each sorted in a part of its own
         #expect(chunks == 3)  // 1502 prefixes (198.19.5.0/24 was there), 512 per chunk
         let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 1 + 1500 + 5)
         let limited = view.answer(ControlRequest(.routes(prefix: nil, limit: 10))).collect().split(separator: "\n")
         #expect(limited.count == 1 + 10 + 1)
         #expect(limited.last == "# 10 of 1502 prefixes shown")
+    }
+
+    @Test func showRoutesOfALargeTableSortsARunPerPartAndListsInOrder() throws {
+        let view = try Self.view()
+        var generator = SystemRandomNumberGenerator()
+        var added: Set<UInt32> = []
+        while added.count < 100_000 {
+            let address = UInt32.random(in: 0x0100_0000...0xDF00_0000, using: &generator) & 0xFFFF_FF00
+            guard added.insert(address).inserted else { continue }
+            let prefix = RoutePrefix.v4(IPv4Prefix(normalizing: IPv4Address(rawValue: address), length: 24))
+            try? view.router.add(Route(prefix: prefix, source: .static, connection: ConnectionID(1)))
+        }
+        let answer = view.answer(ControlRequest(.routes(prefix: nil, limit: nil)))
+        var buffer: [UInt8] = []
+        var emptyParts = 0
+        var size = 0
+        while answer.next(into: &buffer) {
+            if buffer.count == size { emptyParts += 1 }
+            size = buffer.count
+        }
+        let runs4 = (view.router.ribPrefixes().ipv4.count + SlicedSort<Int>.runLength - 1) / SlicedSort<Int>.runLength
+        #expect(emptyParts == runs4 + 1)
+        let prefixes = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
+            .filter { !$0.hasPrefix("policy") }.map { String($0.prefix { $0 != " " }) }
+        let unique = prefixes.reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+        let expected = view.router.ribPrefixes().ipv4.sorted { ($0.address.rawValue, $0.length) < ($1.address.rawValue, $1.length) }
+            .map(\.description) + view.router.ribPrefixes().ipv6.map(\.description)
+        #expect(unique == expected)
+    }
+
+    @Test func slicedSortMergesItsRunsInOrder() {
+        for count in [0, 1, SlicedSort<Int>.runLength, 3 * SlicedSort<Int>.runLength + 17] {
+            let values = (0..<count).map { _ in Int.random(in: -1000...1000) }
+            var sort = SlicedSort(values, by: <)
+            var steps = 0
+            while !sort.isSorted {
+                sort.sortNextRun()
+                steps += 1
+            }
+            #expect(steps == (count + SlicedSort<Int>.runLength - 1) / SlicedSort<Int>.runLength)
+            var merged: [Int] = []
+            while let value = sort.next() { merged.append(value) }
+            #expect(merged == values.sorted())
+        }
     }
 
     @Test func showGroupsConnectionsTunnels() throws {

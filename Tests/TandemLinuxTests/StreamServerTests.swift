@@ -238,6 +238,38 @@ struct StreamServerTests {
         #expect(slices.count == 100 && slices.allSatisfy { $0 == 1000 }, "\(slices)")
     }
 
+    /// An empty part is a slice of work (a sort, say): the server asks for the next part only at the next turn, so
+    /// the loop serves everything else in between, however many such parts an answer has.
+    @Test func anEmptyPartGivesTheLoopBack() throws {
+        var calls = 0
+        let harness = try ServerHarness(limits: StreamServer.Limits()) { _ in
+            .parts { buffer in
+                calls += 1
+                if calls <= 3 { return true }  // three slices of work, nothing to write yet
+                guard calls == 4 else { return false }
+                buffer += Array("done\n".utf8)
+                return true
+            }
+        }
+        let client = try harness.connect()
+        defer { try? client.close() }
+        try harness.send(client, "go\n")
+        try harness.turn()  // accept
+        var callsAfterEachTurn: [Int] = []
+        var received: [UInt8] = []
+        for _ in 0..<10 {
+            try harness.turn()
+            callsAfterEachTurn.append(calls)
+            let (bytes, ended) = harness.receive(client)
+            received += bytes
+            if ended { break }
+        }
+        #expect(String(decoding: received, as: UTF8.self) == "done\n")
+        // The request is read and the first part made in one turn, then one part per turn, then the last two
+        // (the text, and the end) in one.
+        #expect(callsAfterEachTurn.prefix(3) == [1, 2, 3], "\(callsAfterEachTurn)")
+    }
+
     @Test func clientsOverTheLimitAreClosedAtOnce() throws {
         let harness = try ServerHarness(limits: StreamServer.Limits(maximumClients: 2)) { _ in .bytes([]) }
         let clients = try (0..<3).map { _ in try harness.connect() }

@@ -1,0 +1,52 @@
+// Learning's effects: the route-notification socket in the event loop, and the dump of the watched table after the
+// socket overflowed, made on a thread of its own (tandem-dump, without capabilities) so that a full table's dump
+// never holds up the probes; the core (Gateway+Resync) applies it a batch per turn.
+
+import TandemConfig
+import TandemLinux
+
+extension Daemon {
+    /// Subscribes to route notifications first, then learns what the table holds, so nothing is missed between.
+    func startLearning() throws(DaemonError) {
+        guard let learning = config.learning else { return }
+        do {
+            monitor = try RouteMonitor()
+            // Only what is learned reaches the socket: Tandem's own million routes never fill its queue.
+            try monitor!.filter(table: learning.table, protocols: learning.protocols)
+        } catch {
+            throw DaemonError("starting to learn routes: \(error)")
+        }
+        try gateway.learnInitialRoutes()
+    }
+
+    /// Puts the notification socket in the loop, and gives the core a way to dump the table off this thread.
+    func watchRouteNotifications(in loop: EventLoop) throws(SystemError) {
+        guard let monitor else { return }
+        try loop.register(FileDescriptor(rawValue: monitor.descriptor)) { [unowned self] _ in
+            gateway.readNotifications(from: monitor)
+        }
+        gateway.dumpWatchedTable = { [unowned self, unowned loop] learning in startTableDump(learning, in: loop) }
+    }
+
+    /// Dumps the watched table on the tandem-dump thread; the result goes to the core on this thread.
+    func startTableDump(_ learning: GatewayConfig.Learning, in loop: EventLoop) {
+        do {
+            tableDump = try BackgroundJob(
+                name: "tandem-dump", in: loop,
+                work: {
+                    // Reading routes needs no privilege, so the thread keeps none.
+                    try? ProcessCapabilities.dropAllOfCallingThread()
+                    return Result { () throws(SystemError) in
+                        let routes = try RouteNetlink().routes(table: learning.table)
+                        return WatchedTableDump(routes: routes.filter { learning.protocols.contains($0.protocol) })
+                    }
+                },
+                done: { [unowned self] result in
+                    tableDump = nil
+                    gateway.dumpFinished(result)
+                })
+        } catch {
+            gateway.dumpFinished(.failure(error))
+        }
+    }
+}
