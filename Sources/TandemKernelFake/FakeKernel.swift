@@ -116,19 +116,13 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
     }
 
     public func refusals(applying changes: [RouteChange]) throws(SystemError) -> [Refusal] {
-        var refused: [Refusal] = []
-        for (index, change) in changes.enumerated() {
-            routeChangesApplied += 1
-            if let code = refusal(for: .route(change)) ?? check(change) {
-                refused.append(Refusal(index: index, error: SystemError(code: code, operation: "\(change)")))
-                continue
-            }
+        routeChangesApplied += changes.count
+        return apply(changes, describe: { "\($0)" }, refusal: { refusal(for: .route($0)) ?? check($0) }) { change in
             switch change {
             case .add(let route, _): installedRoutes[RouteKey(table: route.table, prefix: route.prefix)] = route
             case .delete(let route): installedRoutes[RouteKey(table: route.table, prefix: route.prefix)] = nil
             }
         }
-        return refused
     }
 
     public func rules(family: IPFamily) throws(SystemError) -> [RoutingRule] {
@@ -137,21 +131,15 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
     }
 
     public func refusals(applying rules: [RoutingRule], remove: Bool) throws(SystemError) -> [Refusal] {
-        var refused: [Refusal] = []
-        for (index, rule) in rules.enumerated() {
-            let existing = installedRules.firstIndex(of: rule)
-            let code: Int32? =
-                refusal(for: .rule(rule, remove: remove))
-                ?? (remove ? (existing == nil ? ENOENT : nil) : (existing != nil ? EEXIST : nil))
-            if let code {
-                refused.append(Refusal(index: index, error: SystemError(code: code, operation: "\(rule)")))
-            } else if remove {
-                installedRules.remove(at: existing!)
-            } else {
-                installedRules.append(rule)
+        apply(
+            rules, describe: { "\($0)" },
+            refusal: { rule in
+                let exists = installedRules.contains(rule)
+                return refusal(for: .rule(rule, remove: remove)) ?? (remove ? (exists ? nil : ENOENT) : (exists ? EEXIST : nil))
             }
+        ) { rule in
+            if remove { installedRules.removeAll { $0 == rule } } else { installedRules.append(rule) }
         }
-        return refused
     }
 
     public func nexthops(protocol proto: UInt8?) throws(SystemError) -> [NexthopObject] {
@@ -160,27 +148,34 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
     }
 
     public func refusals(applying changes: [NexthopChange]) throws(SystemError) -> [Refusal] {
-        var refused: [Refusal] = []
-        for (index, change) in changes.enumerated() {
-            if let code = refusal(for: .nexthop(change)) ?? check(change) {
-                refused.append(Refusal(index: index, error: SystemError(code: code, operation: "\(change)")))
-                continue
-            }
+        apply(changes, describe: { "\($0)" }, refusal: { refusal(for: .nexthop($0)) ?? check($0) }) { change in
             switch change {
             case .add(let object, _): installedNexthops[object.id] = object
             case .delete(let id): removeNexthops([id])
             }
         }
-        return refused
     }
 
     public func refusals(applying changes: [LinkChange]) throws(SystemError) -> [Refusal] {
+        apply(
+            changes, describe: { "link \($0.name)" },
+            refusal: { refusal(for: .link($0)) ?? (links[$0.name] == nil ? ENODEV : nil) }
+        ) { change in
+            if let up = change.up { links[change.name]!.up = up }
+        }
+    }
+
+    /// Applies `changes` in order as the kernel does a batch: each one `refusal` gives an errno for is reported
+    /// with its index and changes nothing; the others are `applied`.
+    private func apply<Change>(
+        _ changes: [Change], describe: (Change) -> String, refusal: (Change) -> Int32?, _ applied: (Change) -> Void
+    ) -> [Refusal] {
         var refused: [Refusal] = []
         for (index, change) in changes.enumerated() {
-            if let code = refusal(for: .link(change)) ?? (links[change.name] == nil ? ENODEV : nil) {
-                refused.append(Refusal(index: index, error: SystemError(code: code, operation: "link \(change.name)")))
-            } else if let up = change.up {
-                links[change.name]!.up = up
+            if let code = refusal(change) {
+                refused.append(Refusal(index: index, error: SystemError(code: code, operation: describe(change))))
+            } else {
+                applied(change)
             }
         }
         return refused

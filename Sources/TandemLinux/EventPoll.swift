@@ -61,12 +61,9 @@ public final class EventPoll {
     ///   - events: What to wait for.
     /// - Throws: ``SystemError`` ("adding file descriptor 7 to epoll instance 5: File exists").
     public func add(_ descriptor: CInt, for events: Events = .readable) throws(SystemError) {
-        var event = epoll_event()
-        event.events = events.rawValue
-        event.data.fd = descriptor
-        _ = try valueOrErrno("adding file descriptor \(descriptor) to epoll instance \(fileDescriptor)") {
-            epoll_ctl(fileDescriptor, EPOLL_CTL_ADD, descriptor, &event)
-        }
+        // The tag's low 32 bits are what `data.fd` reads back (epoll_data is a union; Linux on x86-64 and arm64 is
+        // little-endian).
+        try add(descriptor, for: events, data: UInt64(UInt32(bitPattern: descriptor)))
     }
 
     /// Watches `descriptor` for `events` (level-triggered) and tags its entries with `data` instead of the
@@ -76,12 +73,7 @@ public final class EventPoll {
     ///
     /// - Throws: ``SystemError`` ("adding file descriptor 7 to epoll instance 5: File exists").
     public func add(_ descriptor: CInt, for events: Events, data: UInt64) throws(SystemError) {
-        var event = epoll_event()
-        event.events = events.rawValue
-        event.data.u64 = data
-        _ = try valueOrErrno("adding file descriptor \(descriptor) to epoll instance \(fileDescriptor)") {
-            epoll_ctl(fileDescriptor, EPOLL_CTL_ADD, descriptor, &event)
-        }
+        try control(EPOLL_CTL_ADD, descriptor, events, data, "adding file descriptor \(descriptor) to")
     }
 
     /// Watches `descriptor`, already added, for other `events`, with the entry tag `data`.
@@ -90,11 +82,19 @@ public final class EventPoll {
     ///
     /// - Throws: ``SystemError`` ("changing file descriptor 7 in epoll instance 5: No such file or directory").
     public func modify(_ descriptor: CInt, for events: Events, data: UInt64) throws(SystemError) {
+        try control(EPOLL_CTL_MOD, descriptor, events, data, "changing file descriptor \(descriptor) in")
+    }
+
+    /// `epoll_ctl(operation)` for `descriptor` with `events` and the tag `data`; the error says "`what` epoll
+    /// instance N".
+    private func control(_ operation: CInt, _ descriptor: CInt, _ events: Events, _ data: UInt64, _ what: String)
+        throws(SystemError)
+    {
         var event = epoll_event()
         event.events = events.rawValue
         event.data.u64 = data
-        _ = try valueOrErrno("changing file descriptor \(descriptor) in epoll instance \(fileDescriptor)") {
-            epoll_ctl(fileDescriptor, EPOLL_CTL_MOD, descriptor, &event)
+        _ = try valueOrErrno("\(what) epoll instance \(fileDescriptor)") {
+            epoll_ctl(fileDescriptor, operation, descriptor, &event)
         }
     }
 
