@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
 #include "CTandemLinux.h"
@@ -134,3 +135,15 @@ int CTandemLinux_peerProcess(int fd) {
 int CTandemLinux_setThreadName(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
 int CTandemLinux_threadName(char *buffer, size_t size) { return pthread_getname_np(pthread_self(), buffer, size); }
+
+int CTandemLinux_socketDrops(int fd, uint32_t *drops) {
+    uint32_t info[SK_MEMINFO_VARS] = {0};
+    socklen_t length = sizeof(info);
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &length) != 0) return -1;
+    if (length < (socklen_t)((SK_MEMINFO_DROPS + 1) * sizeof(uint32_t))) {
+        errno = EINVAL;
+        return -1;
+    }
+    *drops = info[SK_MEMINFO_DROPS];
+    return 0;
+}

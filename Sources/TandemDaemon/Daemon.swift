@@ -61,6 +61,11 @@ public final class Daemon {
     /// it cannot make again).
     var exitStatus: Int32 = 0
     var loop: EventLoop?
+    /// A turn of the control thread this long (ns) gets a warning; when the last one was written.
+    static let slowTurn: UInt64 = 50_000_000
+    var lastSlowTurnWarning: UInt64 = 0
+    /// The control thread's processor time when its last turn ended.
+    var turnCPUStart: UInt64 = 0
 
     /// Makes the daemon: reads and checks the configuration; nothing is changed yet.
     ///
@@ -168,6 +173,7 @@ public final class Daemon {
             exitStatus = 1
             return
         }
+        turnCPUStart = SystemThread.callingThreadCPUTime
         while !loop.isStopped {
             do { try loop.runOnce(timeoutMilliseconds: pollTimeout(now: clock.now().nanoseconds)) } catch {
                 log.error("\(error)")
@@ -176,9 +182,26 @@ public final class Daemon {
             }
             if loop.isStopped { return }
             runTimers()
-            // The turn, from the end of its wait: what it held the probes up by.
-            metrics.recordControlTurn(.nanoseconds(Int64(clock.now().nanoseconds &- loop.wokeAt)))
+            measureTurn(since: loop.wokeAt, cpuSince: turnCPUStart)
+            turnCPUStart = SystemThread.callingThreadCPUTime
         }
+    }
+
+    /// A turn, from the end of its wait: what it held the probes up by. One that took longer than a probe's interval
+    /// gets a warning (at most one a second): a probe may have been taken for lost because of Tandem itself.
+    ///
+    /// - Parameter cpuStart: The thread's processor time when the last turn ended (the wait uses none): the warning
+    ///   says how much of the turn was work and how much was waiting for a core (another process, on a small box).
+    func measureTurn(since start: UInt64, cpuSince cpuStart: UInt64) {
+        let now = clock.now().nanoseconds
+        let took = now &- start
+        metrics.recordControlTurn(.nanoseconds(Int64(took)))
+        guard took >= Self.slowTurn, now &- lastSlowTurnWarning >= 1_000_000_000 else { return }
+        lastSlowTurnWarning = now
+        let worked = SystemThread.callingThreadCPUTime &- cpuStart
+        log.warning(
+            "the control thread took \(took / 1_000_000) ms over one turn (\(worked / 1_000_000) ms of it working, the "
+                + "rest waiting for a core): health-check probes waited")
     }
 
     /// After a reload: the probe sockets in the loop are the current ones (the loop forgets the closed ones; the

@@ -31,6 +31,8 @@ extension Gateway {
                 state.learning.enqueue(notifications)
             } else {
                 apply(notifications[...], flood: notifications.count > Self.learningLinesPerRead)
+                // The socket is drained: the end of a flood gets its summary even if one was written a moment ago.
+                if notifications.count < Self.learningBatch { summarizeLearning(owedOnly: true) }
             }
         } catch where error.code == ENOBUFS {
             metrics.recordNetlinkErrors(1)
@@ -105,6 +107,10 @@ extension Gateway {
         } else {
             let batch = state.learning.dequeue(upTo: Self.learningBatch)
             changed = apply(batch, flood: true, updatingKernel: false)
+            if !state.learning.isResyncing {
+                log.info("resync done: \(state.learned.count) route(s) learned now")
+                learningSummaryOwed = false
+            }
         }
         if !changed.isEmpty { updateRemoteRoutes(changed) }
         scheduleRetryIfPending()
@@ -158,10 +164,20 @@ extension Gateway {
             }
         }
         if updatingKernel && !changed.isEmpty { updateRemoteRoutes(changed) }
-        if flood && updatingKernel && learningSummaryTime.map({ now &- $0 >= 1_000_000_000 }) ?? true {
-            learningSummaryTime = now
-            log.info("learning: \(notifications.count) route notifications, \(state.learned.count) route(s) learned now")
+        if flood && updatingKernel {
+            learningSummaryOwed = true
+            summarizeLearning(owedOnly: false)
         }
         return changed
+    }
+
+    /// The flood's summary line, at most one a second; `owedOnly`: now if one was held back, whatever the time.
+    func summarizeLearning(owedOnly: Bool) {
+        guard learningSummaryOwed else { return }
+        let now = self.now
+        guard owedOnly || learningSummaryTime.map({ now &- $0 >= 1_000_000_000 }) ?? true else { return }
+        learningSummaryTime = now
+        learningSummaryOwed = false
+        log.info("learning: \(state.learned.count) route(s) learned now")
     }
 }

@@ -32,8 +32,9 @@ final class Gateway {
     private(set) var isReady = false
     /// Many routes at once: one log line for all of them (see logLearning) ...
     var learningFlood = false
-    /// ... and at most one such line a second: when the last one was written.
+    /// ... and at most one such summary a second: when the last one was written, and whether one is held back.
     var learningSummaryTime: UInt64?
+    var learningSummaryOwed = false
     /// Dumps the watched table off the control thread and hands the result to ``dumpFinished(_:)`` (the daemon's
     /// BackgroundJob); nil: the dump is made at once, on the calling thread (tests).
     var dumpWatchedTable: ((GatewayConfig.Learning) -> Void)?

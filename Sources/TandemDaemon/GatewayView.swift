@@ -16,8 +16,6 @@ struct GatewayView {
     var probes: (Int) -> ProbeStatistics
     /// The pipeline counters (userspace mode), nil when nothing forwards in userspace.
     var counters: ForwarderTotals?
-    /// Learned prefixes, with the tunnel each was learned through.
-    var learned: [RoutePrefix: String] = [:]
 }
 
 /// Why a route of a prefix does or does not carry its traffic.

@@ -24,11 +24,19 @@ public enum RouteNotification: Hashable, Sendable {
 public final class RouteMonitor {
     private let socket: OpaquePointer
     private let buffer: UnsafeMutableRawPointer
+    /// The kernel's drop counter when drops were last reported (or at the start).
+    private var reportedDrops: UInt32 = 0
     static let bufferSize = 1 << 20
 
+    /// The socket's receive buffer by default: room for tens of thousands of notifications.
+    public static let defaultReceiveBuffer: Int32 = 32 << 20
+
     /// Opens the socket and joins the IPv4 and IPv6 route groups.
+    ///
+    /// - Parameter receiveBuffer: The socket's receive buffer (SO_RCVBUFFORCE), bytes; tests make it small to
+    ///   make it overflow.
     /// The corresponding C calls are `mnl_socket_open`, `mnl_socket_bind` and `setsockopt(NETLINK_ADD_MEMBERSHIP)`.
-    public init() throws(SystemError) {
+    public init(receiveBuffer: Int32 = defaultReceiveBuffer) throws(SystemError) {
         guard let socket = mnl_socket_open(NETLINK_ROUTE) else {
             throw SystemError(code: errno, operation: "opening a route notification socket")
         }
@@ -46,7 +54,7 @@ public final class RouteMonitor {
                         socklen_t(MemoryLayout<UInt32>.size))
                 }
             }
-            var size: Int32 = 32 << 20
+            var size = receiveBuffer
             _ = setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
             let fd = mnl_socket_get_fd(socket)
             _ = try valueOrErrno("making the route notification socket non-blocking") {
@@ -78,15 +86,36 @@ public final class RouteMonitor {
         }
     }
 
+    /// How many notifications the kernel dropped since this was last asked (SO_MEMINFO's drop counter).
+    private func dropsSinceLastRead() throws(SystemError) -> UInt32 {
+        var drops: UInt32 = 0
+        _ = try valueOrErrno("reading the route notification socket's drop count") {
+            CTandemLinux_socketDrops(descriptor, &drops)
+        }
+        defer { reportedDrops = drops }
+        return drops &- reportedDrops
+    }
+
     /// The socket's descriptor, for epoll.
     public var descriptor: Int32 { mnl_socket_get_fd(socket) }
 
     /// The notifications that have arrived about routes of `table` whose protocol is one of `protocols`: all of
     /// them, or the first `maximum` or a few more (a datagram is read whole) so that a routing daemon loading a full
     /// table never holds the caller for long; the rest stays queued, and the socket readable.
+    ///
+    /// - Throws: ``SystemError`` with ENOBUFS when the kernel dropped notifications since the last read: its
+    ///   socket error (which it sets once per congestion: while the queue never empties, later drops are silent),
+    ///   or its drop counter grown (which counts them all). The caller must then dump the table and reconcile.
     public func read(table: UInt32, protocols: Set<UInt8>, atMost maximum: Int = .max) throws(SystemError)
         -> [RouteNotification]
     {
+        if try dropsSinceLastRead() > 0 {
+            // Reported now: the socket's pending ENOBUFS (if this congestion set one) would report them again.
+            var pending: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            _ = getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &pending, &length)
+            throw SystemError(code: ENOBUFS, operation: "reading route notifications (the kernel dropped some)")
+        }
         var notifications: [RouteNotification] = []
         while notifications.count < maximum {
             let received = mnl_socket_recvfrom(socket, buffer, Self.bufferSize)
@@ -94,6 +123,8 @@ public final class RouteMonitor {
                 let code = errno
                 if code == EINTR { continue }
                 if code == EAGAIN || code == EWOULDBLOCK { return notifications }
+                // The drops this error reports are reported: the counter starts again from here.
+                if code == ENOBUFS { _ = try? dropsSinceLastRead() }
                 throw SystemError(code: code, operation: "reading route notifications")
             }
             var message = UnsafeRawPointer(buffer).assumingMemoryBound(to: nlmsghdr.self)

@@ -44,6 +44,14 @@ public enum SystemThread {
         _ = CTandemLinux_setThreadName(String(name.utf8.prefix(15))!)
     }
 
+    /// The processor time the calling thread has used, in nanoseconds: set beside a wall-clock interval, it tells
+    /// work from waiting for a core. The corresponding C function is `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`.
+    public static var callingThreadCPUTime: UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+    }
+
     /// The calling thread's name.
     public static var callingThreadName: String {
         var buffer = [CChar](repeating: 0, count: 16)

@@ -60,6 +60,13 @@ extension Router {
         return .installed
     }
 
+    /// Makes room in the RIB for this many prefixes per family, so that adding them never rehashes a large table
+    /// in one go (a pause of a hundred milliseconds or more at half a million prefixes).
+    public func reserveCapacity(ipv4Prefixes: Int, ipv6Prefixes: Int) {
+        ipv4.prefixes.reserveCapacity(ipv4Prefixes)
+        ipv6.prefixes.reserveCapacity(ipv6Prefixes)
+    }
+
     /// Withdraws a learned route; false if it was not in the RIB.
     @discardableResult
     public func withdraw(_ prefix: RoutePrefix, via connection: ConnectionID) -> Bool {

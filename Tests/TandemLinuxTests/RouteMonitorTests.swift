@@ -29,6 +29,37 @@ struct RouteMonitorTests {
         }
     }
 
+    /// The kernel sets ENOBUFS once per congestion: while the queue never empties (a reader taking a batch at a
+    /// time while BIRD loads a table), later drops are silent. The drop counter reports them.
+    @Test func everyDropIsReportedNotOnlyTheFirstOfACongestion() throws {
+        try TestNamespace.with { lab in
+            let monitor = try lab.namespace.withEntered { () throws(SystemError) in
+                try RouteMonitor(receiveBuffer: 4096)
+            }
+            try monitor.filter(table: 254, protocols: [12])
+            let name = lab.namespace.name
+            func addRoutes(_ range: Range<Int>) throws {
+                let lines = range.map { "route add 198.19.\($0 / 256).\($0 % 256)/32 dev v0 proto bird" }
+                let file = NSTemporaryDirectory() + "tandem-routes-\(getpid()).batch"
+                try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                defer { try? FileManager.default.removeItem(atPath: file) }
+                try TestNamespace.ip(["-n", name, "-batch", file])
+            }
+            try addRoutes(0..<200)
+            #expect(throws: SystemError.self, "the first overflow: the socket's error") {
+                try monitor.read(table: 254, protocols: [12], atMost: 1)
+            }
+            // A few read, the queue still not empty: the congestion goes on, and so do the drops.
+            let first = try monitor.read(table: 254, protocols: [12], atMost: 1)
+            #expect(!first.isEmpty)
+            try addRoutes(200..<400)
+            let error = #expect(throws: SystemError.self, "later drops of the same congestion") {
+                try monitor.read(table: 254, protocols: [12], atMost: 1)
+            }
+            #expect(error?.code == ENOBUFS)
+        }
+    }
+
     @Test func theKernelFilterKeepsOtherTablesAndProtocolsOutOfTheQueue() throws {
         try TestNamespace.with { lab in
             let monitor = try lab.namespace.withEntered { () throws(SystemError) in try RouteMonitor() }

@@ -84,6 +84,11 @@ int CTandemLinux_readSignal(int fd);
 /// socket's queue. Returns 0, or -1 with errno set.
 int CTandemLinux_filterRouteNotifications(int fd, unsigned int table, const unsigned char *protocols, int count);
 
+/// The count of messages the kernel dropped on socket `fd` for want of room (sk_drops, through
+/// getsockopt(SO_MEMINFO)): a netlink socket reports ENOBUFS once per congestion, this counts every drop.
+/// Returns 0, or -1 with errno set.
+int CTandemLinux_socketDrops(int fd, uint32_t *drops);
+
 /// IFNAMSIZ: the size of a device name with its terminating zero.
 static const int CTandemLinux_interfaceNameSize = 16;
 
