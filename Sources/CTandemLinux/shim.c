@@ -134,3 +134,12 @@ int CTandemLinux_peerProcess(int fd) {
 int CTandemLinux_setThreadName(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
 int CTandemLinux_threadName(char *buffer, size_t size) { return pthread_getname_np(pthread_self(), buffer, size); }
+
+const char *CTandemLinux_errnoName(int code) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    return strerrorname_np(code);
+#else
+    (void)code;
+    return NULL;
+#endif
+}

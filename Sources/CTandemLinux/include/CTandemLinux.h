@@ -84,6 +84,10 @@ int CTandemLinux_readSignal(int fd);
 /// socket's queue. Returns 0, or -1 with errno set.
 int CTandemLinux_filterRouteNotifications(int fd, unsigned int table, const unsigned char *protocols, int count);
 
+/// The symbolic name of an errno value ("ENETDOWN"), or NULL if the C library does not know it (strerrorname_np,
+/// glibc 2.32).
+const char *CTandemLinux_errnoName(int code);
+
 /// IFNAMSIZ: the size of a device name with its terminating zero.
 static const int CTandemLinux_interfaceNameSize = 16;
 
