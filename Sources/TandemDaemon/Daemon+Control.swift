@@ -34,7 +34,8 @@ extension Daemon {
     var view: GatewayView {
         GatewayView(
             config: config, router: router, controller: gateway.state.controller,
-            probes: { self.probeFigures(ofTunnel: $0) }, counters: forwarder?.summary, learned: gateway.state.learned)
+            probes: { self.probeFigures(ofTunnel: $0) }, counters: forwarder?.summary, learned: gateway.state.learned,
+            kernel: gateway.kernelStatus)
     }
 
     /// The probe figures of a tunnel (by index): zeros for a tunnel without a health check.

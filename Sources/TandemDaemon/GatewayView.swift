@@ -18,6 +18,8 @@ struct GatewayView {
     var counters: ForwarderTotals?
     /// Learned prefixes, with the tunnel each was learned through.
     var learned: [RoutePrefix: String] = [:]
+    /// Ready or not, and what the kernel refused (`show status`); nil when unknown.
+    var kernel: KernelStatus?
 }
 
 /// Why a route of a prefix does or does not carry its traffic.
