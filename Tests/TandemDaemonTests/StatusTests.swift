@@ -143,6 +143,35 @@ struct StatusTests {
         #expect(Self.exposition(gateway).contains(#"tandem_kernel_pending_changes{kind="tunnel-route"} 4.0"#))
     }
 
+    /// Kernel mode: a standby tunnel's nexthops refused at start stay pending until they are in; the retry used to
+    /// drop them (it retried only the selected tunnels') and say ready with them missing, so a failover to the
+    /// standby found no nexthop.
+    @Test func aStandbyNexthopTheKernelRefusedStaysPendingUntilItIsIn() throws {
+        let fixture = GatewayFixture()
+        let gwB = fixture.kernel.interfaceIndex(named: "gw-b")!
+        fixture.kernel.refuse(ENETDOWN, times: 4) { change in
+            if case .nexthop(.add(let object, _)) = change, case .device(let device, _, _) = object.kind {
+                return device == gwB
+            }
+            return false
+        }
+        let text = GatewayFixture.yaml.replacingOccurrences(of: "ingress: tnd-in", with: "mode: kernel")
+        let gateway = try fixture.started(text)
+        let a2 = [KernelModeState.tunnelID(TunnelID(1), .ipv4), KernelModeState.tunnelID(TunnelID(1), .ipv6)]
+        #expect(gateway.kernelStatus.pending.nexthops == Set(a2))
+        // The first retry is refused too (the refusal stands for 4 tries): still pending, not ready.
+        fixture.clock.advance(by: .seconds(1))
+        gateway.tick()
+        #expect(gateway.kernelStatus.pending.nexthops == Set(a2))
+        #expect(!gateway.kernelStatus.ready)
+        #expect(!gateway.isReady)
+        // The next one gets them in: ready, with both tunnels' nexthops in the kernel.
+        fixture.clock.advance(by: .seconds(2))
+        gateway.tick()
+        #expect(gateway.kernelStatus.ready)
+        for id in a2 { #expect(fixture.kernel.installedNexthops[id] != nil) }
+    }
+
     @Test func showStatusIsARequestOfTheControlProtocol() throws {
         #expect(try ControlRequest(line: "show status") == ControlRequest(.status))
         #expect(try ControlRequest(line: "show status json") == ControlRequest(.status, json: true))
