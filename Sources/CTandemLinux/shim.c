@@ -147,3 +147,12 @@ int CTandemLinux_socketDrops(int fd, uint32_t *drops) {
     *drops = info[SK_MEMINFO_DROPS];
     return 0;
 }
+
+const char *CTandemLinux_errnoName(int code) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    return strerrorname_np(code);
+#else
+    (void)code;
+    return NULL;
+#endif
+}

@@ -2,7 +2,7 @@
 // daemon closes the connection. `tandem show` and `tandem lookup` write these lines; so can `socat`:
 //
 //   show routes [PREFIX] [limit N] [json]
-//   show groups|connections|tunnels|counters [json]
+//   show groups|connections|tunnels|counters|status [json]
 //   lookup ADDRESS [from SOURCE] [proto P] [sport N] [dport N] [json]
 //
 // An answer that starts with "error: " is one line saying what was wrong with the request.
@@ -20,6 +20,8 @@ public struct ControlRequest: Hashable, Sendable {
         case connections
         case tunnels
         case counters
+        /// Ready or not, what the kernel refused and is retried, the last refusal, the next retry.
+        case status
         /// Where a packet of this flow goes.
         case lookup(Flow)
     }
@@ -68,6 +70,7 @@ public struct ControlRequest: Hashable, Sendable {
         case .connections: words = ["show", "connections"]
         case .tunnels: words = ["show", "tunnels"]
         case .counters: words = ["show", "counters"]
+        case .status: words = ["show", "status"]
         case .lookup(let flow):
             words = ["lookup", flow.destination]
             if let source = flow.source { words += ["from", source] }
@@ -110,14 +113,16 @@ public struct ControlRequest: Hashable, Sendable {
                 }
             }
             query = .routes(prefix: prefix, limit: limit)
-        case ("show", "groups"), ("show", "connections"), ("show", "tunnels"), ("show", "counters"):
+        case ("show", "groups"), ("show", "connections"), ("show", "tunnels"), ("show", "counters"),
+            ("show", "status"):
             guard words.count == 2 else { throw ControlRequestError("'show \(words[1])' takes no argument") }
             query = [
                 "groups": Query.groups, "connections": .connections, "tunnels": .tunnels, "counters": .counters,
+                "status": .status,
             ][words[1]]!
         case ("show", let what):
             throw ControlRequestError(
-                "unknown 'show \(what)': use routes, groups, connections, tunnels or counters")
+                "unknown 'show \(what)': use routes, groups, connections, tunnels, counters or status")
         case ("lookup", _):
             guard words.count >= 2 else { throw ControlRequestError("lookup needs an address") }
             var flow = Flow(destination: words[1])

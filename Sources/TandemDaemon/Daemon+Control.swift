@@ -34,7 +34,7 @@ extension Daemon {
     var view: GatewayView {
         GatewayView(
             config: config, router: router, controller: gateway.state.controller,
-            probes: { self.probeFigures(ofTunnel: $0) }, counters: forwarder?.summary)
+            probes: { self.probeFigures(ofTunnel: $0) }, counters: forwarder?.summary, kernel: gateway.kernelStatus)
     }
 
     /// The probe figures of a tunnel (by index): zeros for a tunnel without a health check.

@@ -33,7 +33,7 @@ extension Daemon {
         return metrics.exposition()
     }
 
-    /// What the metrics read at scrape time: counters, health, routes.
+    /// What the metrics read at scrape time: counters, health, routes, the kernel's refusals, dropped log lines.
     func metricsSnapshot() -> MetricsSnapshot {
         var snapshot = MetricsSnapshot()
         for (index, tunnel) in config.tunnels.enumerated() {
@@ -60,6 +60,8 @@ extension Daemon {
         for source in RouteSource.allCases { snapshot.routes[source] = router.routeCount(source) }
         snapshot.refusedDefaults = router.counters.refusedDynamicDefaults
         snapshot.refusedOverQuota = router.counters.refusedDynamicOverQuota
+        snapshot.add(gateway.kernelStatus)
+        snapshot.droppedLogLines = log.droppedLines
         return snapshot
     }
 }

@@ -1,8 +1,8 @@
 // The gateway's Prometheus metrics (swift-prometheus, through a registry that swift-metrics can share). Two kinds:
 // - recorded as they happen, by the control thread: probe results, failovers, netlink errors;
 // - read at scrape time (``DaemonMetrics/update(_:)``) from what the daemon already keeps: the pipeline counters
-//   (plain per-thread memory summed by the forwarder), the health state, the RIB's route counts. Nothing is done
-//   per packet.
+//   (plain per-thread memory summed by the forwarder), the health state, the RIB's route counts, whether the
+//   configured state is in the kernel and what it refused, the log lines dropped. Nothing is done per packet.
 
 import Prometheus
 import Synchronization
@@ -49,6 +49,13 @@ public struct MetricsSnapshot: Sendable {
     /// Learned routes refused: default routes, and those over the dynamic-routes quota.
     public var refusedDefaults = 0
     public var refusedOverQuota = 0
+    /// Whether everything configured is in the kernel (`tandem_ready`); nil leaves the gauge out.
+    public var ready: Bool?
+    /// The changes the kernel refused and Tandem retries, by kind (`rule`, `tunnel-route`, `remote-route`,
+    /// `nexthop`).
+    public var pendingChanges: [String: Int] = [:]
+    /// Log lines dropped so far because standard error could not take them at once (full, blocked or closed).
+    public var droppedLogLines = 0
 
     public init() {}
 }
@@ -92,6 +99,9 @@ public final class DaemonMetrics: Sendable {
         static let routes = "tandem_routes"
         static let refused = "tandem_learned_routes_refused_total"
         static let netlinkErrors = "tandem_netlink_errors_total"
+        static let ready = "tandem_ready"
+        static let pending = "tandem_kernel_pending_changes"
+        static let droppedLogLines = "tandem_log_lines_dropped_total"
     }
 
     enum Help {
@@ -112,6 +122,9 @@ public final class DaemonMetrics: Sendable {
         static let routes = "Routes in the RIB, by source."
         static let refused = "Learned routes refused, by reason (default, quota)."
         static let netlinkErrors = "Netlink requests the kernel refused."
+        static let ready = "1 if everything configured is in the kernel, 0 while a change it refused is retried."
+        static let pending = "Changes the kernel refused and Tandem retries, by kind."
+        static let droppedLogLines = "Log lines dropped because standard error could not take them at once."
     }
 
     /// A metric's full name and help text (the unit is part of the name: `tandem_probe_rtt_seconds`).
@@ -188,6 +201,14 @@ public final class DaemonMetrics: Sendable {
         }
         setCounter(Name.refused, [("reason", "default")], Help.refused, snapshot.refusedDefaults)
         setCounter(Name.refused, [("reason", "quota")], Help.refused, snapshot.refusedOverQuota)
+        if let ready = snapshot.ready {
+            registry.makeGauge(descriptor: Self.descriptor(Name.ready, Help.ready)).set(to: ready ? 1.0 : 0.0)
+        }
+        for (kind, count) in snapshot.pendingChanges.sorted(by: { $0.key < $1.key }) {
+            registry.makeGauge(descriptor: Self.descriptor(Name.pending, Help.pending), labels: [("kind", kind)])
+                .set(to: Double(count))
+        }
+        setCounter(Name.droppedLogLines, [], Help.droppedLogLines, snapshot.droppedLogLines)
     }
 
     /// Brings a counter to `value`: adds the difference to the last value, or starts over if `value` is lower

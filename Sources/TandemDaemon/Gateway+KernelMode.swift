@@ -209,17 +209,22 @@ extension Gateway {
     /// delete the nexthop objects on it, and a group that loses its last member goes with the routes that use it.
     /// So: the tunnel nexthops that vanished come back (where their device is up again), the groups are brought to
     /// the new selection (one RTM_NEWNEXTHOP each), and the routes of vanished groups are put back.
-    func repairAndRefreshNexthops() {
+    ///
+    /// - Parameter refused: Nexthops the kernel refused before (a retry), wanted whether selected or not.
+    func repairAndRefreshNexthops(retrying refused: Set<UInt32> = []) {
         guard let kernelState = state.kernelMode else { return }
         do {
             let present = Set(try kernel.nexthops(protocol: config.linux.protocol).map(\.id))
-            // Only the selected tunnels matter now; another comes back when it is selected.
+            // The selected tunnels' nexthops that vanished (a carrier loss) come back now; another comes back when it is
+            // selected. Those the kernel refused stay wanted, selected or not: until they are in, something configured
+            // is missing (and the gateway not ready).
             let selected = Set(
                 router.configuration.connections.indices.compactMap {
                     router.selectedTunnel(of: ConnectionID($0))
                 }.flatMap { [KernelModeState.tunnelID($0, .ipv4), KernelModeState.tunnelID($0, .ipv6)] })
+            let refusedBefore = state.pending.nexthops.union(refused)
             let missingTunnels = tunnelNexthops(interfaces: tunnelInterfaces(of: config))
-                .filter { !present.contains($0.id) && selected.contains($0.id) }
+                .filter { !present.contains($0.id) && (selected.contains($0.id) || refusedBefore.contains($0.id)) }
             state.pending.nexthops = []
             // A device still down refuses its nexthop: that tunnel carries nothing now anyway; retried.
             let refused = try applyNexthopsReportingRefused(missingTunnels.map { .add($0, replace: true) })

@@ -171,7 +171,7 @@ final class Gateway {
                 state.pending.tunnelRoutes.append(tunnelRoutes[refusal.index])
                 state.pending.lastError = refusal.error
             }
-            if !nexthops.isEmpty { repairAndRefreshNexthops() }
+            if !nexthops.isEmpty { repairAndRefreshNexthops(retrying: nexthops) }
             if !remote.isEmpty || !state.unrouted.isEmpty { updateRemoteRoutes(remote.union(state.unrouted), force: true) }
         } catch {
             log.error("retrying refused kernel changes: \(error)")

@@ -106,13 +106,16 @@ struct PendingChanges {
         min(30, UInt64(1) << UInt64(min(attempts, 5))) * 1_000_000_000
     }
 
-    /// "3 missing: 1 rule, 2 remote routes; last: adding route ... : File exists".
-    var summary: String {
+    /// "3 missing: 1 rule(s), 2 remote route(s)".
+    var missingSummary: String {
         var parts: [String] = []
         if !rules.isEmpty { parts.append("\(rules.count) rule(s)") }
         if !tunnelRoutes.isEmpty { parts.append("\(tunnelRoutes.count) tunnel-table route(s)") }
         if !remote.isEmpty { parts.append("\(remote.count) remote route(s)") }
         if !nexthops.isEmpty { parts.append("\(nexthops.count) nexthop object(s)") }
-        return "\(count) missing: " + parts.joined(separator: ", ") + (lastError.map { "; last refusal: \($0)" } ?? "")
+        return "\(count) missing: " + parts.joined(separator: ", ")
     }
+
+    /// "3 missing: 1 rule(s), 2 remote route(s); last refusal: adding route ...: File exists".
+    var summary: String { missingSummary + (lastError.map { "; last refusal: \($0)" } ?? "") }
 }

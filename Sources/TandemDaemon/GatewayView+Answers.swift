@@ -19,6 +19,7 @@ extension GatewayView {
         case .connections: return ControlAnswer(text: connections(json: request.json))
         case .tunnels: return ControlAnswer(text: tunnels(json: request.json))
         case .counters: return ControlAnswer(text: countersAnswer(json: request.json))
+        case .status: return ControlAnswer(text: status(json: request.json))
         case .lookup(let flow):
             do { return ControlAnswer(text: try lookup(flow, json: request.json)) } catch {
                 return .error(error.description)

@@ -16,6 +16,8 @@ struct GatewayView {
     var probes: (Int) -> ProbeStatistics
     /// The pipeline counters (userspace mode), nil when nothing forwards in userspace.
     var counters: ForwarderTotals?
+    /// Ready or not, and what the kernel refused (`show status`); nil when unknown.
+    var kernel: KernelStatus?
 }
 
 /// Why a route of a prefix does or does not carry its traffic.

@@ -42,6 +42,28 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable, CustomString
         FileDescriptor(rawValue: try valueOrErrno("opening \(path)") { Glibc.open(path, flags | O_CLOEXEC, mode) })
     }
 
+    /// Opens /dev/null on each standard descriptor (0, 1, 2) that is closed, so that nothing the process opens later
+    /// takes one of those numbers: with standard error closed (`2>&-`) the next descriptor made (a signalfd, a
+    /// socket) would be number 2, and whatever writes to "standard error" would write into it.
+    ///
+    /// The corresponding C functions are `fcntl` (F_GETFD), `open` and `dup2`.
+    ///
+    /// - Returns: The standard descriptors that were closed.
+    @discardableResult
+    public static func occupyClosedStandardDescriptors() -> [FileDescriptor] {
+        var occupied: [FileDescriptor] = []
+        for number in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] where fcntl(number, F_GETFD) == -1 && errno == EBADF {
+            let null = Glibc.open("/dev/null", O_RDWR)
+            guard null >= 0 else { continue }
+            if null != number {
+                _ = dup2(null, number)
+                _ = Glibc.close(null)
+            }
+            occupied.append(FileDescriptor(rawValue: number))
+        }
+        return occupied
+    }
+
     /// Makes a pipe (both ends close-on-exec, blocking).
     ///
     /// The corresponding C functions are `pipe` and `fcntl` (FD_CLOEXEC).

@@ -1,6 +1,8 @@
 // The one place where TandemLinux turns a C return value into Swift: -1 and errno become an error value that
 // carries the errno and the operation; EINTR is retried; for non-blocking calls, EAGAIN is a value (nil), not an error.
 
+import CTandemLinux
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +21,9 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The system's text for the errno ("File exists").
     public var reason: String { String(cString: strerror(code)) }
+
+    /// The errno's symbolic name ("EEXIST"), or "errno N" where the C library has no name for it.
+    public var codeName: String { CTandemLinux_errnoName(code).map { String(cString: $0) } ?? "errno \(code)" }
 
     /// "adding route 198.18.4.0/24 table 100: File exists".
     public var description: String { "\(operation): \(reason)" }

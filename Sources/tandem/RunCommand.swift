@@ -36,6 +36,11 @@ struct Run: ParsableCommand {
         // A closed standard error (the supervisor's pipe gone) must cost log lines, not the process: with SIGPIPE
         // ignored, a write to it fails with EPIPE, which the log counts and drops.
         signal(SIGPIPE, SIG_IGN)
+        // Standard error closed (2>&-): the log's writer must see it closed (it then writes nothing and counts each
+        // line dropped), and no descriptor of the daemon's may take its number (the signalfd below would): the
+        // writer first, then /dev/null on every closed standard descriptor.
+        _ = LogOutput.standardError
+        FileDescriptor.occupyClosedStandardDescriptors()
         // Then: block the signals (every thread made from here on inherits that) and read them from a
         // descriptor, so that SIGTERM always goes through the cleanup.
         let signals: SignalSource

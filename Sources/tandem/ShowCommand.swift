@@ -10,19 +10,20 @@ import Glibc
 /// `tandem show`: asks a running gateway (`tandem run`) over its control socket.
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a running gateway's routes, groups, connections, tunnels or counters.",
+        abstract: "Show a running gateway's routes, groups, connections, tunnels, counters or status.",
         discussion: """
             Asks the control socket of 'tandem run' (root only). Text output has one line per object; --json \
             gives the same as JSON (keys in docs/run.md). 'show routes' marks each route selected, standby, lost \
             or down, and says why; 'show routes PREFIX' shows the routes of PREFIX (or of the most specific \
-            prefix that covers it). See docs/run.md, "Looking at a running gateway".
+            prefix that covers it). 'show status' says whether everything configured is in the kernel, and if \
+            not what the kernel refused, why, and when Tandem retries. See docs/run.md, "Looking at a running gateway".
             """)
 
     enum What: String, ExpressibleByArgument, CaseIterable {
-        case routes, groups, connections, tunnels, counters
+        case routes, groups, connections, tunnels, counters, status
     }
 
-    @Argument(help: "routes, groups, connections, tunnels or counters.")
+    @Argument(help: "routes, groups, connections, tunnels, counters or status.")
     var what: What
 
     @Argument(help: "With 'routes': a prefix or an address.")
@@ -55,6 +56,7 @@ struct Show: ParsableCommand {
         case .connections: query = .connections
         case .tunnels: query = .tunnels
         case .counters: query = .counters
+        case .status: query = .status
         }
         try client.ask(ControlRequest(query, json: client.json))
     }

@@ -59,11 +59,17 @@
 #       The summary: a blank line, "== NAME: summary" and "N passed, N failed" on a line of its own. Exits 1 when
 #       anything failed (the EXIT trap then cleans up), else returns 0: the last thing a check calls.
 #
-# Tandem (`tandem run` in the gateway namespace, TOPO_GW; set TANDEM_BINARY to the binary first)
+# Tandem (`tandem run` in the gateway namespace, TOPO_GW; set TANDEM_BINARY to the binary first, and TANDEM_SOCKET
+# to give it a control socket of the check's own instead of /run/tandem/<gateway.name>.sock, which a check running at
+# the same time with the same gateway name would share)
+#   tandem_spawn CONFIG [STDERR]
+#       Starts `tandem run --config CONFIG` (with --control-socket TANDEM_SOCKET if set) in the gateway namespace and
+#       does not wait: TANDEM_PID, and TANDEM_LOG ($work/tandem-N.log, N counting the starts) with its standard
+#       output and error. STDERR sends standard error elsewhere: a path (a FIFO, say), or "closed" (2>&-). Stopped
+#       by tandem_stop, and by the cleanup like every process of topology_spawn's.
 #   tandem_start CONFIG
-#       Starts `tandem run --config CONFIG` (topology_start_tandem), its log in $work/tandem-N.log (N counts the
-#       starts). Sets TANDEM_PID and TANDEM_LOG; waits up to 20 s for "tandem: ready". Returns 1 (and shows the
-#       log on standard error) when it exits or does not get ready; TANDEM_PID is set either way.
+#       tandem_spawn CONFIG, then waits up to 20 s for "tandem: ready" (topology_wait_tandem_ready). Returns 1 (and
+#       shows the log on standard error) when it exits or does not get ready; TANDEM_PID is set either way.
 #   tandem_stop [SIGNAL]
 #       Sends SIGNAL (TERM) to the running Tandem and waits for it (KILL after 5 s); its exit status in
 #       TANDEM_STATUS (0 when none runs), TANDEM_PID cleared. Always returns 0. `tandem_stop KILL` leaves its
@@ -79,8 +85,10 @@
 #       Waits up to SECONDS for a line of Tandem's log (TANDEM_LOG) that matches; returns 1 if none comes.
 #   expect_log WHAT EXTENDED_REGEX [SECONDS]
 #       tandem_wait_log (5 s by default): PASS "WHAT: log line '...'" or FAIL with the end of the log.
+#   tandem_show ARG...
+#       `tandem show ARG... --socket TANDEM_SOCKET` (at most 5 s): the running Tandem's answer on standard output.
 #
-# Variables: work, HARNESS_NAME, HARNESS_WORK, HARNESS_LIB; TANDEM_BINARY (the caller's); TANDEM_PID, TANDEM_LOG,
+# Variables: work, HARNESS_NAME, HARNESS_WORK, HARNESS_LIB; TANDEM_BINARY, TANDEM_SOCKET (the caller's); TANDEM_PID, TANDEM_LOG,
 # TANDEM_STATUS, TANDEM_STARTS. Functions and variables of netns-topology.sh (topology_*, TOPO_*) and common.sh
 # (log, TANDEM_ROOT, ...) come with it.
 
@@ -98,6 +106,7 @@ HARNESS_CLEANUPS=()
 work=""
 
 TANDEM_BINARY="${TANDEM_BINARY:-}"
+TANDEM_SOCKET="${TANDEM_SOCKET:-}"
 TANDEM_PID=""
 TANDEM_LOG=""
 TANDEM_STATUS=""
@@ -232,13 +241,24 @@ harness_finish() {
 
 # --- Tandem -----------------------------------------------------------------------------------------------------
 
-tandem_start() {
+tandem_spawn() {
+    local config="$1" stderr="${2:-}" command
     TANDEM_STARTS=$((TANDEM_STARTS + 1))
     TANDEM_LOG="$work/tandem-$TANDEM_STARTS.log"
-    local status=0
-    topology_start_tandem "${TANDEM_BINARY:?set TANDEM_BINARY before tandem_start}" "$1" "$TANDEM_LOG" || status=$?
-    TANDEM_PID="$TOPO_LAST_PID"
-    return "$status"
+    command=(ip netns exec "$TOPO_GW" "${TANDEM_BINARY:?set TANDEM_BINARY before tandem_spawn}" run --config "$config")
+    [ -z "$TANDEM_SOCKET" ] || command+=(--control-socket "$TANDEM_SOCKET")
+    case "$stderr" in
+        "") "${command[@]}" > "$TANDEM_LOG" 2>&1 & ;;
+        closed) "${command[@]}" > "$TANDEM_LOG" 2>&- & ;;
+        *) "${command[@]}" > "$TANDEM_LOG" 2> "$stderr" & ;;
+    esac
+    TANDEM_PID=$!
+    TOPO_PIDS+=("$TANDEM_PID")
+}
+
+tandem_start() {
+    tandem_spawn "$1"
+    topology_wait_tandem_ready "$TANDEM_PID" "$TANDEM_LOG"
 }
 
 tandem_stop() {
@@ -277,6 +297,10 @@ harness_log_tail() { tail -3 "$TANDEM_LOG" | tr '\n' '|'; }
 
 tandem_wait_log() {
     topology_wait_until "$1" grep -Eq "$2" "$TANDEM_LOG"
+}
+
+tandem_show() {
+    timeout 5 "$TANDEM_BINARY" show "$@" --socket "${TANDEM_SOCKET:?set TANDEM_SOCKET before tandem_show}"
 }
 
 expect_log() {

@@ -236,7 +236,13 @@ topology_wait_until() {
 topology_start_tandem() {
     local binary="$1" config="$2" logfile="$3"
     topology_spawn "$TOPO_GW" "$logfile" "$binary" run --config "$config"
-    local pid="$TOPO_LAST_PID"
+    topology_wait_tandem_ready "$TOPO_LAST_PID" "$logfile"
+}
+
+# topology_wait_tandem_ready PID LOGFILE: waits up to 20 s for the "tandem: ready" line of the `tandem run` PID in
+# LOGFILE. Returns 1, and shows the log, when it exits or does not get ready.
+topology_wait_tandem_ready() {
+    local pid="$1" logfile="$2"
     topology_wait_until 20 eval "grep -q '^tandem: ready' '$logfile' || ! kill -0 $pid" || true
     if grep -q '^tandem: ready' "$logfile" && kill -0 "$pid" 2>/dev/null; then
         return 0
@@ -274,13 +280,15 @@ topology_stop() {
         topology_forget "$pid"
         return 0
     fi
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null
+    # (braces: bash's "Killed" job notice, printed when it reaps the process, goes to the redirected stderr too)
+    {
+        for _ in $(seq 50); do
+            kill -0 "$pid" || break
+            sleep 0.1
+        done
+        kill -0 "$pid" && kill -s KILL "$pid"
+    } 2>/dev/null
     local status=0
-    # (braces: bash's "Killed" job notice goes to the redirected stderr too)
     { wait "$pid"; } 2>/dev/null || status=$?
     topology_forget "$pid"
     return "$status"

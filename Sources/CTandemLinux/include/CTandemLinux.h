@@ -89,6 +89,10 @@ int CTandemLinux_filterRouteNotifications(int fd, unsigned int table, const unsi
 /// Returns 0, or -1 with errno set.
 int CTandemLinux_socketDrops(int fd, uint32_t *drops);
 
+/// The symbolic name of an errno value ("ENETDOWN"), or NULL if the C library does not know it (strerrorname_np,
+/// glibc 2.32).
+const char *CTandemLinux_errnoName(int code);
+
 /// IFNAMSIZ: the size of a device name with its terminating zero.
 static const int CTandemLinux_interfaceNameSize = 16;
 
