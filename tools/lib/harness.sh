@@ -68,7 +68,8 @@
 #       output and error. STDERR sends standard error elsewhere: a path (a FIFO, say), or "closed" (2>&-). Stopped
 #       by tandem_stop, and by the cleanup like every process of topology_spawn's.
 #   tandem_start CONFIG
-#       tandem_spawn CONFIG, then waits up to 20 s for "tandem: ready" (topology_wait_tandem_ready). Returns 1 (and
+#       tandem_spawn CONFIG (with the arguments in the array TANDEM_RUN_ARGS, if any), then waits up to 20 s for
+#       "tandem: ready" (topology_wait_tandem_ready). Returns 1 (and
 #       shows the log on standard error) when it exits or does not get ready; TANDEM_PID is set either way.
 #   tandem_stop [SIGNAL]
 #       Sends SIGNAL (TERM) to the running Tandem and waits for it (KILL after 5 s); its exit status in
@@ -88,9 +89,23 @@
 #   tandem_show ARG...
 #       `tandem show ARG... --socket TANDEM_SOCKET` (at most 5 s): the running Tandem's answer on standard output.
 #
-# Variables: work, HARNESS_NAME, HARNESS_WORK, HARNESS_LIB; TANDEM_BINARY, TANDEM_SOCKET (the caller's); TANDEM_PID, TANDEM_LOG,
-# TANDEM_STATUS, TANDEM_STARTS. Functions and variables of netns-topology.sh (topology_*, TOPO_*) and common.sh
-# (log, TANDEM_ROOT, ...) come with it.
+# BIRD 2 (in the gateway namespace, TOPO_GW; bird.conf, bird.ctl and bird.log in the work directory)
+#   write_bird_config [--static4-file FILE] [--static6-file FILE] ROUTE...
+#       $work/bird.conf: static protocols static4 and static6 with these routes ("PREFIX via ADDRESS") and, with the
+#       options, FILE's (included: one "route PREFIX via ADDRESS;" per line, for a table too large for arguments),
+#       and kernel protocols that export them into the gateway's main table (254), marked proto bird.
+#   start_bird [SECONDS]
+#       BIRD in the foreground inside the gateway (topology_spawn: our child, stopped by its pid), BIRD_PID; waits up
+#       to SECONDS (default 5; BIRD reads its whole configuration first) for `birdc show status`. Returns 1 if it
+#       does not answer.
+#   reconfigure_bird ROUTE...
+#       write_bird_config ROUTE..., applied with `birdc configure`.
+#   birdc_gw ARGS...
+#       birdc on this BIRD's socket, in the gateway namespace.
+#
+# Variables: work, HARNESS_NAME, HARNESS_WORK, HARNESS_LIB; TANDEM_BINARY, TANDEM_SOCKET and TANDEM_RUN_ARGS (the caller's);
+# TANDEM_PID, TANDEM_LOG, TANDEM_STATUS, TANDEM_STARTS; BIRD_PID. Functions and variables of netns-topology.sh
+# (topology_*, TOPO_*) and common.sh (log, TANDEM_ROOT, ...) come with it.
 
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -111,6 +126,7 @@ TANDEM_PID=""
 TANDEM_LOG=""
 TANDEM_STATUS=""
 TANDEM_STARTS=0
+TANDEM_RUN_ARGS=()
 
 # --- setup and cleanup ------------------------------------------------------------------------------------------
 
@@ -247,6 +263,7 @@ tandem_spawn() {
     TANDEM_LOG="$work/tandem-$TANDEM_STARTS.log"
     command=(ip netns exec "$TOPO_GW" "${TANDEM_BINARY:?set TANDEM_BINARY before tandem_spawn}" run --config "$config")
     [ -z "$TANDEM_SOCKET" ] || command+=(--control-socket "$TANDEM_SOCKET")
+    command+=("${TANDEM_RUN_ARGS[@]}")
     case "$stderr" in
         "") "${command[@]}" > "$TANDEM_LOG" 2>&1 & ;;
         closed) "${command[@]}" > "$TANDEM_LOG" 2>&- & ;;
@@ -311,4 +328,52 @@ expect_log() {
     else
         fail "$what: no log line matching /$regex/ in $TANDEM_LOG; the log ends with: $(harness_log_tail)"
     fi
+}
+
+# --- BIRD -------------------------------------------------------------------------------------------------------
+
+BIRD_PID=""
+
+write_bird_config() {
+    local route v4=() v6=() file4="" file6=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --static4-file) file4="$2"; shift 2 ;;
+            --static6-file) file6="$2"; shift 2 ;;
+            *) break ;;
+        esac
+    done
+    for route in "$@"; do
+        if [[ "$route" == *:* ]]; then v6+=("    route $route;"); else v4+=("    route $route;"); fi
+    done
+    {
+        echo "router id $TOPO_GW_SITE_V4;"
+        echo "protocol device { scan time 1; }"
+        echo "protocol static static4 {"
+        echo "    ipv4;"
+        [ ${#v4[@]} -eq 0 ] || printf '%s\n' "${v4[@]}"
+        [ -z "$file4" ] || echo "    include \"$file4\";"
+        echo "}"
+        echo "protocol static static6 {"
+        echo "    ipv6;"
+        [ ${#v6[@]} -eq 0 ] || printf '%s\n' "${v6[@]}"
+        [ -z "$file6" ] || echo "    include \"$file6\";"
+        echo "}"
+        echo "protocol kernel kernel4 { ipv4 { export all; }; kernel table 254; }"
+        echo "protocol kernel kernel6 { ipv6 { export all; }; kernel table 254; }"
+    } > "$work/bird.conf"
+}
+
+birdc_gw() { ip netns exec "$TOPO_GW" birdc -s "$work/bird.ctl" "$@"; }
+
+start_bird() {
+    topology_spawn "$TOPO_GW" "$work/bird.log" bird -f -c "$work/bird.conf" -s "$work/bird.ctl" -P "$work/bird.pid"
+    # shellcheck disable=SC2034  # for the checks
+    BIRD_PID="$TOPO_LAST_PID"
+    topology_wait_until "${1:-5}" birdc_gw show status
+}
+
+reconfigure_bird() {
+    write_bird_config "$@"
+    birdc_gw configure >/dev/null
 }

@@ -230,12 +230,13 @@ topology_wait_until() {
     done
 }
 
-# topology_start_tandem BINARY CONFIG LOGFILE: `tandem run --config CONFIG` in the gateway namespace
-# (pid in TOPO_LAST_PID), waiting up to 20 s for its "tandem: ready" line. Returns 1, and shows the
+# topology_start_tandem BINARY CONFIG LOGFILE [ARG...]: `tandem run --config CONFIG ARG...` in the gateway
+# namespace (pid in TOPO_LAST_PID), waiting up to 20 s for its "tandem: ready" line. Returns 1, and shows the
 # log, when it exits or does not get ready.
 topology_start_tandem() {
     local binary="$1" config="$2" logfile="$3"
-    topology_spawn "$TOPO_GW" "$logfile" "$binary" run --config "$config"
+    shift 3
+    topology_spawn "$TOPO_GW" "$logfile" "$binary" run --config "$config" "$@"
     topology_wait_tandem_ready "$TOPO_LAST_PID" "$logfile"
 }
 
