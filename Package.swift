@@ -61,7 +61,7 @@ let package = Package(
         // Linux: rtnetlink over libmnl, network namespaces, TUN devices, epoll, signals, capabilities.
         .target(
             name: "TandemLinux",
-            dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "CMnl", "CTandemLinux"],
+            dependencies: ["TandemDataplane", "TandemPacket", "CMnl", "CTandemLinux"],
             swiftSettings: strictSwift),
         // `tandem run`: the gateway on a router (TUN devices, kernel rules and routes, learning, pipeline threads).
         .target(
@@ -121,7 +121,7 @@ let package = Package(
             dependencies: ["TandemPcap", "TandemDataplane", "TandemRouting", "TandemDatasets", "TandemPacket", "CPcap"],
             swiftSettings: strictSwift),
         .testTarget(
-            name: "TandemLinuxTests", dependencies: ["TandemLinux", "TandemRouting", "TandemPacket", "CMnl"],
+            name: "TandemLinuxTests", dependencies: ["TandemLinux", "TandemPacket", "CMnl"],
             swiftSettings: strictSwift),
         .testTarget(
             name: "TandemDaemonTests",

@@ -3,6 +3,7 @@
 // group in the FIB. The routing layer compiles the same thing; this is the configuration's view of it, for
 // `check-config` and for comparing the two.
 
+import TandemPacket
 import TandemRouting
 
 /// One path of a next-hop set: a connection and its ECMP weight.

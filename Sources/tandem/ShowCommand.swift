@@ -1,6 +1,7 @@
 import ArgumentParser
 import TandemDaemon
 import TandemLinux
+import TandemPacket
 import TandemRouting
 
 #if canImport(Glibc)
