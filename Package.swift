@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "TandemPcap", targets: ["TandemPcap"]),
         .library(name: "TandemLinux", targets: ["TandemLinux"]),
         .library(name: "TandemDaemon", targets: ["TandemDaemon"]),
+        .library(name: "TandemJSON", targets: ["TandemJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +39,8 @@ let package = Package(
     targets: [
         // Pure modules: no OS networking calls, testable anywhere.
         .target(name: "TandemPacket", swiftSettings: strictSwift),
+        // JSON as Tandem writes it: the event log's lines, the control socket's answers, the replay report.
+        .target(name: "TandemJSON", swiftSettings: strictSwift),
         .target(name: "TandemLPM", dependencies: ["TandemPacket"], swiftSettings: hotPathSettings),
         // The RIB, next-hop groups, ECMP, tunnel pairs and their health state machines, the FIB.
         .target(name: "TandemRouting", dependencies: ["TandemPacket", "TandemLPM"], swiftSettings: hotPathSettings),
@@ -54,7 +57,7 @@ let package = Package(
         .target(
             name: "TandemPcap",
             dependencies: [
-                "TandemDataplane", "TandemRouting", "TandemPacket", "CPcap",
+                "TandemDataplane", "TandemRouting", "TandemPacket", "TandemJSON", "CPcap",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: hotPathSettings),
@@ -67,7 +70,7 @@ let package = Package(
         .target(
             name: "TandemDaemon",
             dependencies: [
-                "TandemConfig", "TandemDataplane", "TandemLinux", "TandemRouting", "TandemPacket",
+                "TandemConfig", "TandemDataplane", "TandemLinux", "TandemRouting", "TandemPacket", "TandemJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -101,6 +104,7 @@ let package = Package(
         ),
 
         .testTarget(name: "TandemPacketTests", dependencies: ["TandemPacket"], swiftSettings: strictSwift),
+        .testTarget(name: "TandemJSONTests", dependencies: ["TandemJSON"], swiftSettings: strictSwift),
         .testTarget(
             name: "TandemLPMTests", dependencies: ["TandemLPM", "TandemPacket", "TandemDatasets"],
             swiftSettings: strictSwift),
@@ -127,7 +131,7 @@ let package = Package(
             name: "TandemDaemonTests",
             dependencies: [
                 "TandemDaemon", "TandemConfig", "TandemLinux", "TandemRouting", "TandemPacket", "TandemDataplane",
-                "TandemKernelFake",
+                "TandemJSON", "TandemKernelFake",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -3,6 +3,7 @@
 
 import TandemConfig
 import TandemDataplane
+import TandemJSON
 import TandemPacket
 import TandemRouting
 

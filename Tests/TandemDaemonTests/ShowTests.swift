@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import TandemConfig
 import TandemDataplane
+import TandemJSON
 import TandemLinux
 import TandemPacket
 import TandemRouting
