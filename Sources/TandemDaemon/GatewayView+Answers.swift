@@ -2,6 +2,7 @@
 // JSON (one object; keys documented in docs/run.md and stable). `show routes` is produced in chunks.
 
 import TandemConfig
+import TandemControl
 import TandemDataplane
 import TandemJSON
 import TandemPacket

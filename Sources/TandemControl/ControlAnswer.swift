@@ -2,28 +2,28 @@
 // renders a few hundred prefixes at a time and never holds the whole answer in memory.
 
 /// An answer, produced chunk by chunk.
-final class ControlAnswer {
+public final class ControlAnswer {
     private let produce: (inout [UInt8]) -> Bool
     private var finished = false
 
     /// - Parameter produce: Appends the next chunk to the buffer; returns true when that was the last one.
-    init(_ produce: @escaping (inout [UInt8]) -> Bool) { self.produce = produce }
+    public init(_ produce: @escaping (inout [UInt8]) -> Bool) { self.produce = produce }
 
     /// An answer known whole.
-    convenience init(text: String) { self.init { $0 += Array(text.utf8); return true } }
+    public convenience init(text: String) { self.init { $0 += Array(text.utf8); return true } }
 
     /// The answer to a request that could not be read or answered: one line.
-    static func error(_ message: String) -> ControlAnswer { ControlAnswer(text: "error: \(message)\n") }
+    public static func error(_ message: String) -> ControlAnswer { ControlAnswer(text: "error: \(message)\n") }
 
     /// Appends the next chunk; false once everything was produced.
-    func next(into buffer: inout [UInt8]) -> Bool {
+    public func next(into buffer: inout [UInt8]) -> Bool {
         guard !finished else { return false }
         finished = produce(&buffer)
         return true
     }
 
     /// The whole answer as text (for tests and small answers).
-    func collect() -> String {
+    public func collect() -> String {
         var bytes: [UInt8] = []
         while next(into: &bytes) {}
         return String(decoding: bytes, as: UTF8.self)
