@@ -26,6 +26,8 @@ let package = Package(
         .library(name: "TandemPcap", targets: ["TandemPcap"]),
         .library(name: "TandemLinux", targets: ["TandemLinux"]),
         .library(name: "TandemDaemon", targets: ["TandemDaemon"]),
+        .library(name: "TandemJSON", targets: ["TandemJSON"]),
+        .library(name: "TandemControl", targets: ["TandemControl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,13 +40,17 @@ let package = Package(
     targets: [
         // Pure modules: no OS networking calls, testable anywhere.
         .target(name: "TandemPacket", swiftSettings: strictSwift),
+        // JSON as Tandem writes it: the event log's lines, the control socket's answers, the replay report.
+        .target(name: "TandemJSON", swiftSettings: strictSwift),
         .target(name: "TandemLPM", dependencies: ["TandemPacket"], swiftSettings: hotPathSettings),
         // The RIB, next-hop groups, ECMP, tunnel pairs and their health state machines, the FIB.
         .target(name: "TandemRouting", dependencies: ["TandemPacket", "TandemLPM"], swiftSettings: hotPathSettings),
-        // The YAML configuration and its validation.
+        // The YAML configuration and its validation; what it makes: the router, the pipeline's settings.
         .target(
             name: "TandemConfig",
-            dependencies: ["TandemRouting", "TandemPacket", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "TandemRouting", "TandemDataplane", "TandemPacket", .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strictSwift),
         // The batch packet pipeline: validation, TTL, decisions, ICMP errors, fragmentation, counters.
         .target(
@@ -54,20 +60,23 @@ let package = Package(
         .target(
             name: "TandemPcap",
             dependencies: [
-                "TandemDataplane", "TandemRouting", "TandemPacket", "CPcap",
+                "TandemDataplane", "TandemRouting", "TandemPacket", "TandemJSON", "CPcap",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: hotPathSettings),
         // Linux: rtnetlink over libmnl, network namespaces, TUN devices, epoll, signals, capabilities.
         .target(
             name: "TandemLinux",
-            dependencies: ["TandemDataplane", "TandemRouting", "TandemPacket", "CMnl", "CTandemLinux"],
+            dependencies: ["TandemDataplane", "TandemPacket", "CMnl", "CTandemLinux"],
             swiftSettings: strictSwift),
+        // The control protocol of `tandem run`: request lines, answers, where the socket is (`show` and `lookup`).
+        .target(name: "TandemControl", dependencies: ["TandemPacket"], swiftSettings: strictSwift),
         // `tandem run`: the gateway on a router (TUN devices, kernel rules and routes, learning, pipeline threads).
         .target(
             name: "TandemDaemon",
             dependencies: [
-                "TandemConfig", "TandemDataplane", "TandemLinux", "TandemRouting", "TandemPacket",
+                "TandemConfig", "TandemControl", "TandemDataplane", "TandemLinux", "TandemRouting", "TandemPacket",
+                "TandemJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -91,7 +100,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "TandemPacket", "TandemLPM", "TandemDatasets", "TandemRouting", "TandemConfig", "TandemDataplane",
-                "TandemPcap", "TandemLinux", "TandemDaemon", "CPcap", "CMnl",
+                "TandemPcap", "TandemLinux", "TandemControl", "TandemDaemon", "CPcap", "CMnl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -101,6 +110,9 @@ let package = Package(
         ),
 
         .testTarget(name: "TandemPacketTests", dependencies: ["TandemPacket"], swiftSettings: strictSwift),
+        .testTarget(name: "TandemJSONTests", dependencies: ["TandemJSON"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "TandemControlTests", dependencies: ["TandemControl", "TandemPacket"], swiftSettings: strictSwift),
         .testTarget(
             name: "TandemLPMTests", dependencies: ["TandemLPM", "TandemPacket", "TandemDatasets"],
             swiftSettings: strictSwift),
@@ -121,13 +133,13 @@ let package = Package(
             dependencies: ["TandemPcap", "TandemDataplane", "TandemRouting", "TandemDatasets", "TandemPacket", "CPcap"],
             swiftSettings: strictSwift),
         .testTarget(
-            name: "TandemLinuxTests", dependencies: ["TandemLinux", "TandemRouting", "TandemPacket", "CMnl"],
+            name: "TandemLinuxTests", dependencies: ["TandemLinux", "TandemPacket", "CMnl"],
             swiftSettings: strictSwift),
         .testTarget(
             name: "TandemDaemonTests",
             dependencies: [
                 "TandemDaemon", "TandemConfig", "TandemLinux", "TandemRouting", "TandemPacket", "TandemDataplane",
-                "TandemKernelFake",
+                "TandemControl", "TandemJSON", "TandemKernelFake",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -1,5 +1,4 @@
-// Two ways to show a configuration: the short summary `tandem check-config` prints, and the canonical YAML
-// with every default written out (what the gateway will actually use; reading it back gives the same values).
+// The short summary of a configuration that `tandem check-config` prints.
 
 import TandemPacket
 import TandemRouting
@@ -51,7 +50,7 @@ extension GatewayConfig {
                     + "(IPv4 \(ipv4), IPv6 \(routes.count - ipv4))"))
         lines.append(row("policy", policyRoutes.count == 1 ? "1 route" : "\(policyRoutes.count) routes"))
 
-        let groups = nextHopSets().count
+        let groups = nextHopSetCount
         lines.append(row("groups", groups == 1 ? "1 next-hop group" : "\(groups) next-hop groups"))
 
         var ecmpText = "\(ecmp.hash.rawValue) hash, \(ecmp.buckets) buckets"
@@ -64,120 +63,33 @@ extension GatewayConfig {
         return lines.joined(separator: "\n")
     }
 
-    /// The configuration as YAML with every key written, defaults included, in the order of docs/config.md.
-    ///
-    /// Parsing the text gives the same values (but new source locations).
-    public func canonicalYAML() -> String {
-        var out: [String] = []
-        func quoted(_ text: String) -> String {
-            var escaped = ""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": escaped += "\\\""
-                case "\\": escaped += "\\\\"
-                case "\n": escaped += "\\n"
-                case "\t": escaped += "\\t"
-                default: escaped.unicodeScalars.append(scalar)
-                }
-            }
-            return "\"\(escaped)\""
+    /// How many distinct next-hop sets the routes lead to, as the router will group them: destination routes by
+    /// (prefix, source, metric), policy routes by (match, priority); a group's (connection, weight) pairs are its
+    /// set, and equal sets count once over both kinds.
+    var nextHopSetCount: Int {
+        struct Hop: Hashable {
+            let connection: String
+            let weight: Int
         }
-        func duration(_ value: Duration) -> String { ConfigDuration.format(value) }
-
-        out.append("gateway:")
-        out.append("  name: \(quoted(gateway.name))")
-        out.append("  mode: \(gateway.mode.rawValue)")
-        out.append("  routing-mode: \(gateway.routingMode.rawValue)")
-        if let asn = gateway.localASN { out.append("  local-asn: \(asn)") }
-        out.append("  ingress: \(quoted(gateway.ingress))")
-
-        out.append("ecmp:")
-        out.append("  hash: \(ecmp.hash.rawValue)")
-        out.append("  symmetric: \(ecmp.symmetric)")
-        out.append("  seed: \(ecmp.seed)")
-        out.append("  buckets: \(ecmp.buckets)")
-
-        out.append("limits:")
-        out.append("  dynamic-routes: \(limits.dynamicRoutes)")
-        out.append("  policy-routes: \(limits.policyRoutes)")
-        out.append("icmp:")
-        if let source = icmp.sourceIPv4 { out.append("  source-ipv4: \(source)") }
-        if let source = icmp.sourceIPv6 { out.append("  source-ipv6: \(source)") }
-        out.append("  ratelimit: \(ConfigDuration.format(icmp.rateLimit))")
-        out.append("  burst: \(icmp.burst)")
-        out.append("  msgs-per-sec: \(icmp.messagesPerSecond)")
-        out.append("  msgs-burst: \(icmp.messagesBurst)")
-
-        out.append(tunnels.isEmpty ? "tunnels: []" : "tunnels:")
-        for tunnel in tunnels {
-            out.append("  - name: \(quoted(tunnel.name))")
-            out.append("    device: \(quoted(tunnel.device))")
-            out.append("    peer: \(tunnel.peer)")
-            if let zone = tunnel.zone { out.append("    zone: \(quoted(zone))") }
-            out.append("    mtu: \(tunnel.mtu)")
-            out.append("    routing: \(tunnel.routing.rawValue)")
-            if let bgp = tunnel.bgp {
-                out.append("    bgp:")
-                out.append("      inside-cidr: \(bgp.insideCIDR)")
-                out.append("      local-asn: \(bgp.localASN)")
-                out.append("      peer-asn: \(bgp.peerASN)")
-            }
-            if let check = tunnel.healthCheck {
-                out.append("    health-check:")
-                out.append("      source: \(check.source)")
-                out.append("      destination: \(check.destination)")
-                out.append("      protocol: \(check.probeProtocol.rawValue)")
-                if check.probeProtocol == .udp { out.append("      port: \(check.port)") }
-                out.append("      interval: \(duration(check.interval))")
-                out.append("      timeout: \(duration(check.timeout))")
-                out.append("      down-count: \(check.downCount)")
-                out.append("      up-count: \(check.upCount)")
-            }
+        struct DestinationKey: Hashable {
+            let prefix: RoutePrefix
+            let source: RouteSource
+            let metric: UInt32
         }
-
-        out.append(connections.isEmpty ? "connections: []" : "connections:")
-        for connection in connections {
-            out.append("  - name: \(quoted(connection.name))")
-            out.append("    tunnels: [\(connection.tunnels.map(quoted).joined(separator: ", "))]")
-            out.append("    preempt-delay: \(duration(connection.preemptDelay))")
-            if let damping = connection.damping {
-                out.append("    damping:")
-                out.append("      flaps: \(damping.flaps)")
-                out.append("      window: \(duration(damping.window))")
-                out.append("      penalty: \(duration(damping.penalty))")
-            }
+        struct PolicyKey: Hashable {
+            let match: PolicyRoute.Match
+            let priority: Int
         }
-
-        out.append(routes.isEmpty ? "routes: []" : "routes:")
-        for route in routes {
-            out.append("  - prefix: \(route.prefix)")
-            out.append("    connection: \(quoted(route.connection))")
-            out.append("    source: \(route.source)")
-            out.append("    weight: \(route.weight)")
-            out.append("    metric: \(route.metric)")
+        let destinations = Dictionary(grouping: routes) {
+            DestinationKey(prefix: $0.prefix, source: $0.source, metric: $0.metric)
         }
-
-        out.append(policyRoutes.isEmpty ? "policy-routes: []" : "policy-routes:")
-        for route in policyRoutes {
-            out.append("  - source: \(route.source)")
-            out.append("    destination: \(route.destination)")
-            out.append("    protocol: \(route.ipProtocol.map(PolicyRoute.protocolName) ?? "any")")
-            if let ports = route.destinationPorts {
-                let text =
-                    ports.lowerBound == ports.upperBound
-                    ? "\(ports.lowerBound)" : "\"\(ports.lowerBound)-\(ports.upperBound)\""
-                out.append("    destination-ports: \(text)")
-            }
-            out.append("    priority: \(route.priority)")
-            out.append("    weight: \(route.weight)")
-            out.append("    connection: \(quoted(route.connection))")
+        let policies = Dictionary(grouping: policyRoutes) { PolicyKey(match: $0.match, priority: $0.priority) }
+        let destinationSets = destinations.values.map { group in
+            Set(group.map { Hop(connection: $0.connection, weight: $0.weight) })
         }
-
-        if let learning {
-            out.append("learning:")
-            out.append("  table: \(learning.table)")
-            out.append("  protocols: [\(learning.protocols.map(Learning.protocolName).joined(separator: ", "))]")
+        let policySets = policies.values.map { group in
+            Set(group.map { Hop(connection: $0.connection, weight: $0.weight) })
         }
-        return out.joined(separator: "\n") + "\n"
+        return Set(destinationSets + policySets).count
     }
 }

@@ -4,6 +4,7 @@
 // second of connecting, and take its answer within ten seconds of it being ready, plus a second per 256 KiB it
 // took; at most `maximumClients` are served at once, more are closed at once.
 
+import TandemControl
 import TandemLinux
 
 /// Serves the control protocol on a ``UnixListener`` through a ``StreamServer``.

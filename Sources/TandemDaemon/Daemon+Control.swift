@@ -2,6 +2,7 @@
 // with. The serving itself is ControlServer's; serve() registers it in the control thread's event loop.
 
 import TandemConfig
+import TandemControl
 import TandemLinux
 import TandemRouting
 
@@ -10,14 +11,11 @@ import Glibc
 #endif
 
 extension Daemon {
-    /// Where the control socket of a gateway lives by default.
-    public static func defaultControlSocketPath(gateway name: String) -> String { "/run/tandem/\(name).sock" }
-
     /// Opens the control socket (mode 0600; its directory /run/tandem is made with mode 0700 if missing).
     func startControl() throws(DaemonError) {
-        let path = controlSocketPath ?? Self.defaultControlSocketPath(gateway: config.gateway.name)
+        let path = controlSocketPath ?? ControlSocket.defaultPath(gateway: config.gateway.name)
         do {
-            if controlSocketPath == nil { try UnixListener.makeDirectory("/run/tandem", mode: 0o700) }
+            if controlSocketPath == nil { try UnixListener.makeDirectory(ControlSocket.directory, mode: 0o700) }
             control = ControlServer(listener: try UnixListener(path: path, mode: 0o600), log: log) { [unowned self] in
                 view.answer($0)
             }

@@ -5,6 +5,7 @@
 // (tunnel transitions, ...) are one JSON object per line after "tandem: event: ".
 
 import Logging
+import TandemJSON
 
 /// Where the daemon says what it does.
 public struct EventLog: Sendable {

@@ -5,6 +5,7 @@
 // RTM_NEWNEXTHOP each, whatever the table size.
 
 import TandemConfig
+import TandemJSON
 import TandemLinux
 import TandemRouting
 

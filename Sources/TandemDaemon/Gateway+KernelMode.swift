@@ -49,11 +49,11 @@ extension Gateway {
             objects.append(
                 NexthopObject(
                     id: KernelModeState.tunnelID(id, .ipv4), protocol: config.linux.protocol,
-                    kind: .device(device, gateway: tunnel.nextHopIPv4.map { .ipv4($0) }, family: .ipv4)))
+                    kind: .device(device, gateway: tunnel.nextHopIPv4.map { .v4($0) }, family: .ipv4)))
             objects.append(
                 NexthopObject(
                     id: KernelModeState.tunnelID(id, .ipv6), protocol: config.linux.protocol,
-                    kind: .device(device, gateway: tunnel.nextHopIPv6.map { .ipv6($0) }, family: .ipv6)))
+                    kind: .device(device, gateway: tunnel.nextHopIPv6.map { .v6($0) }, family: .ipv6)))
         }
         return objects
     }

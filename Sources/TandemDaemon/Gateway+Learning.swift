@@ -58,12 +58,12 @@ extension Gateway {
         func byDevice(_ index: UInt32) -> GatewayConfig.Tunnel? {
             config.tunnels.first { tunnel in tunnel.interface.map { indices[$0] == index } ?? false }
         }
-        func byGateway(_ gateway: NextHopAddress) -> GatewayConfig.Tunnel? {
+        func byGateway(_ gateway: AnyIPAddress) -> GatewayConfig.Tunnel? {
             config.tunnels.first { tunnel in
                 switch gateway {
-                case .ipv4(let address):
+                case .v4(let address):
                     tunnel.nextHopIPv4 == address || tunnel.peer == .v4(address)
-                case .ipv6(let address):
+                case .v6(let address):
                     tunnel.nextHopIPv6 == address || tunnel.peer == .v6(address)
                 }
             }

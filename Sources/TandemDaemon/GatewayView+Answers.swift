@@ -2,7 +2,9 @@
 // JSON (one object; keys documented in docs/run.md and stable). `show routes` is produced in chunks.
 
 import TandemConfig
+import TandemControl
 import TandemDataplane
+import TandemJSON
 import TandemPacket
 import TandemRouting
 

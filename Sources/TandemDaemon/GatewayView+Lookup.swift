@@ -3,6 +3,8 @@
 // hash, and the route, group, connection and tunnel behind it.
 
 import TandemConfig
+import TandemControl
+import TandemJSON
 import TandemPacket
 import TandemRouting
 

@@ -23,7 +23,7 @@ enum ProbeOutcome: Hashable {
 final class HealthProbes {
     struct Probe {
         let tunnel: TunnelID
-        let destination: NextHopAddress
+        let destination: AnyIPAddress
         let interval: UInt64
         let timeout: UInt64
         let socket: ProbeSocket
@@ -42,7 +42,7 @@ final class HealthProbes {
     init(config: GatewayConfig, now: UInt64) throws(DaemonError) {
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let check = tunnel.healthCheck else { continue }
-            let source = Self.address(check.source)
+            let source = check.source
             let kind: ProbeSocket.Kind =
                 switch check.probeProtocol {
                 // The identifier tells this process's echo answers from other pingers' on a raw socket.
@@ -53,19 +53,12 @@ final class HealthProbes {
                 let socket = try ProbeSocket(kind: kind, source: source, device: tunnel.interface)
                 probes.append(
                     Probe(
-                        tunnel: TunnelID(index), destination: Self.address(check.destination),
+                        tunnel: TunnelID(index), destination: check.destination,
                         interval: Self.nanoseconds(check.interval), timeout: Self.nanoseconds(check.timeout),
                         socket: socket, nextSend: now))
             } catch {
                 throw DaemonError("health check of tunnel '\(tunnel.name)': \(error)")
             }
-        }
-    }
-
-    static func address(_ address: AnyIPAddress) -> NextHopAddress {
-        switch address {
-        case .v4(let v4): .ipv4(v4)
-        case .v6(let v6): .ipv6(v6)
         }
     }
 

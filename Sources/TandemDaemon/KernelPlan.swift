@@ -91,8 +91,8 @@ struct KernelPlan {
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let interface = tunnel.interface, let device = interfaceIndex[interface] else { continue }
             let table = config.linux.table(ofTunnel: index)
-            let v4: KernelRoute.Target = tunnel.nextHopIPv4.map { .gateway(.ipv4($0), device: device) } ?? .device(device)
-            let v6: KernelRoute.Target = tunnel.nextHopIPv6.map { .gateway(.ipv6($0), device: device) } ?? .device(device)
+            let v4: KernelRoute.Target = tunnel.nextHopIPv4.map { .gateway(.v4($0), device: device) } ?? .device(device)
+            let v6: KernelRoute.Target = tunnel.nextHopIPv6.map { .gateway(.v6($0), device: device) } ?? .device(device)
             routes.append(KernelRoute(prefix: Self.defaultRoutes.v4, table: table, protocol: marker, target: v4))
             routes.append(KernelRoute(prefix: Self.defaultRoutes.v6, table: table, protocol: marker, target: v6))
             // The next hop itself is on the link. Without this, a lookup of the next hop through the oif rule finds

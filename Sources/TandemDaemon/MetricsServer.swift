@@ -6,6 +6,7 @@
 
 import TandemConfig
 import TandemLinux
+import TandemPacket
 import TandemRouting
 
 /// A non-blocking HTTP/1.1 responder for Prometheus scrapes, in an ``EventLoop``.

@@ -34,8 +34,6 @@ struct CounterSlots {
 
     func deallocate() { base.deallocate() }
 
-    func reset() { base.update(repeating: 0, count: count) }
-
     @inline(__always) func add(_ offset: Int, _ value: Int = 1) { base[offset] &+= value }
 
     @inline(__always) func addTraffic(_ offset: Int, bytes: Int) {

@@ -269,7 +269,4 @@ public final class Pipeline {
         slots.add(slots.drops &+ DropCounter.index(reason))
         output.drop(packet, reason: reason, timestamp: timestamp)
     }
-
-    /// Clears the counters (e.g. between replay loops).
-    public func resetCounters() { slots.reset() }
 }

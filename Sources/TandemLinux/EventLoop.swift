@@ -5,8 +5,6 @@
 // ready entry left from a registration that is gone (or from a descriptor number reused in the same turn) is
 // skipped, never handed to the wrong handler.
 
-import TandemRouting
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,7 +81,11 @@ public final class EventLoop {
     /// The system's monotonic clock in nanoseconds (the default clock of a loop).
     ///
     /// The corresponding C function is `clock_gettime` (CLOCK_MONOTONIC).
-    public static func systemNow() -> UInt64 { SystemMonotonicClock().now().nanoseconds }
+    public static func systemNow() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+    }
 
     /// The loop's clock now, in nanoseconds.
     public func now() -> UInt64 { clock() }

@@ -84,19 +84,6 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable, CustomString
         return pair
     }
 
-    /// Makes a pair of connected unix stream sockets (close-on-exec, blocking).
-    ///
-    /// The corresponding C function is `socketpair`.
-    ///
-    /// - Throws: ``SystemError`` ("making a socket pair: Too many open files").
-    public static func socketPair() throws(SystemError) -> (FileDescriptor, FileDescriptor) {
-        var ends: [CInt] = [-1, -1]
-        _ = try valueOrErrno("making a socket pair") {
-            socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends)
-        }
-        return (FileDescriptor(rawValue: ends[0]), FileDescriptor(rawValue: ends[1]))
-    }
-
     /// Closes the descriptor. It is not retried on EINTR: Linux releases the number whatever close reports.
     ///
     /// The corresponding C function is `close`.

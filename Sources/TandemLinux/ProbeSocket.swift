@@ -62,9 +62,9 @@ public final class ProbeSocket {
 
     /// Opens the socket, binds it to `source` and, if given, to `device`.
     /// The corresponding C calls are `socket`, `setsockopt(SO_BINDTODEVICE)` and `bind`.
-    public init(kind: Kind, source: NextHopAddress, device: String?) throws(SystemError) {
+    public init(kind: Kind, source: AnyIPAddress, device: String?) throws(SystemError) {
         self.kind = kind
-        let family: IPFamily = if case .ipv4 = source { .ipv4 } else { .ipv6 }
+        let family = source.family
         self.family = family
         let domain = family == .ipv4 ? AF_INET : AF_INET6
         let (type, proto): (Int32, Int32) =
@@ -102,7 +102,7 @@ public final class ProbeSocket {
     }
 
     /// Sends one probe to `destination`. Returns false if the socket's queue is full (the probe counts as lost).
-    public func send(_ token: ProbeToken, to destination: NextHopAddress) throws(SystemError) -> Bool {
+    public func send(_ token: ProbeToken, to destination: AnyIPAddress) throws(SystemError) -> Bool {
         var length = 0
         switch kind {
         case .icmpEcho(let identifier):
@@ -170,11 +170,11 @@ public final class ProbeSocket {
 
     /// Calls `body` with a socket address for `address` and `port`.
     static func withSocketAddress<T>(
-        _ address: NextHopAddress, port: UInt16,
+        _ address: AnyIPAddress, port: UInt16,
         _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> T
     ) throws(SystemError) -> T {
         switch address {
-        case .ipv4(let ipv4):
+        case .v4(let ipv4):
             var socketAddress = sockaddr_in()
             socketAddress.sin_family = sa_family_t(AF_INET)
             socketAddress.sin_port = port.bigEndian
@@ -182,7 +182,7 @@ public final class ProbeSocket {
             return try withUnsafeBytes(of: &socketAddress) { raw throws(SystemError) in
                 try body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
             }
-        case .ipv6(let ipv6):
+        case .v6(let ipv6):
             var socketAddress = sockaddr_in6()
             socketAddress.sin6_family = sa_family_t(AF_INET6)
             socketAddress.sin6_port = port.bigEndian

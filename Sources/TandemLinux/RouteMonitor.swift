@@ -4,7 +4,6 @@
 import CMnl
 import CTandemLinux
 import TandemPacket
-import TandemRouting
 
 #if canImport(Glibc)
 import Glibc

@@ -3,7 +3,6 @@
 
 import CMnl
 import TandemPacket
-import TandemRouting
 
 #if canImport(Glibc)
 import Glibc

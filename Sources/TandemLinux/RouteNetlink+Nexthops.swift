@@ -26,7 +26,7 @@ public struct NexthopObject: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: Hashable, Sendable {
         /// Out of a device (NHA_OIF), through a gateway (NHA_GATEWAY) or to destinations on the link (nil).
         /// `family` is the object's (the gateway's) family: IPv4 objects serve IPv4 routes, IPv6 objects IPv6 ones.
-        case device(UInt32, gateway: NextHopAddress?, family: IPFamily)
+        case device(UInt32, gateway: AnyIPAddress?, family: IPFamily)
         /// A group of other objects (NHA_GROUP), which must exist first. Without `resilientBuckets`, a hash-threshold
         /// group (NEXTHOP_GRP_TYPE_MPATH); with it, a resilient group (NEXTHOP_GRP_TYPE_RES, Linux 5.13) of that many
         /// hash buckets, which moves only the flows of a member that goes away. The bucket count is fixed at
@@ -161,7 +161,7 @@ extension RouteNetlink {
         let message = mnl_nlmsg_get_payload(header).assumingMemoryBound(to: nhmsg.self).pointee
         var id: UInt32?
         var device: UInt32?
-        var gateway: NextHopAddress?
+        var gateway: AnyIPAddress?
         var blackhole = false
         var fdb = false
         var members: [NexthopObject.GroupMember]?

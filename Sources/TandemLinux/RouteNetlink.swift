@@ -3,24 +3,10 @@
 
 import CMnl
 import TandemPacket
-import TandemRouting
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A next hop's address: a gateway of either family (an IPv4 route may have an IPv6 gateway, RFC 5549).
-public enum NextHopAddress: Hashable, Sendable, CustomStringConvertible {
-    case ipv4(IPv4Address)
-    case ipv6(IPv6Address)
-
-    public var description: String {
-        switch self {
-        case .ipv4(let address): "\(address)"
-        case .ipv6(let address): "\(address)"
-        }
-    }
-}
 
 /// A route as the kernel holds it, in one table, marked with a protocol number.
 public struct KernelRoute: Hashable, Sendable, CustomStringConvertible {
@@ -29,7 +15,7 @@ public struct KernelRoute: Hashable, Sendable, CustomStringConvertible {
         /// Out of a device (its index), without a gateway: the destination is on the link (RTA_OIF).
         case device(UInt32)
         /// Through a gateway out of a device (RTA_GATEWAY, or RTA_VIA for an IPv6 gateway of an IPv4 route; RTA_OIF).
-        case gateway(NextHopAddress, device: UInt32)
+        case gateway(AnyIPAddress, device: UInt32)
         /// Through a nexthop object (RTA_NH_ID, Linux 5.3): see ``NexthopObject``.
         case nexthopObject(UInt32)
         /// Over several paths, hashed per flow in proportion to their weights (RTA_MULTIPATH).
@@ -43,11 +29,11 @@ public struct KernelRoute: Hashable, Sendable, CustomStringConvertible {
         /// The output device's index.
         public var device: UInt32
         /// The gateway; nil for a destination on the link.
-        public var gateway: NextHopAddress?
+        public var gateway: AnyIPAddress?
         /// The path's share, 1...256 (the kernel keeps weight - 1 in a byte; other values are clamped).
         public var weight: UInt16
 
-        public init(device: UInt32, gateway: NextHopAddress? = nil, weight: UInt16 = 1) {
+        public init(device: UInt32, gateway: AnyIPAddress? = nil, weight: UInt16 = 1) {
             self.device = device
             self.gateway = gateway
             self.weight = weight
@@ -307,15 +293,15 @@ public final class RouteNetlink {
     /// Writes a route's gateway: RTA_GATEWAY if it has the route's family, else RTA_VIA (struct rtvia: the
     /// family, then the address), which the kernel takes for an IPv6 gateway of an IPv4 route (Linux 5.2).
     private static func putGateway(
-        _ gateway: NextHopAddress, routeFamily: IPFamily, into header: UnsafeMutablePointer<nlmsghdr>
+        _ gateway: AnyIPAddress, routeFamily: IPFamily, into header: UnsafeMutablePointer<nlmsghdr>
     ) {
         switch (gateway, routeFamily) {
-        case (.ipv4, .ipv4), (.ipv6, .ipv6):
+        case (.v4, .ipv4), (.v6, .ipv6):
             putAddress(gateway, type: UInt16(RTA_GATEWAY.rawValue), into: header)
-        case (.ipv4(let address), .ipv6):
+        case (.v4(let address), .ipv6):
             var via: [UInt8] = Self.bytes(of: UInt16(AF_INET)) + Self.bytes(of: address.rawValue.bigEndian)
             mnl_attr_put(header, UInt16(RTA_VIA.rawValue), via.count, &via)
-        case (.ipv6(let address), .ipv4):
+        case (.v6(let address), .ipv4):
             var via: [UInt8] = Self.bytes(of: UInt16(AF_INET6)) + Self.bytes(of: address.rawValue.bigEndian)
             mnl_attr_put(header, UInt16(RTA_VIA.rawValue), via.count, &via)
         }
@@ -327,12 +313,12 @@ public final class RouteNetlink {
     }
 
     /// Writes an address attribute: 4 bytes for IPv4, 16 for IPv6, network byte order.
-    static func putAddress(_ address: NextHopAddress, type: UInt16, into header: UnsafeMutablePointer<nlmsghdr>) {
+    static func putAddress(_ address: AnyIPAddress, type: UInt16, into header: UnsafeMutablePointer<nlmsghdr>) {
         switch address {
-        case .ipv4(let address):
+        case .v4(let address):
             var raw = address.rawValue.bigEndian
             mnl_attr_put(header, type, 4, &raw)
-        case .ipv6(let address):
+        case .v6(let address):
             var raw = address.rawValue.bigEndian
             mnl_attr_put(header, type, 16, &raw)
         }
@@ -421,7 +407,7 @@ public final class RouteNetlink {
         var table = UInt32(message.rtm_table)
         var destination: UnsafeRawPointer?
         var device: UInt32?
-        var gateway: NextHopAddress?
+        var gateway: AnyIPAddress?
         var nexthopID: UInt32?
         var hops: [KernelRoute.Hop]?
         forEachAttribute(of: header, headerSize: MemoryLayout<rtmsg>.size) { attribute in
@@ -483,7 +469,7 @@ public final class RouteNetlink {
             let record = payload.loadUnaligned(fromByteOffset: offset, as: rtnexthop.self)
             let size = Int(record.rtnh_len)
             guard size >= recordSize, offset + size <= length else { break }
-            var gateway: NextHopAddress?
+            var gateway: AnyIPAddress?
             forEachAttribute(at: payload + offset + recordSize, length: size - recordSize) { inner in
                 switch Int32(mnl_attr_get_type(inner)) {
                 case Int32(RTA_GATEWAY.rawValue): gateway = address(inner)
@@ -501,20 +487,20 @@ public final class RouteNetlink {
     }
 
     /// An address attribute's value: 4 bytes are IPv4, 16 IPv6 (network byte order); nil for another length.
-    static func address(_ attribute: UnsafePointer<nlattr>) -> NextHopAddress? {
+    static func address(_ attribute: UnsafePointer<nlattr>) -> AnyIPAddress? {
         address(UnsafeRawPointer(mnl_attr_get_payload(attribute)!), length: Int(mnl_attr_get_payload_len(attribute)))
     }
 
-    private static func address(_ bytes: UnsafeRawPointer, length: Int) -> NextHopAddress? {
+    private static func address(_ bytes: UnsafeRawPointer, length: Int) -> AnyIPAddress? {
         switch length {
-        case 4: .ipv4(IPv4Address(rawValue: UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self))))
-        case 16: .ipv6(IPv6Address(rawValue: UInt128(bigEndian: bytes.loadUnaligned(as: UInt128.self))))
+        case 4: .v4(IPv4Address(rawValue: UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self))))
+        case 16: .v6(IPv6Address(rawValue: UInt128(bigEndian: bytes.loadUnaligned(as: UInt128.self))))
         default: nil
         }
     }
 
     /// An RTA_VIA attribute's address: struct rtvia is a 2-byte family, then the address.
-    private static func via(_ attribute: UnsafePointer<nlattr>) -> NextHopAddress? {
+    private static func via(_ attribute: UnsafePointer<nlattr>) -> AnyIPAddress? {
         let length = Int(mnl_attr_get_payload_len(attribute))
         guard length > 2 else { return nil }
         return address(UnsafeRawPointer(mnl_attr_get_payload(attribute)!) + 2, length: length - 2)

@@ -45,14 +45,6 @@ public enum InternetChecksum {
         ~sum(bytes)
     }
 
-    /// Whether data that includes its own checksum field is intact: its sum is all ones.
-    ///
-    /// - Parameter bytes: The data, checksum field included (e.g. an IPv4 header).
-    /// - Returns: `true` if the checksum matches.
-    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        sum(bytes) == 0xFFFF
-    }
-
     /// Adds two folded sums with end-around carry, e.g. a pseudo-header's and a segment's.
     ///
     /// - Parameters:

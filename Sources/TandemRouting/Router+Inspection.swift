@@ -31,12 +31,6 @@ extension Router {
         }
     }
 
-    /// The group of the candidate that carries a prefix's traffic now, or nil (no route, or no live candidate).
-    package func selectedGroup(of prefix: RoutePrefix) -> GroupID? {
-        guard let chain = chain(of: prefix) else { return nil }
-        return chains[chain].resolution?.group
-    }
-
     /// The most specific prefix of the RIB that contains `prefix` (itself included), or nil.
     package func coveringPrefix(of prefix: RoutePrefix) -> RoutePrefix? {
         switch prefix {
@@ -71,7 +65,4 @@ extension Router {
                 isLive: group.isLive, chains: chainCount[id] ?? 0, policySets: policyCount[id] ?? 0)
         }
     }
-
-    /// The groups of the policy route sets, in evaluation order (priority, then configuration order).
-    package var policySetGroups: [GroupID] { policyGroups }
 }

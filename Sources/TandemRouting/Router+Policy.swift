@@ -64,9 +64,6 @@ extension Router {
         for group in policyGroups { groups.release(group) }
         policyGroups = newGroups
     }
-
-    /// How many policy route sets (ECMP sets of policy routes) are compiled.
-    public var policyRouteSetCount: Int { policyGroups.count }
 }
 
 /// A policy route's identity for merging into ECMP sets.

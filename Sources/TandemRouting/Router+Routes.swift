@@ -38,22 +38,19 @@ extension Router {
     }
 
     /// Offers a route learned from a routing daemon (BGP through BIRD or FRR). Dynamic default routes and
-    /// routes past the quota are refused, counted and reported; the RIB is unchanged then.
+    /// routes past the quota are refused and counted (the caller logs the outcome); the RIB is unchanged then.
     public func learn(_ prefix: RoutePrefix, via connection: ConnectionID, metric: UInt32 = 0) throws(RoutingError)
         -> LearnOutcome
     {
         try checkConnection(connection)
-        let name = name(of: connection)
         if prefix.isDefault {
             countRefusal(.refusedDefaultRoute)
-            report(.refusedDynamicDefault(prefix, connection: name))
             return .refusedDefaultRoute
         }
         let known = routes(of: prefix).contains { $0.source == .dynamic && $0.connection == connection }
         let quota = configuration.dynamicRouteQuota
         if !known && dynamicRouteCount >= quota {
             countRefusal(.refusedOverQuota(quota: quota))
-            report(.refusedDynamicOverQuota(prefix, connection: name, quota: quota))
             return .refusedOverQuota(quota: quota)
         }
         try add(Route(prefix: prefix, source: .dynamic, connection: connection, metric: metric))

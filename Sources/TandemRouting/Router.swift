@@ -84,28 +84,6 @@ public enum LearnOutcome: Hashable, Sendable {
     case refusedOverQuota(quota: Int)
 }
 
-/// Something the router did or refused, for the log.
-public enum RouterEvent: Hashable, Sendable, CustomStringConvertible {
-    case refusedDynamicDefault(RoutePrefix, connection: String)
-    case refusedDynamicOverQuota(RoutePrefix, connection: String, quota: Int)
-    case tunnelSelected(connection: String, tunnel: String?)
-    case groupLiveness(GroupID, live: Bool)
-    case prefixesResynced(count: Int)
-
-    public var description: String {
-        switch self {
-        case .refusedDynamicDefault(let prefix, let connection):
-            "refused dynamic default route \(prefix) from \(connection): default routes are not learned"
-        case .refusedDynamicOverQuota(let prefix, let connection, let quota):
-            "refused dynamic route \(prefix) from \(connection): the quota of \(quota) dynamic routes is full"
-        case .tunnelSelected(let connection, let tunnel):
-            "connection \(connection): " + (tunnel.map { "traffic on tunnel \($0)" } ?? "both tunnels down")
-        case .groupLiveness(let group, let live): "\(group) is " + (live ? "live again" : "empty: its routes fall back")
-        case .prefixesResynced(let count): "\(count) prefixes moved in or out of the FIB after a group change"
-        }
-    }
-}
-
 /// Counters of the control path.
 public struct RouterCounters: Hashable, Sendable {
     public var refusedDynamicDefaults = 0
@@ -130,8 +108,6 @@ public final class Router {
     public let plane: ForwardingPlane
     public let configuration: RouterConfiguration
     public private(set) var counters = RouterCounters()
-    /// Receives every ``RouterEvent`` (for the log).
-    public var eventHandler: ((RouterEvent) -> Void)?
 
     var groups: NextHopGroups
     var chains: RouteChains
@@ -203,8 +179,6 @@ public final class Router {
             // the connection from the old buckets still finds the tunnel it had (see ForwardingPlane.tunnel(of:)).
             setMembership(connection, up: false)
         }
-        eventHandler?(
-            .tunnelSelected(connection: spec.name, tunnel: tunnel.map { configuration.tunnels[$0.index].name }))
     }
 
     /// Adds or removes a connection from its groups and follows the consequences down to the FIB.
@@ -215,7 +189,6 @@ public final class Router {
             let (livenessChanged, _) = groups.refresh(group, up: upConnections)
             publishBuckets(of: group)
             guard livenessChanged else { continue }
-            eventHandler?(.groupLiveness(group, live: groups[group].isLive))
             for chain in chains.chainsOfGroup[group] ?? [] {
                 let before = chains[chain].resolution != nil
                 let (changed, resolution) = chains.resolve(chain, isLive: { groups[$0].isLive })
@@ -231,7 +204,6 @@ public final class Router {
             ipv4.sync(chains: changedChains, isResolved: isResolved)
             + ipv6.sync(chains: changedChains, isResolved: isResolved)
         counters.prefixResyncs += moved
-        if moved > 0 { eventHandler?(.prefixesResynced(count: moved)) }
     }
 
     /// Copies a group's bucket table into the plane, or marks it empty (keeping its last buckets).
@@ -264,9 +236,6 @@ public final class Router {
     public var groupCount: Int { groups.count }
     /// How many route chains (distinct candidate lists) are in use.
     public var chainCount: Int { chains.count }
-
-    /// Reports an event (for the extensions in other files).
-    func report(_ event: RouterEvent) { eventHandler?(event) }
 
     /// Counts a refusal.
     func countRefusal(_ outcome: LearnOutcome) {

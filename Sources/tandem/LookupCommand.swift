@@ -1,5 +1,5 @@
 import ArgumentParser
-import TandemDaemon
+import TandemControl
 import TandemDatasets
 import TandemLPM
 import TandemPacket

@@ -1,6 +1,5 @@
 import ArgumentParser
 import TandemConfig
-import TandemDaemon
 import TandemDataplane
 import TandemDatasets
 import TandemPacket

@@ -1,7 +1,7 @@
 import ArgumentParser
-import TandemDaemon
+import TandemControl
 import TandemLinux
-import TandemRouting
+import TandemPacket
 
 #if canImport(Glibc)
 import Glibc
@@ -46,7 +46,7 @@ struct Show: ParsableCommand {
         case .routes:
             var routePrefix: RoutePrefix?
             if let prefix {
-                guard let parsed = try? RoutePrefix(prefix.contains("/") ? prefix : prefix + (prefix.contains(":") ? "/128" : "/32")) else {
+                guard let parsed = try? ControlRequest.prefix(prefix) else {
                     throw ValidationError("'\(prefix)' is neither a prefix nor an address")
                 }
                 routePrefix = parsed
@@ -76,10 +76,10 @@ struct ControlClientOptions: ParsableArguments {
     /// The socket path: --socket, or the gateway's, or the only socket in /run/tandem.
     func socketPath() throws -> String {
         if let socket { return socket }
-        if let gateway { return Daemon.defaultControlSocketPath(gateway: gateway) }
-        let sockets = Self.sockets(in: "/run/tandem")
+        if let gateway { return ControlSocket.defaultPath(gateway: gateway) }
+        let sockets = Self.sockets(in: ControlSocket.directory)
         switch sockets.count {
-        case 1: return "/run/tandem/" + sockets[0]
+        case 1: return ControlSocket.directory + "/" + sockets[0]
         case 0: throw CommandError("no gateway runs here (/run/tandem has no control socket); use --socket")
         default:
             throw CommandError(

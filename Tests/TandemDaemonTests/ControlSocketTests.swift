@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import TandemConfig
+import TandemControl
 import TandemLinux
 import TandemPacket
 import TandemRouting

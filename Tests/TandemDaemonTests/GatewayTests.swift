@@ -211,7 +211,7 @@ struct GatewayTests {
         func bird(_ prefix: String) -> KernelRoute {
             KernelRoute(
                 prefix: GatewayFixture.prefix(prefix), table: 254, protocol: 12,
-                target: .gateway(.ipv4(try! IPv4Address("198.18.1.2")), device: gwA))
+                target: .gateway(.v4(try! IPv4Address("198.18.1.2")), device: gwA))
         }
         fixture.kernel.install(bird("198.21.0.0/16"))
         gateway.readNotifications(from: fixture.kernel)

@@ -57,7 +57,7 @@ struct KernelPlanTests {
         let v6 = try RoutePrefix("::/0")
         #expect(
             routes == [
-                KernelRoute(prefix: v4, table: 101, protocol: 77, target: .gateway(.ipv4(try IPv4Address("198.18.1.2")), device: 3)),
+                KernelRoute(prefix: v4, table: 101, protocol: 77, target: .gateway(.v4(try IPv4Address("198.18.1.2")), device: 3)),
                 KernelRoute(prefix: v6, table: 101, protocol: 77, target: .device(3)),
                 KernelRoute(prefix: try RoutePrefix("198.18.1.2/32"), table: 101, protocol: 77, target: .device(3)),
                 KernelRoute(prefix: v4, table: 102, protocol: 77, target: .device(4)),

@@ -1,7 +1,9 @@
 import Foundation
 import Synchronization
 import TandemConfig
+import TandemControl
 import TandemDataplane
+import TandemJSON
 import TandemLinux
 import TandemPacket
 import TandemRouting
@@ -285,20 +287,5 @@ struct ShowTests {
         #expect(throws: ControlRequestError.self) {
             try view.lookup(ControlRequest.Flow(destination: "198.19.0.1", source: "2001:db8::1"), json: false)
         }
-    }
-
-    // MARK: Requests
-
-    @Test func requestLinesRoundTrip() throws {
-        let requests: [ControlRequest] = [
-            ControlRequest(.routes(prefix: try RoutePrefix("198.19.0.0/16"), limit: 5), json: true),
-            ControlRequest(.routes(prefix: nil, limit: nil)),
-            ControlRequest(.groups), ControlRequest(.counters, json: true),
-            ControlRequest(.lookup(.init(destination: "198.19.0.1", source: "198.18.0.1", protocol: 17, sourcePort: 5, destinationPort: 53))),
-        ]
-        for request in requests { #expect(try ControlRequest(line: request.line) == request) }
-        #expect(throws: ControlRequestError.self) { try ControlRequest(line: "show nothing") }
-        #expect(throws: ControlRequestError.self) { try ControlRequest(line: "lookup 198.19.0.1 proto bogus") }
-        #expect(throws: ControlRequestError.self) { try ControlRequest(line: "") }
     }
 }

@@ -54,8 +54,8 @@ private func expectedIPv6Error(type: UInt8, code: UInt8, rest: UInt32 = 0, quoti
 /// Whether both checksums of an IPv4 error are right, by the module's checksum.
 private func ipv4ChecksumsAreValid(_ packet: [UInt8]) -> Bool {
     packet.withUnsafeBytes { raw in
-        InternetChecksum.isValid(UnsafeRawBufferPointer(rebasing: raw[..<20]))
-            && InternetChecksum.isValid(UnsafeRawBufferPointer(rebasing: raw[20...]))
+        InternetChecksum.sum(UnsafeRawBufferPointer(rebasing: raw[..<20])) == 0xFFFF
+            && InternetChecksum.sum(UnsafeRawBufferPointer(rebasing: raw[20...])) == 0xFFFF
     }
 }
 

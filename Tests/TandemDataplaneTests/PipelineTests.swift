@@ -7,7 +7,7 @@ import TandemRouting
 @Suite struct PipelineTests {
     static func headerChecksumIsValid(_ bytes: [UInt8]) -> Bool {
         let length = Int(bytes[0] & 0x0F) * 4
-        return bytes.withUnsafeBytes { InternetChecksum.isValid(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+        return bytes.withUnsafeBytes { InternetChecksum.sum(UnsafeRawBufferPointer(rebasing: $0[..<length])) == 0xFFFF }
     }
 
     @Test func forwardsIPv4WithTheTTLDecrementedAndTheChecksumUpdated() throws {
@@ -56,7 +56,7 @@ import TandemRouting
         #expect(Array(reply[16..<20]) == Packets.address4("198.18.1.10"))
         #expect(Array(reply[28...]) == packet, "the whole offending packet is quoted as it arrived")
         #expect(Self.headerChecksumIsValid(reply))
-        #expect(reply.withUnsafeBytes { InternetChecksum.isValid(UnsafeRawBufferPointer(rebasing: $0[20...])) })
+        #expect(reply.withUnsafeBytes { InternetChecksum.sum(UnsafeRawBufferPointer(rebasing: $0[20...])) == 0xFFFF })
     }
 
     @Test func hopLimitOfOneGetsICMPv6TimeExceeded() throws {

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import TandemLinux
 import TandemPacket
-import TandemRouting
 
 /// Nexthop objects and groups, and routes through them, checked against `ip -j nexthop` and `ip -j route`.
 @Suite(.serialized, .enabled(if: isRoot, "needs root to make network namespaces (tools/test runs as root in CI)"))
@@ -32,10 +31,10 @@ struct NexthopObjectTests {
             let netlink = try lab.netlink()
             let v0 = try lab.index(of: "v0")
             let v1 = try lab.index(of: "v1")
-            let a = NexthopObject(id: 1001, protocol: 201, kind: .device(v0, gateway: .ipv4(try IPv4Address("198.18.0.2")), family: .ipv4))
-            let b = NexthopObject(id: 1002, protocol: 201, kind: .device(v1, gateway: .ipv4(try IPv4Address("198.18.1.2")), family: .ipv4))
+            let a = NexthopObject(id: 1001, protocol: 201, kind: .device(v0, gateway: .v4(try IPv4Address("198.18.0.2")), family: .ipv4))
+            let b = NexthopObject(id: 1002, protocol: 201, kind: .device(v1, gateway: .v4(try IPv4Address("198.18.1.2")), family: .ipv4))
             let onLink = NexthopObject(id: 1003, protocol: 201, kind: .device(v0, gateway: nil, family: .ipv4))
-            let six = NexthopObject(id: 1004, protocol: 201, kind: .device(v0, gateway: .ipv6(try IPv6Address("2001:db8::2")), family: .ipv6))
+            let six = NexthopObject(id: 1004, protocol: 201, kind: .device(v0, gateway: .v6(try IPv6Address("2001:db8::2")), family: .ipv6))
             let drop = NexthopObject(id: 1005, protocol: 201, kind: .blackhole(family: .ipv4))
             let mpath = NexthopObject(
                 id: 2001, protocol: 201,

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import TandemLinux
 import TandemPacket
-import TandemRouting
 
 /// Capabilities are per thread: every restriction here happens on a thread the test makes and joins, never on the
 /// test runner's own threads, and the test proves its own thread kept its capabilities.

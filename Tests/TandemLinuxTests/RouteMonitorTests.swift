@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import TandemLinux
 import TandemPacket
-import TandemRouting
 
 /// Routes another program (here `ip`, standing in for BIRD) puts in the kernel are reported, filtered by table
 /// and protocol.

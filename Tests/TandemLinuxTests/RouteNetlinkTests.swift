@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import TandemLinux
 import TandemPacket
-import TandemRouting
 
 @Suite(.serialized, .enabled(if: isRoot, "needs root to make network namespaces (tools/test runs as root in CI)"))
 struct RouteNetlinkTests {

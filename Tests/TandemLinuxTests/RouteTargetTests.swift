@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import TandemLinux
 import TandemPacket
-import TandemRouting
 
 extension TestNamespace {
     /// `ip -j ARGS` inside the namespace, decoded: the kernel's own view, as a list of JSON objects.
@@ -35,14 +34,14 @@ struct RouteTargetTests {
             let v1 = try lab.index(of: "v1")
             let v4 = KernelRoute(
                 prefix: try RoutePrefix("198.19.0.0/16"), table: 200, protocol: 201,
-                target: .gateway(.ipv4(try IPv4Address("198.18.0.2")), device: v0))
+                target: .gateway(.v4(try IPv4Address("198.18.0.2")), device: v0))
             let v6 = KernelRoute(
                 prefix: try RoutePrefix("2001:db8:100::/48"), table: 200, protocol: 201,
-                target: .gateway(.ipv6(try IPv6Address("2001:db8::2")), device: v0))
+                target: .gateway(.v6(try IPv6Address("2001:db8::2")), device: v0))
             // RFC 5549: an IPv4 route through an IPv6 gateway (RTA_VIA).
             let via = KernelRoute(
                 prefix: try RoutePrefix("198.19.5.0/24"), table: 200, protocol: 201,
-                target: .gateway(.ipv6(try IPv6Address("2001:db8::2")), device: v0))
+                target: .gateway(.v6(try IPv6Address("2001:db8::2")), device: v0))
             #expect(v4.description == "198.19.0.0/16 via 198.18.0.2 dev #\(v0) table 200 proto 201")
             #expect(try netlink.apply([v4, v6, via].map { .add($0, replace: false) }).isEmpty)
 
@@ -60,7 +59,7 @@ struct RouteTargetTests {
 
             // Replacing moves the route to the other gateway and device; there is still one.
             var moved = v4
-            moved.target = .gateway(.ipv4(try IPv4Address("198.18.1.2")), device: v1)
+            moved.target = .gateway(.v4(try IPv4Address("198.18.1.2")), device: v1)
             #expect(try netlink.apply([.add(moved, replace: true)]).isEmpty)
             let replaced = try lab.json(["-4", "route", "show", "table", "200", "198.19.0.0/16"])
             #expect(replaced.count == 1)
@@ -70,7 +69,7 @@ struct RouteTargetTests {
             // A gateway that is not on any link is refused, by route.
             var unreachable = v4
             unreachable.prefix = try RoutePrefix("198.19.9.0/24")
-            unreachable.target = .gateway(.ipv4(try IPv4Address("198.18.9.9")), device: v0)
+            unreachable.target = .gateway(.v4(try IPv4Address("198.18.9.9")), device: v0)
             let refused = try netlink.apply([.add(unreachable, replace: false)])
             #expect(refused.map(\.operation) == ["adding route 198.19.9.0/24 table 200"])
             #expect(refused.first?.code == ENETUNREACH)
@@ -99,8 +98,8 @@ struct RouteTargetTests {
             let expected = KernelRoute(
                 prefix: try RoutePrefix("198.19.6.0/24"), table: 200, protocol: 201,
                 target: .multipath([
-                    KernelRoute.Hop(device: v0, gateway: .ipv4(try IPv4Address("198.18.0.2")), weight: 3),
-                    KernelRoute.Hop(device: v1, gateway: .ipv4(try IPv4Address("198.18.1.2")), weight: 1),
+                    KernelRoute.Hop(device: v0, gateway: .v4(try IPv4Address("198.18.0.2")), weight: 3),
+                    KernelRoute.Hop(device: v1, gateway: .v4(try IPv4Address("198.18.1.2")), weight: 1),
                 ]))
             #expect(try netlink.routes(table: 200, protocol: 201) == [expected])
             #expect(expected.description == "198.19.6.0/24 table 200 proto 201 nexthop via 198.18.0.2 dev #\(v0) weight 3 nexthop via 198.18.1.2 dev #\(v1) weight 1")
@@ -109,14 +108,14 @@ struct RouteTargetTests {
             let v6 = KernelRoute(
                 prefix: try RoutePrefix("2001:db8:200::/48"), table: 200, protocol: 202,
                 target: .multipath([
-                    KernelRoute.Hop(device: v0, gateway: .ipv6(try IPv6Address("2001:db8::2")), weight: 1),
-                    KernelRoute.Hop(device: v1, gateway: .ipv6(try IPv6Address("2001:db8:1::2")), weight: 200),
+                    KernelRoute.Hop(device: v0, gateway: .v6(try IPv6Address("2001:db8::2")), weight: 1),
+                    KernelRoute.Hop(device: v1, gateway: .v6(try IPv6Address("2001:db8:1::2")), weight: 200),
                 ]))
             let v4 = KernelRoute(
                 prefix: try RoutePrefix("198.19.7.0/24"), table: 200, protocol: 202,
                 target: .multipath([
                     KernelRoute.Hop(device: v0, gateway: nil, weight: 256),
-                    KernelRoute.Hop(device: v1, gateway: .ipv4(try IPv4Address("198.18.1.2")), weight: 2),
+                    KernelRoute.Hop(device: v1, gateway: .v4(try IPv4Address("198.18.1.2")), weight: 2),
                 ]))
             #expect(try netlink.apply([.add(v6, replace: false), .add(v4, replace: false)]).isEmpty)
             let shown6 = try lab.json(["-6", "route", "show", "table", "200", "proto", "202"])
@@ -143,7 +142,7 @@ struct RouteTargetTests {
             let index = try lab.deviceIndex()
             let route = KernelRoute(
                 prefix: try RoutePrefix("198.19.8.0/24"), table: 254, protocol: 12,
-                target: .gateway(.ipv4(try IPv4Address("198.18.0.2")), device: index))
+                target: .gateway(.v4(try IPv4Address("198.18.0.2")), device: index))
             #expect(try monitor.read(table: 254, protocols: [12]) == [.added(route)])
         }
     }

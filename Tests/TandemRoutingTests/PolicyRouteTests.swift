@@ -57,7 +57,7 @@ import TandemDatasets
                 Self.policy("198.18.0.0/15", "198.19.0.0/16", priority: 5, weight: 100, via: 1),
                 Self.policy("198.18.0.0/15", "198.19.0.0/16", priority: 5, weight: 100, via: 2),
             ])
-        #expect(router.policyRouteSetCount == 1)
+        #expect(router.policyGroups.count == 1)
         var seen: Set<Int> = []
         for hash in stride(from: UInt32(0), to: 1 << 20, by: 997) {
             if let connection = router.connection(for: "198.19.0.1", from: "198.18.0.1", hash: hash) {

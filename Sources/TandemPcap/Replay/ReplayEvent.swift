@@ -10,6 +10,7 @@
 //
 // Names are resolved later, against the configuration; here the file is only read and checked for form.
 
+import TandemPacket
 import TandemRouting
 
 /// One what-if event.

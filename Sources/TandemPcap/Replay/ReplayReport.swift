@@ -3,6 +3,7 @@
 // latency per packet. As text, or as one JSON object.
 
 import TandemDataplane
+import TandemJSON
 import TandemRouting
 
 /// The figures of one replay.
@@ -89,50 +90,51 @@ public struct ReplayReport: Sendable {
     /// The report as one JSON object.
     public var json: String {
         var object = JSONObject()
-        object["packets"] = .int(counters.received.packets)
-        object["bytes"] = .int(counters.received.bytes)
-        object["seconds"] = .double(wallSeconds)
-        object["mpps"] = .double(packetsPerSecond / 1e6)
-        object["mbps"] = .double(Double(counters.received.bytes) * 8 / max(wallSeconds, 1e-9) / 1e6)
-        object["flows"] = .int(flows)
-        object["captureSeconds"] = .double(captureSeconds)
-        object["notIP"] = .int(notIP)
+        object.add("packets", counters.received.packets)
+        object.add("bytes", counters.received.bytes)
+        object.add("seconds", JSONValue.double(wallSeconds))
+        object.add("mpps", JSONValue.double(packetsPerSecond / 1e6))
+        object.add("mbps", JSONValue.double(Double(counters.received.bytes) * 8 / max(wallSeconds, 1e-9) / 1e6))
+        object.add("flows", flows)
+        object.add("captureSeconds", JSONValue.double(captureSeconds))
+        object.add("notIP", notIP)
         var egress = JSONObject()
         for (index, name) in tunnelNames.enumerated() {
             var count = JSONObject()
-            count["packets"] = .int(counters.perTunnel[index].packets)
-            count["bytes"] = .int(counters.perTunnel[index].bytes)
-            egress[name] = .object(count)
+            count.add("packets", counters.perTunnel[index].packets)
+            count.add("bytes", counters.perTunnel[index].bytes)
+            egress.add(name, raw: count.rendered)
         }
-        object["egress"] = .object(egress)
+        object.add("egress", raw: egress.rendered)
         var origins = JSONObject()
-        for (index, name) in PipelineCounters.originNames.enumerated() { origins[name] = .int(counters.perOrigin[index].packets) }
-        object["origins"] = .object(origins)
+        for (index, name) in PipelineCounters.originNames.enumerated() { origins.add(name, counters.perOrigin[index].packets) }
+        object.add("origins", raw: origins.rendered)
         var drops = JSONObject()
         for index in counters.drops.indices where counters.drops[index] > 0 {
-            drops[DropCounter.reason(index).key] = .int(counters.drops[index])
+            drops.add(DropCounter.reason(index).key, counters.drops[index])
         }
-        object["drops"] = .object(drops)
-        object["icmpSent"] = .int(counters.icmpSent)
-        object["icmpRateLimited"] = .int(counters.icmpRateLimited)
-        object["fragmented"] = .int(counters.fragmented)
+        object.add("drops", raw: drops.rendered)
+        object.add("icmpSent", counters.icmpSent)
+        object.add("icmpRateLimited", counters.icmpRateLimited)
+        object.add("fragmented", counters.fragmented)
         var percentiles = JSONObject()
-        percentiles["p50"] = .int(Int(latency.p50))
-        percentiles["p99"] = .int(Int(latency.p99))
-        percentiles["p99.9"] = .int(Int(latency.p999))
-        percentiles["max"] = .int(Int(latency.max))
-        object["latencyNanoseconds"] = .object(percentiles)
-        object["phases"] = .array(phases.map { phase in
+        percentiles.add("p50", latency.p50)
+        percentiles.add("p99", latency.p99)
+        percentiles.add("p99.9", latency.p999)
+        percentiles.add("max", latency.max)
+        object.add("latencyNanoseconds", raw: percentiles.rendered)
+        let phaseObjects = phases.map { phase in
             var entry = JSONObject()
-            entry["start"] = .double(Double(phase.start &- firstTimestamp) / 1e9)
-            entry["end"] = .double(Double(phase.end &- firstTimestamp) / 1e9)
+            entry.add("start", JSONValue.double(Double(phase.start &- firstTimestamp) / 1e9))
+            entry.add("end", JSONValue.double(Double(phase.end &- firstTimestamp) / 1e9))
             var perTunnel = JSONObject()
-            for (index, name) in tunnelNames.enumerated() { perTunnel[name] = .int(phase.perTunnel[index]) }
-            entry["egress"] = .object(perTunnel)
-            return .object(entry)
-        })
-        object["events"] = .array(log.map { .string($0) })
-        return JSONValue.object(object).rendered
+            for (index, name) in tunnelNames.enumerated() { perTunnel.add(name, phase.perTunnel[index]) }
+            entry.add("egress", raw: perTunnel.rendered)
+            return entry.rendered
+        }
+        object.add("phases", raw: JSONObject.array(phaseObjects))
+        object.add("events", raw: JSONObject.array(log.map(JSONObject.quote)))
+        return object.rendered
     }
 
     private func seconds(_ time: UInt64) -> String { format(Double(time &- firstTimestamp) / 1e9, 3) + "s" }

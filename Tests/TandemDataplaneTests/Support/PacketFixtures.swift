@@ -75,7 +75,7 @@ func icmpv6ChecksumIsValid(_ packet: [UInt8]) -> Bool {
     var pseudo = Array(packet[8..<40])
     pseudo.append32(UInt32(message.count))
     pseudo += [0, 0, 0, 58]
-    return (pseudo + message).withUnsafeBytes { InternetChecksum.isValid($0) }
+    return (pseudo + message).withUnsafeBytes { InternetChecksum.sum($0) == 0xFFFF }
 }
 
 /// An IPv4 packet with a correct header checksum.

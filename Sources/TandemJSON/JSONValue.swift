@@ -1,26 +1,21 @@
-// JSON values for the event log: written by hand (no Foundation), with the escaping RF 8259 asks for, and wall-clock
-// times in RFC 3339.
-
-#if canImport(Glibc)
-import Glibc
-#endif
+// JSON for everything Tandem writes in it: the event log's lines, the control socket's answers, the replay report.
+// Written by hand (no Foundation), with the escaping RFC 8259 asks for; one string writer and one number writer
+// serve the value tree (`JSONValue`) and the object written key by key (`JSONObject`).
 
 /// A JSON value; objects keep their keys in the order given.
 public indirect enum JSONValue: Sendable, Equatable {
     case string(String)
     case integer(Int64)
-    /// A finite number; NaN and infinities are written as `null` (JSON has no such numbers).
+    /// A finite number, integral values without a fraction (`3`, `0.25`, `1e-05`); NaN and infinities are written
+    /// as `null` (JSON has no such numbers). The event log's figures.
     case number(Double)
+    /// A finite number as Swift prints a `Double`, integral values with a fraction (`3.0`, `0.25`, `1e-05`); NaN
+    /// and infinities are written as `null`. The replay report's figures, which have always been written so.
+    case double(Double)
     case bool(Bool)
     case null
     case array([JSONValue])
     case object([(String, JSONValue)])
-
-    /// A duration in seconds, e.g. a round-trip time: `0.0125`.
-    public static func seconds(_ duration: Duration) -> JSONValue {
-        let (seconds, attoseconds) = duration.components
-        return .number(Double(seconds) + Double(attoseconds) / 1e18)
-    }
 
     /// The value as compact JSON text (no spaces). Non-ASCII characters are written as UTF-8.
     public var json: String {
@@ -34,6 +29,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         case .string(let value): Self.writeString(value, into: &text)
         case .integer(let value): text += String(value)
         case .number(let value): text += value.isFinite ? Self.number(value) : "null"
+        case .double(let value): text += value.isFinite ? String(value) : "null"
         case .bool(let value): text += value ? "true" : "false"
         case .null: text += "null"
         case .array(let values):
@@ -106,6 +102,7 @@ extension JSONValue {
         case (.string(let a), .string(let b)): a == b
         case (.integer(let a), .integer(let b)): a == b
         case (.number(let a), .number(let b)): a == b
+        case (.double(let a), .double(let b)): a == b
         case (.bool(let a), .bool(let b)): a == b
         case (.null, .null): true
         case (.array(let a), .array(let b)): a == b
@@ -113,42 +110,5 @@ extension JSONValue {
             a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
         }
-    }
-}
-
-/// The wall clock (CLOCK_REALTIME), for the times the event log prints.
-public enum WallClock {
-    /// A time since the Unix epoch.
-    public struct Instant: Hashable, Sendable {
-        public var seconds: Int64
-        public var nanoseconds: Int64
-
-        public init(seconds: Int64, nanoseconds: Int64 = 0) {
-            self.seconds = seconds
-            self.nanoseconds = nanoseconds
-        }
-
-        /// RFC 3339 in UTC with milliseconds: `2026-11-22T05:19:03.123Z`.
-        public var rfc3339: String {
-            var time = time_t(seconds)
-            var parts = tm()
-            gmtime_r(&time, &parts)
-            func pad(_ value: Int32, _ width: Int) -> String {
-                let text = String(value)
-                return String(repeating: "0", count: max(0, width - text.count)) + text
-            }
-            return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2) + "T"
-                + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "."
-                + pad(Int32(nanoseconds / 1_000_000), 3) + "Z"
-        }
-    }
-
-    /// Now.
-    ///
-    /// The corresponding C function is `clock_gettime` (CLOCK_REALTIME).
-    public static func now() -> Instant {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Instant(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
     }
 }

@@ -8,7 +8,6 @@
 // An answer that starts with "error: " is one line saying what was wrong with the request.
 
 import TandemPacket
-import TandemRouting
 
 /// A request to the control socket.
 public struct ControlRequest: Hashable, Sendable {
@@ -150,8 +149,10 @@ public struct ControlRequest: Hashable, Sendable {
         }
     }
 
-    /// A prefix, or an address taken as a host prefix.
-    static func prefix(_ text: String) throws(ControlRequestError) -> RoutePrefix {
+    /// A prefix, or an address taken as a host prefix (`/32`, `/128`).
+    ///
+    /// - Throws: ``ControlRequestError`` saying what is wrong with the text.
+    public static func prefix(_ text: String) throws(ControlRequestError) -> RoutePrefix {
         if text.contains("/") {
             do { return try RoutePrefix(text) } catch { throw ControlRequestError("\(error)") }
         }

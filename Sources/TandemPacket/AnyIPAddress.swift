@@ -1,9 +1,7 @@
-// Addresses of either family, as a configuration holds them: a tunnel's peer may be IPv4 or IPv6.
-// TandemPacket's `IPAddress` is a protocol (one table per family), so the either-family value is an enum here,
-// named `Any...` to stay clear of the protocol's name. Prefixes of either family are TandemRouting's RoutePrefix.
-
-import TandemPacket
-import TandemRouting
+// Addresses of either family: a tunnel's peer or probe address in the configuration, a route's gateway in the
+// kernel (an IPv4 route may have an IPv6 gateway, RFC 5549). `IPAddress` is a protocol (one table per family), so
+// the either-family value is an enum, named `Any...` to stay clear of the protocol's name. Prefixes of either
+// family are ``RoutePrefix``.
 
 /// An IPv4 or an IPv6 address.
 public enum AnyIPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {

@@ -1,6 +1,5 @@
 // A configuration's pipeline settings, shared by `tandem run` and `tandem replay`.
 
-import TandemConfig
 import TandemDataplane
 
 extension GatewayConfig {
