@@ -4,6 +4,7 @@
 // (`tandem_ready`, `tandem_kernel_pending_changes`; MetricsSnapshot.add).
 
 import TandemConfig
+import TandemJSON
 import TandemLinux
 import TandemPacket
 import TandemRouting

@@ -99,7 +99,7 @@ struct GatewayFixture {
         let address = IPv4Address(rawValue: 0xC612_0000 | UInt32(index) << 4)
         return KernelRoute(
             prefix: .v4(IPv4Prefix(normalizing: address, length: 28)), table: 254, protocol: 12,
-            target: .gateway(.ipv4(try! IPv4Address("198.18.1.2")), device: kernel.interfaceIndex(named: "gw-a")!))
+            target: .gateway(.v4(try! IPv4Address("198.18.1.2")), device: kernel.interfaceIndex(named: "gw-a")!))
     }
 
     /// The prefixes BIRD's routes hold in the fake kernel's main table, and those Tandem learned.

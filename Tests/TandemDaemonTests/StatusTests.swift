@@ -1,5 +1,6 @@
 import Foundation
 import TandemConfig
+import TandemControl
 import TandemKernelFake
 import TandemLinux
 import TandemPacket
