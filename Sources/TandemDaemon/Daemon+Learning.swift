@@ -37,8 +37,8 @@ extension Daemon {
                     // Reading routes needs no privilege, so the thread keeps none.
                     try? ProcessCapabilities.dropAllOfCallingThread()
                     return Result { () throws(SystemError) in
-                        let routes = try RouteNetlink().routes(table: learning.table)
-                        return WatchedTableDump(routes: routes.filter { learning.protocols.contains($0.protocol) })
+                        let kernel = LinuxKernel(netlink: try RouteNetlink())
+                        return WatchedTableDump(routes: try WatchedTableDump.routes(of: learning, from: kernel))
                     }
                 },
                 done: { [unowned self] result in

@@ -187,8 +187,8 @@ public final class Daemon {
         }
     }
 
-    /// A turn, from the end of its wait: what it held the probes up by. One that took longer than a probe's interval
-    /// gets a warning (at most one a second): a probe may have been taken for lost because of Tandem itself.
+    /// A turn, from the end of its wait: what it held the probes up by. One of ``slowTurn`` or more gets a warning
+    /// (at most one a second): probes went out late, or an answer was taken for lost, because of Tandem itself.
     ///
     /// - Parameter cpuStart: The thread's processor time when the last turn ended (the wait uses none): the warning
     ///   says how much of the turn was work and how much was waiting for a core (another process, on a small box).

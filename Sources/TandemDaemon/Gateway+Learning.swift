@@ -21,7 +21,7 @@ extension Gateway {
     /// The routes of the watched table and protocols, from a dump.
     func watchedRoutes() throws(SystemError) -> [KernelRoute] {
         guard let learning = config.learning else { return [] }
-        return try kernel.routes(table: learning.table).filter { learning.protocols.contains($0.protocol) }
+        return try WatchedTableDump.routes(of: learning, from: kernel)
     }
 
     /// At start, after the daemon subscribed to notifications: learns what the table holds (installed by

@@ -54,8 +54,8 @@ struct GatewayState {
     static let largestLearningReservation = 1_100_000
 
     /// Sizes the per-prefix tables for the dynamic-route quota at once. A Swift dictionary that outgrows its
-    /// capacity rehashes every entry in one call, on the thread that times the probes: at half a million learned
-    /// routes the learned, remote and RIB tables did so in the same turn, a 350 ms pause (check-faults-load). The
+    /// capacity rehashes every entry in one call, on the thread that times the probes: under check-faults-load's
+    /// 500,000 routes, perf found these rehashes (learned, remote and RIB tables) among its long turns. The
     /// Internet table is about 85 % IPv4, so IPv6 gets a quarter; past that it grows as usual.
     mutating func reserveForLearnedRoutes() {
         guard config.learning != nil else { return }

@@ -3,6 +3,7 @@
 // the dump and the queue are applied a bounded batch per turn of the control thread, which also times the health
 // checks. Part of GatewayState: a reload carries it over.
 
+import TandemConfig
 import TandemLinux
 import TandemPacket
 import TandemRouting
@@ -69,6 +70,14 @@ struct WatchedTableDump: Sendable {
     init(routes: [KernelRoute]) {
         self.routes = routes
         prefixes = Set(routes.map(\.prefix))
+    }
+
+    /// The routes of `learning`'s table with one of its protocols, from a dump through `kernel` (the core's port at
+    /// start, a port of the dumping thread's own after an overflow).
+    static func routes(of learning: GatewayConfig.Learning, from kernel: any KernelPort) throws(SystemError)
+        -> [KernelRoute]
+    {
+        try kernel.routes(table: learning.table).filter { learning.protocols.contains($0.protocol) }
     }
 }
 
