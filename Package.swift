@@ -4,15 +4,6 @@ import PackageDescription
 
 let strictSwift: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
-// The LPM tables rank bitmaps with population counts. Swift's default x86-64 target has no
-// POPCNT instruction and emulates it with a dozen instructions per count; every x86-64 CPU since
-// 2009 (x86-64-v2: Nehalem, AMD Bulldozer) has it. AArch64 always has it.
-#if arch(x86_64)
-let hotPathSettings: [SwiftSetting] = strictSwift + [.unsafeFlags(["-target-cpu", "nehalem"])]
-#else
-let hotPathSettings: [SwiftSetting] = strictSwift
-#endif
-
 let package = Package(
     name: "Tandem",
     products: [
@@ -42,9 +33,9 @@ let package = Package(
         .target(name: "TandemPacket", swiftSettings: strictSwift),
         // JSON as Tandem writes it: the event log's lines, the control socket's answers, the replay report.
         .target(name: "TandemJSON", swiftSettings: strictSwift),
-        .target(name: "TandemLPM", dependencies: ["TandemPacket"], swiftSettings: hotPathSettings),
+        .target(name: "TandemLPM", dependencies: ["TandemPacket", "CTandemBits"], swiftSettings: strictSwift),
         // The RIB, next-hop groups, ECMP, tunnel pairs and their health state machines, the FIB.
-        .target(name: "TandemRouting", dependencies: ["TandemPacket", "TandemLPM"], swiftSettings: hotPathSettings),
+        .target(name: "TandemRouting", dependencies: ["TandemPacket", "TandemLPM"], swiftSettings: strictSwift),
         // The YAML configuration and its validation; what it makes: the router, the pipeline's settings.
         .target(
             name: "TandemConfig",
@@ -55,7 +46,7 @@ let package = Package(
         // The batch packet pipeline: validation, TTL, decisions, ICMP errors, fragmentation, counters.
         .target(
             name: "TandemDataplane", dependencies: ["TandemRouting", "TandemPacket", "TandemLPM"],
-            swiftSettings: hotPathSettings),
+            swiftSettings: strictSwift),
         // Reading and writing capture files (libpcap), the replay harness.
         .target(
             name: "TandemPcap",
@@ -63,7 +54,7 @@ let package = Package(
                 "TandemDataplane", "TandemRouting", "TandemPacket", "TandemJSON", "CPcap",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            swiftSettings: hotPathSettings),
+            swiftSettings: strictSwift),
         // Linux: rtnetlink over libmnl, network namespaces, TUN devices, epoll, signals, capabilities.
         .target(
             name: "TandemLinux",
@@ -94,6 +85,8 @@ let package = Package(
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         // Linux calls and constants Swift cannot import alone (behind _GNU_SOURCE, TUN ioctls, epoll).
         .target(name: "CTandemLinux"),
+        // POPCNT for the LPM tables' ranks without building the package for a newer CPU (an unsafe flag).
+        .target(name: "CTandemBits"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .executableTarget(

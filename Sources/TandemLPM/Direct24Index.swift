@@ -60,7 +60,7 @@ final class Direct24Index: @unchecked Sendable {
             if childBits & bit != 0 {
                 word = Self.consultTrie
             } else {
-                let value = leaf((leafBits & ((bit << 1) &- 1)).nonzeroBitCount)
+                let value = leaf((leafBits & ((bit << 1) &- 1)).populationCount)
                 word = value == Poptrie<UInt32>.noValue ? Self.noRoute : value &+ 1
             }
             words[first + six].store(word, ordering: .relaxed)

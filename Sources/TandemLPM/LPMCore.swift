@@ -155,7 +155,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             let six = changedKey.sixBits(at: depth)
             let bit: UInt64 = 1 << UInt64(six)
             guard words.childBits & bit != 0 else { break }
-            let child = words.childBase + (words.childBits & ((bit << 1) &- 1)).nonzeroBitCount - 1
+            let child = words.childBase + (words.childBits & ((bit << 1) &- 1)).populationCount - 1
             path.append((child, depth + 6))
         }
         // A node whose region no longer holds anything deeper than itself must go: rebuild its parent.
@@ -239,7 +239,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
                 leaf += 1
             }
         }
-        let childCount = childBits.nonzeroBitCount
+        let childCount = childBits.populationCount
         if childCount > 0 {
             node.childBase = trie.nodes.allocate(childCount)
             var child = node.childBase

@@ -107,7 +107,7 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
             UInt64(leafWords[base].load(ordering: .relaxed))
             | UInt64(leafWords[(base &+ 1) & leafMask].load(ordering: .relaxed)) &<< 32
         let bit: UInt64 = 1 &<< UInt64(key.sixBits(at: directBits))
-        let leaf = (base &+ 1 &+ (leafBits & ((bit &<< 1) &- 1)).nonzeroBitCount) & leafMask
+        let leaf = (base &+ 1 &+ (leafBits & ((bit &<< 1) &- 1)).populationCount) & leafMask
         return leafWords[leaf].load(ordering: .relaxed)
     }
 
@@ -124,12 +124,12 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
             let upToSlot = (bit &<< 1) &- 1
             if childBits & bit != 0 {
                 let childBase = Int(truncatingIfNeeded: words[2].load(ordering: .relaxed) & 0xFFFF_FFFF)
-                node = (childBase &+ (childBits & upToSlot).nonzeroBitCount &- 1) & nodeMask
+                node = (childBase &+ (childBits & upToSlot).populationCount &- 1) & nodeMask
                 depth &+= 6
             } else {
                 let leafBits = words[1].load(ordering: .relaxed)
                 let leafBase = Int(truncatingIfNeeded: words[2].load(ordering: .relaxed) &>> 32)
-                let leaf = (leafBase &+ (leafBits & upToSlot).nonzeroBitCount &- 1) & leafMask
+                let leaf = (leafBase &+ (leafBits & upToSlot).populationCount &- 1) & leafMask
                 return leafWords[leaf].load(ordering: .relaxed)
             }
         }
@@ -199,11 +199,11 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
                         let bases = words[2].load(ordering: .relaxed)
                         if childBits & bit != 0 {
                             let childBase = Int(truncatingIfNeeded: bases & 0xFFFF_FFFF)
-                            nodes[i] = (childBase &+ (childBits & upToSlot).nonzeroBitCount &- 1) & nodeMask
+                            nodes[i] = (childBase &+ (childBits & upToSlot).populationCount &- 1) & nodeMask
                         } else {
                             let leafBits = words[1].load(ordering: .relaxed)
                             let leafBase = Int(truncatingIfNeeded: bases &>> 32)
-                            let leaf = (leafBase &+ (leafBits & upToSlot).nonzeroBitCount &- 1) & leafMask
+                            let leaf = (leafBase &+ (leafBits & upToSlot).populationCount &- 1) & leafMask
                             groupValues[i] = leafWords[leaf].load(ordering: .relaxed)
                             walking &= ~(1 << UInt64(i))
                         }
@@ -256,10 +256,10 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
 
     /// Returns the child arrays and leaf arrays below `node` to the allocators (not `node` itself).
     func freeBelow(_ node: NodeWords) {
-        let childCount = node.childBits.nonzeroBitCount
+        let childCount = node.childBits.populationCount
         for child in 0..<childCount { freeBelow(readNode(node.childBase + child)) }
         if childCount > 0 { nodes.free(node.childBase, count: childCount) }
-        let leafCount = node.leafBits.nonzeroBitCount
+        let leafCount = node.leafBits.populationCount
         if leafCount > 0 { leaves.free(node.leafBase, count: leafCount) }
     }
 
@@ -311,7 +311,7 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
     /// Takes over (and frees) the leaf run of `node`.
     func makeFlat(_ node: NodeWords) -> Int {
         precondition(node.childBits == 0)
-        let leafCount = node.leafBits.nonzeroBitCount
+        let leafCount = node.leafBits.populationCount
         let block = leaves.allocate(2 + leafCount)
         leafWords[block].store(UInt32(truncatingIfNeeded: node.leafBits), ordering: .relaxed)
         leafWords[block + 1].store(UInt32(truncatingIfNeeded: node.leafBits >> 32), ordering: .relaxed)
@@ -333,7 +333,7 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
             let leafBits =
                 UInt64(leafWords[block].load(ordering: .relaxed))
                 | UInt64(leafWords[block + 1].load(ordering: .relaxed)) << 32
-            leaves.free(block, count: 2 + leafBits.nonzeroBitCount)
+            leaves.free(block, count: 2 + leafBits.populationCount)
         }
     }
 
