@@ -34,15 +34,17 @@ public struct ReplayEvent: Hashable, Sendable, CustomStringConvertible {
     /// Where the event was written, for messages.
     public var line: Int
 
-    public var description: String {
-        let time = MonotonicInstant(nanoseconds: offset).description
+    public var description: String { "\(MonotonicInstant(nanoseconds: offset)) \(summary)" }
+
+    /// The event without its time, as written in the file ("tunnel a1 down"): the report page's mark.
+    public var summary: String {
         switch action {
-        case .tunnel(let name, let up): return "\(time) tunnel \(name) \(up ? "up" : "down")"
+        case .tunnel(let name, let up): "tunnel \(name) \(up ? "up" : "down")"
         case .addRoute(let prefix, let connection, let source, let metric, let weight):
-            return "\(time) route add \(prefix) via \(connection) source \(source) metric \(metric) weight \(weight)"
+            "route add \(prefix) via \(connection) source \(source) metric \(metric) weight \(weight)"
         case .withdrawRoute(let prefix, let connection, let source):
-            return "\(time) route withdraw \(prefix) via \(connection) source \(source)"
-        case .trace(let path, let connection): return "\(time) trace \(path) via \(connection)"
+            "route withdraw \(prefix) via \(connection) source \(source)"
+        case .trace(let path, let connection): "trace \(path) via \(connection)"
         }
     }
 

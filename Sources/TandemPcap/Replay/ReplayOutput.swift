@@ -1,5 +1,6 @@
 // Where a replay's packets go: one capture file per tunnel egress, one for the ICMP errors the gateway sends
-// back, one for the drops (with the reasons in a side file), and the counts per phase of the what-if run.
+// back, one for the drops (with the reasons in a side file), the counts per phase of the what-if run, and the
+// packets per egress over capture time for the report page.
 
 import TandemDataplane
 import TandemRouting
@@ -14,10 +15,13 @@ struct ReplayOutput: PipelineOutput {
     var dropReasons: BufferedTextFile?
     /// Packets per tunnel in the current phase; phases end at events.
     var phaseCounts: [Int]
+    /// Packets per egress and drops per 10 ms of capture time.
+    var timeline: EgressTimeline
     var failure: PcapError?
 
     init(directory: String?, tunnelNames: [String]) throws(PcapError) {
         phaseCounts = Array(repeating: 0, count: tunnelNames.count)
+        timeline = EgressTimeline(egressNames: tunnelNames)
         guard let directory else {
             tunnels = []
             return
@@ -32,6 +36,7 @@ struct ReplayOutput: PipelineOutput {
 
     mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, slot: Int?, timestamp: UInt64) {
         phaseCounts[tunnel.index] &+= 1
+        timeline.countForwarded(egress: tunnel.index, at: timestamp)
         guard !tunnels.isEmpty else { return }
         let writer = tunnels[tunnel.index]
         record { () throws(PcapError) in try writer.write(packet, timestamp: timestamp) }
@@ -43,6 +48,7 @@ struct ReplayOutput: PipelineOutput {
     }
 
     mutating func drop(_ packet: UnsafeRawBufferPointer, reason: DropReason, timestamp: UInt64) {
+        timeline.countDrop(at: timestamp)
         guard let drops, let dropReasons else { return }
         let number = drops.packetCount + 1
         record { () throws(PcapError) in

@@ -25,8 +25,13 @@ public struct ReplayReport: Sendable {
     public var phases: [(start: UInt64, end: UInt64, perTunnel: [Int])] = []
     /// Events, timers and state changes, one line each.
     public var log: [String] = []
+    /// Packets per egress and drops per 10 ms of capture time, and what changed when (for `--report`).
+    public var timeline: EgressTimeline
 
-    init(tunnelNames: [String]) { self.tunnelNames = tunnelNames }
+    public init(tunnelNames: [String]) {
+        self.tunnelNames = tunnelNames
+        timeline = EgressTimeline(egressNames: tunnelNames)
+    }
 
     /// Ends the current phase at `time` (if it forwarded anything) and starts the next. The first phase starts
     /// at the first packet.

@@ -140,6 +140,7 @@ public final class Replayer {
                 if firstTimestamp == nil {
                     firstTimestamp = timestamp
                     report.firstTimestamp = timestamp
+                    output.timeline.begin(at: timestamp)
                 }
                 lastTimestamp = max(lastTimestamp, timestamp)
                 report.captureRecords += 1
@@ -158,10 +159,14 @@ public final class Replayer {
                     report.closePhase(at: boundaryTime, counts: &output.phaseCounts)
                     while let event = pendingEvents.first, firstTimestamp! &+ event.offset <= timestamp {
                         pendingEvents.removeFirst()
-                        try apply(event, at: MonotonicInstant(nanoseconds: firstTimestamp! &+ event.offset), report: &report)
+                        try apply(
+                            event, at: MonotonicInstant(nanoseconds: firstTimestamp! &+ event.offset), report: &report,
+                            timeline: &output.timeline)
                     }
                     do {
-                        report.log += try gateway.controller.advance(to: now, router: gateway.router).map(\.description)
+                        let changes = try gateway.controller.advance(to: now, router: gateway.router)
+                        report.log += changes.map(\.description)
+                        for change in changes { mark(change, on: &output.timeline) }
                     } catch { throw .routing("\(error)") }
                 }
                 if case .paced(let factor) = settings.speed, factor > 0 {
@@ -187,6 +192,8 @@ public final class Replayer {
             loopOffset = fileSpan &* UInt64(loop + 1)
         }
         report.closePhase(at: lastTimestamp, counts: &output.phaseCounts)
+        if firstTimestamp != nil { output.timeline.extend(through: lastTimestamp) }
+        report.timeline = output.timeline
         do { try output.close() } catch { throw .pcap(error) }
         report.wallSeconds = Double((clock.now() - wallStart).totalNanoseconds) / 1e9
         report.captureSeconds = Double(lastTimestamp &- (firstTimestamp ?? lastTimestamp)) / 1e9
@@ -222,8 +229,12 @@ public final class Replayer {
     }
 
     /// Applies one what-if event.
-    private func apply(_ event: ReplayEvent, at instant: MonotonicInstant, report: inout ReplayReport) throws(ReplayError) {
+    private func apply(
+        _ event: ReplayEvent, at instant: MonotonicInstant, report: inout ReplayReport,
+        timeline: inout EgressTimeline
+    ) throws(ReplayError) {
         report.log.append("\(instant) event: \(event)")
+        timeline.mark(.whatIf, event.summary, at: instant.nanoseconds)
         func connection(_ name: String) throws(ReplayError) -> ConnectionID {
             guard let index = gateway.connectionNames.firstIndex(of: name) else {
                 throw .event(event, "no connection named '\(name)'")
@@ -239,6 +250,7 @@ public final class Replayer {
                 let events = try gateway.controller.force(
                     TunnelID(index), to: up ? .up : .down, at: instant, router: gateway.router)
                 report.log += events.map(\.description)
+                for change in events { mark(change, on: &timeline) }
             case .addRoute(let prefix, let name, let source, let metric, let weight):
                 try gateway.router.add(
                     Route(prefix: prefix, source: source, connection: try connection(name), weight: weight, metric: metric))
@@ -261,6 +273,29 @@ public final class Replayer {
             throw error
         } catch {
             throw .event(event, "\(error)")
+        }
+    }
+
+    /// A change of the failover controller on the report's timeline, with names instead of indexes and roles:
+    /// "to-cloud: a1 -> a2 (active tunnel down)", "a1 health down (3 consecutive probe failures (last: timeout))".
+    private func mark(_ change: FailoverController.Event, on timeline: inout EgressTimeline) {
+        let connection = gateway.router.configuration.connections[change.connection.index]
+        func name(_ selection: TunnelSelection) -> String {
+            switch selection {
+            case .active: connection.tunnels.first.map { gateway.tunnelNames[$0.index] } ?? "active"
+            case .standby: connection.tunnels.count > 1 ? gateway.tunnelNames[connection.tunnels[1].index] : "standby"
+            case .none: "none"
+            }
+        }
+        let tunnel = gateway.tunnelNames[change.tunnel.index]
+        let event = change.event
+        switch event.kind {
+        case .selectionChanged(let from, let to):
+            timeline.mark(
+                .selection, "\(connection.name): \(name(from)) -> \(name(to)) (\(event.reason))",
+                at: event.time.nanoseconds)
+        default:
+            timeline.mark(.health, "\(tunnel) \(event.kind) (\(event.reason))", at: event.time.nanoseconds)
         }
     }
 
