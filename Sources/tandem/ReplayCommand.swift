@@ -19,8 +19,10 @@ struct Replay: ParsableCommand {
             loopback), forwards every IP packet as the gateway in --config would, and writes one capture per \
             tunnel egress into --out (TUNNEL.pcap), the ICMP errors the gateway sends (icmp-errors.pcap) and \
             the drops (drops.pcap, with the reasons in drops.txt). --events applies what-if events at capture \
-            time (a tunnel fails, a route is added, an update trace is applied; see docs/replay.md). The same \
-            input gives byte-identical output files.
+            time (a tunnel fails, a route is added, an update trace is applied; see docs/replay.md). --report \
+            writes the report as one self-contained HTML page (charts of the traffic per egress over capture \
+            time with the events marked, the phases, drops and latency). The same input gives byte-identical \
+            output files.
             """)
 
     @Option(name: .long, help: "The gateway configuration (YAML).")
@@ -43,6 +45,9 @@ struct Replay: ParsableCommand {
 
     @Flag(name: .long, help: "Print the report as one JSON object.")
     var json = false
+
+    @Option(name: .long, help: "Also write the report as an HTML page (charts and tables; one file, no script).")
+    var report: String?
 
     func validate() throws {
         guard loop >= 1 else { throw ValidationError("--loop must be at least 1") }
@@ -94,8 +99,13 @@ struct Replay: ParsableCommand {
             }
         }
         do {
-            let report = try replayer.run()
-            print(json ? report.json : report.text)
+            let result = try replayer.run()
+            print(json ? result.json : result.text)
+            if let report {
+                let inputs = ReplayPage.Inputs(configuration: config, capture: pcap, events: events, loops: loop)
+                try ReplayPage(report: result, inputs: inputs).write(to: report)
+                if !json { print("Report page: \(report)") }
+            }
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)
