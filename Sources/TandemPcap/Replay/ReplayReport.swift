@@ -30,6 +30,7 @@ public struct ReplayReport: Sendable {
 
     public init(tunnelNames: [String]) {
         self.tunnelNames = tunnelNames
+        counters = PipelineCounters(tunnels: tunnelNames.count)
         timeline = EgressTimeline(egressNames: tunnelNames)
     }
 
