@@ -53,7 +53,8 @@ enum PageDocument {
         svg.chart .series { fill: none; stroke-width: 1.6; stroke-linejoin: round; }
         svg.chart .series.drops { stroke-dasharray: 4 3; }
         svg.chart .marker line { stroke-width: 1.2; stroke-dasharray: 5 4; }
-        svg.chart .marker text { font-size: 11px; }
+        svg.chart .marker text { font-size: 11px; paint-order: stroke; stroke: #ffffff; stroke-width: 4px;
+          stroke-linejoin: round; }
         svg.chart .marker.what-if line { stroke: #b91c1c; }
         svg.chart .marker.what-if text { fill: #b91c1c; }
         svg.chart .marker.selection line { stroke: #7c3aed; }

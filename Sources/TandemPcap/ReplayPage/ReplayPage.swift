@@ -89,7 +89,7 @@ public struct ReplayPage {
             "replay time",
             format(report.wallSeconds, 3) + " s (" + format(report.packetsPerSecond / 1e6, 3) + " Mpps)",
         ])
-        return PageTable(id: "summary-table", headers: ["", "value"], rows: rows)
+        return PageTable(id: "summary-table", headers: ["figure", "value"], rows: rows)
     }
 
     var egressTable: PageTable {

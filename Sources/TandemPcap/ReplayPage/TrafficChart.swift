@@ -10,6 +10,8 @@ struct TrafficChart {
     static let plotRight = width - 28
     static let plotHeight = 300.0
     static let markRowHeight = 16.0
+    /// Rows of event labels above the plot at most: more would push the plot far down.
+    static let maximumMarkRows = 8
     static let legendRowHeight = 22.0
     /// Line colours of the egresses, in order (distinct in print and for the common colour blindnesses);
     /// the drops are red.
@@ -55,23 +57,34 @@ struct TrafficChart {
         Self.plotLeft + nanoseconds / span * (Self.plotRight - Self.plotLeft)
     }
 
-    /// Greedy rows: a label goes right of its line unless it would leave the chart, then left of it.
+    /// Each label in turn takes the row and side of its line (right, else left) that crosses the fewest other
+    /// marks' lines, then the highest free row; a label never overlaps another label or leaves the chart. (The
+    /// text has a white halo in the style sheet, so a line that must cross it still leaves it readable.)
     func placeLabels() -> [PlacedLabel] {
-        var rows: [[ClosedRange<Double>]] = []
+        let marks = drawnMarks
+        let lineXs = marks.map { x(ofOffset: Double($0.offset)) }
+        var rows: [[ClosedRange<Double>]] = Array(repeating: [], count: Self.maximumMarkRows)
         var placed: [PlacedLabel] = []
-        for mark in drawnMarks {
-            let x = x(ofOffset: Double(mark.offset))
+        for (index, mark) in marks.enumerated() {
+            let x = lineXs[index]
             let text = "\(format(Double(mark.offset) / 1e9, 3)) s  \(mark.text)"
             let width = estimatedWidth(text, fontSize: 11)
-            let anchorEnd = x + 4 + width > Self.width - 4
-            let extent = anchorEnd ? (x - 4 - width)...(x - 4) : (x + 4)...(x + 4 + width)
-            let padded = (extent.lowerBound - 8)...(extent.upperBound + 8)
-            var row = rows.firstIndex { taken in !taken.contains { $0.overlaps(padded) } } ?? rows.count
-            // Beyond 8 rows the labels would push the plot far down; the events table has them all.
-            row = min(row, 7)
-            if row == rows.count { rows.append([]) }
-            rows[row].append(extent)
-            placed.append(PlacedLabel(mark: mark, x: x, row: row, anchorEnd: anchorEnd, text: text))
+            var best: (cost: Int, row: Int, anchorEnd: Bool, extent: ClosedRange<Double>)?
+            for row in 0..<Self.maximumMarkRows {
+                for anchorEnd in [false, true] {
+                    let extent = anchorEnd ? (x - 4 - width)...(x - 4) : (x + 4)...(x + 4 + width)
+                    guard extent.lowerBound >= 2, extent.upperBound <= Self.width - 2 else { continue }
+                    let padded = (extent.lowerBound - 8)...(extent.upperBound + 8)
+                    guard !rows[row].contains(where: { $0.overlaps(padded) }) else { continue }
+                    let crossings = lineXs.filter { abs($0 - x) > 0.5 && extent.contains($0) }.count
+                    let cost = crossings * 100 + row * 2 + (anchorEnd ? 1 : 0)
+                    if best == nil || cost < best!.cost { best = (cost, row, anchorEnd, extent) }
+                }
+            }
+            // No room in any row (very many events): the last row, over the others; the events table has them all.
+            let choice = best ?? (0, Self.maximumMarkRows - 1, false, (x + 4)...(x + 4 + width))
+            rows[choice.row].append(choice.extent)
+            placed.append(PlacedLabel(mark: mark, x: x, row: choice.row, anchorEnd: choice.anchorEnd, text: text))
         }
         return placed
     }
@@ -100,7 +113,7 @@ struct TrafficChart {
         let plotTop = 16 + Double(markRows) * Self.markRowHeight + (markRows > 0 ? 6 : 0)
         let plotBottom = plotTop + Self.plotHeight
         let legend = legendLayout()
-        let legendTop = plotBottom + 52
+        let legendTop = plotBottom + 64
         let height = legendTop + Double((legend.map(\.row).max() ?? 0) + 1) * Self.legendRowHeight + 8
         let lines = series
         let yTicks = NiceTicks(maximum: Double(lines.flatMap(\.counts).max() ?? 0))
