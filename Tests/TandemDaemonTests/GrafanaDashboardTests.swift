@@ -67,7 +67,13 @@ struct GrafanaDashboardTests {
         var depth = 0
         for character in text {
             if let open = quote {
-                if escaped { escaped = false } else if character == "\\" { escaped = true } else if character == open { quote = nil }
+                if escaped {
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == open {
+                    quote = nil
+                }
                 continue
             }
             switch character {
@@ -134,7 +140,9 @@ struct GrafanaDashboardTests {
     @Test func theExtractorFindsMetricNamesAndNothingElse() {
         #expect(
             Self.metricNames(
-                in: #"histogram_quantile(0.99, sum by (le, tunnel) (rate(tandem_probe_rtt_seconds_bucket{instance=~"$instance", tunnel!="a}b"}[$__rate_interval])))"#)
+                in:
+                    #"histogram_quantile(0.99, sum by (le, tunnel) (rate(tandem_probe_rtt_seconds_bucket{instance=~"$instance", tunnel!="a}b"}[$__rate_interval])))"#
+            )
                 == ["tandem_probe_rtt_seconds_bucket"])
         #expect(
             Self.metricNames(in: "8 * sum(rate(a_total[5m])) by (tunnel) / on (tunnel) group_left b > 0 and bool c")
@@ -143,7 +151,10 @@ struct GrafanaDashboardTests {
         let exported = Self.exportedSeries()
         #expect(!exported.contains("tandem_tunel_packets_total"), "a misspelled name is not exported")
         #expect(!exported.contains("tandem_probe_rtt_seconds"), "a histogram is read through its series")
-        #expect(exported.isSuperset(of: ["tandem_probe_rtt_seconds_bucket", "tandem_probe_rtt_seconds_count", "tandem_tunnel_up"]))
+        #expect(
+            exported.isSuperset(of: [
+                "tandem_probe_rtt_seconds_bucket", "tandem_probe_rtt_seconds_count", "tandem_tunnel_up",
+            ]))
     }
 
     @Test func everyMetricTheDashboardQueriesIsOneTandemExports() throws {
@@ -155,7 +166,9 @@ struct GrafanaDashboardTests {
         for query in queries {
             let names = Self.metricNames(in: query)
             #expect(!names.isEmpty, "no metric in \(query)")
-            for name in names { #expect(exported.contains(name), "\(name) (in \(query)) is not a metric Tandem exports") }
+            for name in names {
+                #expect(exported.contains(name), "\(name) (in \(query)) is not a metric Tandem exports")
+            }
             used.formUnion(names)
         }
         // What the dashboard is for: tunnel state and selection, failovers, probe RTT, packets and drops.

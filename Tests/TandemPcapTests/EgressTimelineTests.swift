@@ -49,7 +49,9 @@ import Testing
     @Test func aLongCaptureDoublesTheBinWidthInsteadOfGrowingPastTheLimit() {
         var timeline = EgressTimeline(egressNames: ["a1"], binNanoseconds: 10 * Self.ms, maximumBins: 4)
         timeline.begin(at: 0)
-        for time in stride(from: UInt64(0), to: 40 * Self.ms, by: 1_000_000) { timeline.countForwarded(egress: 0, at: time) }
+        for time in stride(from: UInt64(0), to: 40 * Self.ms, by: 1_000_000) {
+            timeline.countForwarded(egress: 0, at: time)
+        }
         #expect(timeline.packets[0] == [10, 10, 10, 10])
         timeline.countForwarded(egress: 0, at: 45 * Self.ms)  // bin 4 of 10 ms: past the limit
         #expect(timeline.binNanoseconds == 20 * Self.ms)

@@ -57,7 +57,9 @@ import Testing
         let html = ReplayPage(report: Self.report(), inputs: Self.inputs).html
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(Self.count("<svg ", in: html) == 3)
-        for chart in ["traffic-chart", "drops-chart", "latency-chart"] { #expect(html.contains("<svg id=\"\(chart)\"")) }
+        for chart in ["traffic-chart", "drops-chart", "latency-chart"] {
+            #expect(html.contains("<svg id=\"\(chart)\""))
+        }
         #expect(Self.count("<polyline class=\"series egress\"", in: html) == 2)
         #expect(Self.count("<polyline class=\"series drops\"", in: html) == 1)
         // The what-if event and the selection change are drawn; the health change is only listed.
@@ -98,10 +100,14 @@ import Testing
                 #expect(timeline.packets[0][2] == 0 && timeline.packets[1][2] > 0, "a2 after")
                 #expect(timeline.packets.map { $0.reduce(0, +) } == report.counters.perTunnel.map(\.packets))
                 #expect(timeline.drops.reduce(0, +) == report.counters.totalDrops)
-                #expect(timeline.marks.contains { $0 == .init(offset: 12 * Self.ms, kind: .whatIf, text: "tunnel a1 down") })
-                #expect(timeline.marks.contains {
-                    $0.kind == .selection && $0.text == "to-cloud: a1 -> a2 (active tunnel down)" && $0.offset == 12 * Self.ms
-                })
+                #expect(
+                    timeline.marks.contains { $0 == .init(offset: 12 * Self.ms, kind: .whatIf, text: "tunnel a1 down") }
+                )
+                #expect(
+                    timeline.marks.contains {
+                        $0.kind == .selection && $0.text == "to-cloud: a1 -> a2 (active tunnel down)"
+                            && $0.offset == 12 * Self.ms
+                    })
                 // Only the wall-clock figures differ from run to run.
                 report.wallSeconds = 0
                 report.latency = (0, 0, 0, 0)

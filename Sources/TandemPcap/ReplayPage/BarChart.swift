@@ -25,14 +25,16 @@ struct BarChart {
 
             """
         guard let largest = rows.map(\.value).max(), largest > 0 else {
-            out += "<text class=\"empty\" x=\"\(coordinate(Self.labelWidth))\" y=\"28\">\(escapeHTML(emptyText))</text>\n</svg>\n"
+            out +=
+                "<text class=\"empty\" x=\"\(coordinate(Self.labelWidth))\" y=\"28\">\(escapeHTML(emptyText))</text>\n</svg>\n"
             return out
         }
         let barSpace = Self.width - Self.labelWidth - Self.valueWidth
         for (index, row) in rows.enumerated() {
             let top = 12 + Double(index) * Self.rowHeight
             let length = max(1, row.value / largest * barSpace)
-            out += "<g class=\"bar-row\"><text x=\"\(coordinate(Self.labelWidth - 10))\" y=\"\(coordinate(top + 15))\" "
+            out +=
+                "<g class=\"bar-row\"><text x=\"\(coordinate(Self.labelWidth - 10))\" y=\"\(coordinate(top + 15))\" "
                 + "text-anchor=\"end\">\(escapeHTML(row.label))</text>"
                 + "<rect class=\"\(barClass)\" x=\"\(coordinate(Self.labelWidth))\" y=\"\(coordinate(top + 3))\" "
                 + "width=\"\(coordinate(length))\" height=\"\(coordinate(Self.rowHeight - 6))\"/>"

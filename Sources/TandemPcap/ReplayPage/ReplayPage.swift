@@ -79,7 +79,11 @@ public struct ReplayPage {
             ["capture duration", format(report.captureSeconds, 3) + " s"],
             ["flows", "about " + grouped(report.flows)],
             ["forwarded", grouped(forwarded) + " (" + percentText(forwarded, of: counters.received.packets) + ")"],
-            ["dropped", grouped(counters.totalDrops) + " (" + percentText(counters.totalDrops, of: counters.received.packets) + ")"],
+            [
+                "dropped",
+                grouped(counters.totalDrops) + " (" + percentText(counters.totalDrops, of: counters.received.packets)
+                    + ")",
+            ],
             ["ICMP errors sent", grouped(counters.icmpSent) + " (rate limited: \(grouped(counters.icmpRateLimited)))"],
         ]
         if report.notIP > 0 || report.tooLong > 0 {
@@ -137,18 +141,28 @@ public struct ReplayPage {
         return PageTable(
             id: "drops-table", headers: ["reason", "packets", "share of received"],
             rows: drops.map { [$0.reason, grouped($0.count), percentText($0.count, of: received)] }
-                + [["total", grouped(report.counters.totalDrops), percentText(report.counters.totalDrops, of: received)]],
+                + [
+                    [
+                        "total", grouped(report.counters.totalDrops),
+                        percentText(report.counters.totalDrops, of: received),
+                    ]
+                ],
             numeric: [1, 2])
     }
 
     var percentiles: [(name: String, nanoseconds: UInt64)] {
-        [("p50", report.latency.p50), ("p99", report.latency.p99), ("p99.9", report.latency.p999), ("max", report.latency.max)]
+        [
+            ("p50", report.latency.p50), ("p99", report.latency.p99), ("p99.9", report.latency.p999),
+            ("max", report.latency.max),
+        ]
     }
 
     var latencyChart: BarChart {
         BarChart(
             id: "latency-chart", title: "Pipeline latency percentiles (microseconds)",
-            rows: percentiles.map { ($0.name, Double($0.nanoseconds), format(Double($0.nanoseconds) / 1000, 2) + " µs") },
+            rows: percentiles.map {
+                ($0.name, Double($0.nanoseconds), format(Double($0.nanoseconds) / 1000, 2) + " µs")
+            },
             emptyText: "no packets")
     }
 

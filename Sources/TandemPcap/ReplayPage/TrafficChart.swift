@@ -118,7 +118,8 @@ struct TrafficChart {
         let lines = series
         let yTicks = NiceTicks(maximum: Double(lines.flatMap(\.counts).max() ?? 0))
         func y(_ value: Double) -> Double { plotBottom - value / yTicks.top * Self.plotHeight }
-        let binMilliseconds = format(Double(timeline.binNanoseconds) / 1e6, timeline.binNanoseconds % 1_000_000 == 0 ? 0 : 3)
+        let binMilliseconds = format(
+            Double(timeline.binNanoseconds) / 1e6, timeline.binNanoseconds % 1_000_000 == 0 ? 0 : 3)
 
         var out = """
             <svg id="traffic-chart" class="chart line-chart" xmlns="http://www.w3.org/2000/svg" \
@@ -130,30 +131,37 @@ struct TrafficChart {
         // Horizontal grid and the value axis.
         out += "<g class=\"grid\">\n"
         for value in yTicks.values {
-            out += "<line x1=\"\(coordinate(Self.plotLeft))\" x2=\"\(coordinate(Self.plotRight))\" "
+            out +=
+                "<line x1=\"\(coordinate(Self.plotLeft))\" x2=\"\(coordinate(Self.plotRight))\" "
                 + "y1=\"\(coordinate(y(value)))\" y2=\"\(coordinate(y(value)))\"/>\n"
         }
         out += "</g>\n<g class=\"axis y-axis\">\n"
-        out += "<line x1=\"\(coordinate(Self.plotLeft))\" x2=\"\(coordinate(Self.plotLeft))\" y1=\"\(coordinate(plotTop))\" y2=\"\(coordinate(plotBottom))\"/>\n"
+        out +=
+            "<line x1=\"\(coordinate(Self.plotLeft))\" x2=\"\(coordinate(Self.plotLeft))\" y1=\"\(coordinate(plotTop))\" y2=\"\(coordinate(plotBottom))\"/>\n"
         for value in yTicks.values {
-            out += "<g class=\"tick\"><text x=\"\(coordinate(Self.plotLeft - 8))\" y=\"\(coordinate(y(value) + 4))\" "
+            out +=
+                "<g class=\"tick\"><text x=\"\(coordinate(Self.plotLeft - 8))\" y=\"\(coordinate(y(value) + 4))\" "
                 + "text-anchor=\"end\">\(grouped(Int(value.rounded())))</text></g>\n"
         }
         let middle = (plotTop + plotBottom) / 2
-        out += "<text class=\"axis-title\" transform=\"translate(16 \(coordinate(middle))) rotate(-90)\" "
+        out +=
+            "<text class=\"axis-title\" transform=\"translate(16 \(coordinate(middle))) rotate(-90)\" "
             + "text-anchor=\"middle\">packets per \(binMilliseconds) ms</text>\n</g>\n"
 
         // The time axis, in seconds after the first packet.
         let xTicks = NiceTicks(maximum: span / 1e9, count: 10)
         out += "<g class=\"axis x-axis\">\n"
-        out += "<line x1=\"\(coordinate(Self.plotLeft))\" x2=\"\(coordinate(Self.plotRight))\" y1=\"\(coordinate(plotBottom))\" y2=\"\(coordinate(plotBottom))\"/>\n"
+        out +=
+            "<line x1=\"\(coordinate(Self.plotLeft))\" x2=\"\(coordinate(Self.plotRight))\" y1=\"\(coordinate(plotBottom))\" y2=\"\(coordinate(plotBottom))\"/>\n"
         for value in xTicks.values where value * 1e9 <= span * 1.0001 {
             let x = x(ofOffset: value * 1e9)
-            out += "<g class=\"tick\"><line x1=\"\(coordinate(x))\" x2=\"\(coordinate(x))\" y1=\"\(coordinate(plotBottom))\" "
+            out +=
+                "<g class=\"tick\"><line x1=\"\(coordinate(x))\" x2=\"\(coordinate(x))\" y1=\"\(coordinate(plotBottom))\" "
                 + "y2=\"\(coordinate(plotBottom + 5))\"/><text x=\"\(coordinate(x))\" y=\"\(coordinate(plotBottom + 19))\" "
                 + "text-anchor=\"middle\">\(format(value, xTicks.decimals))</text></g>\n"
         }
-        out += "<text class=\"axis-title\" x=\"\(coordinate((Self.plotLeft + Self.plotRight) / 2))\" "
+        out +=
+            "<text class=\"axis-title\" x=\"\(coordinate((Self.plotLeft + Self.plotRight) / 2))\" "
             + "y=\"\(coordinate(plotBottom + 38))\" text-anchor=\"middle\">capture time after the first packet (s)</text>\n"
         out += "</g>\n"
 
@@ -166,7 +174,8 @@ struct TrafficChart {
                 if bin > 0 { points += " " }
                 points += coordinate(x(ofOffset: (Double(bin) + 0.5) * binWidth)) + "," + coordinate(y(Double(count)))
             }
-            out += "<polyline class=\"\(line.cssClass)\" data-series=\"\(escapeHTML(line.name))\" "
+            out +=
+                "<polyline class=\"\(line.cssClass)\" data-series=\"\(escapeHTML(line.name))\" "
                 + "stroke=\"\(line.colour)\" points=\"\(points)\"><title>\(escapeHTML(line.name))</title></polyline>\n"
         }
 
@@ -174,7 +183,8 @@ struct TrafficChart {
         for label in labels {
             let labelY = 16 + Double(label.row) * Self.markRowHeight + 8
             let textX = label.anchorEnd ? label.x - 4 : label.x + 4
-            out += "<g class=\"marker \(label.mark.kind.rawValue)\">"
+            out +=
+                "<g class=\"marker \(label.mark.kind.rawValue)\">"
                 + "<line x1=\"\(coordinate(label.x))\" x2=\"\(coordinate(label.x))\" y1=\"\(coordinate(labelY - 10))\" "
                 + "y2=\"\(coordinate(plotBottom))\"/>"
                 + "<text x=\"\(coordinate(textX))\" y=\"\(coordinate(labelY))\""
@@ -186,7 +196,8 @@ struct TrafficChart {
         for item in legend {
             let rowY = legendTop + Double(item.row) * Self.legendRowHeight
             let dash = item.series.cssClass.contains("drops") ? " stroke-dasharray=\"4 3\"" : ""
-            out += "<g class=\"legend-item\"><line x1=\"\(coordinate(item.x))\" x2=\"\(coordinate(item.x + 22))\" "
+            out +=
+                "<g class=\"legend-item\"><line x1=\"\(coordinate(item.x))\" x2=\"\(coordinate(item.x + 22))\" "
                 + "y1=\"\(coordinate(rowY - 4))\" y2=\"\(coordinate(rowY - 4))\" stroke=\"\(item.series.colour)\" "
                 + "stroke-width=\"3\"\(dash)/><text x=\"\(coordinate(item.x + 28))\" y=\"\(coordinate(rowY))\">"
                 + "\(escapeHTML(item.text))</text></g>\n"
