@@ -56,9 +56,13 @@ import Testing
         timeline.countForwarded(egress: 0, at: 45 * Self.ms)  // bin 4 of 10 ms: past the limit
         #expect(timeline.binNanoseconds == 20 * Self.ms)
         #expect(timeline.packets[0] == [20, 20, 1])
+        timeline.countForwarded(egress: 0, at: 39 * Self.ms)  // back in time: bin 1 of 20 ms, not a stale bin
+        #expect(timeline.packets[0] == [20, 21, 1])
+        timeline.countForwarded(egress: 0, at: 40 * Self.ms)
+        #expect(timeline.packets[0] == [20, 21, 2])
         timeline.countDrop(at: 1_000 * Self.ms)  // bin 50 of 20 ms: doubled until it fits (bin 3 of 320 ms)
         #expect(timeline.binNanoseconds == 320 * Self.ms)
-        #expect(timeline.packets[0] == [41, 0, 0, 0])
+        #expect(timeline.packets[0] == [43, 0, 0, 0])
         #expect(timeline.drops == [0, 0, 0, 1])
     }
 }
