@@ -59,9 +59,19 @@ struct Run: ParsableCommand {
         LoggingSystem.bootstrap { label in TandemLogHandler(label: label, level: level.loggerLevel) }
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: DaemonMetrics.shared.registry))
         let log = EventLog(logger: Logger(label: "tandem"))
+        // systemd's variables, read once and removed so that nothing this process runs inherits them.
+        let watchdog = SystemdWatchdog.intervalFromEnvironment()
+        var serviceManager: SystemdNotifySocket?
+        do {
+            serviceManager = try SystemdNotifySocket.fromEnvironment()
+        } catch {
+            log.warning("systemd notifications off: \(error)")
+        }
         let daemon: Daemon
         do {
-            daemon = try Daemon(configPath: config, signals: signals, log: log)
+            daemon = try Daemon(
+                configPath: config, signals: signals, log: log, serviceManager: serviceManager,
+                watchdogMicroseconds: watchdog)
         } catch {
             log.error("\(error)")
             throw ExitCode(1)
