@@ -92,15 +92,18 @@ public final class SystemdNotifySocket: @unchecked Sendable {
         let length = socketAddressLength
         let raw = descriptor.rawValue
         let bytes = Array(message.utf8)
-        let sent = try bytes.withUnsafeBytes { buffer throws(SystemError) in
-            try valueOrErrno("notifying \(self.address)") {
-                withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(raw, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), $0, length)
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(SystemError) -> Int in
+                try valueOrErrno("notifying \(self.address)") {
+                    withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            sendto(raw, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), $0, length)
+                        }
                     }
                 }
             }
         }
+        let sent = try result.get()
         // A datagram goes whole or not at all; anything else is a kernel surprise worth naming.
         guard sent == bytes.count else {
             throw SystemError(code: EMSGSIZE, operation: "notifying \(self.address): sent \(sent) of \(bytes.count) bytes")

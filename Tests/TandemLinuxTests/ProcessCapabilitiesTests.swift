@@ -123,7 +123,7 @@ struct ProcessCapabilitiesTests {
         let chown: UInt64 = 1 << 0
         // What systemd would hand over: the bounding set and the thread's sets are CAP_NET_ADMIN and CAP_NET_RAW.
         Self.onNewThread {
-            do {
+            do throws(SystemError) {
                 try ProcessCapabilities.restrictCallingThread(to: [.netAdmin, .netRaw])
                 outcome.systemdLike = Result { () throws(SystemError) in
                     try ProcessCapabilities.restrictCallingThread(to: [.netAdmin, .netRaw])
@@ -135,7 +135,7 @@ struct ProcessCapabilitiesTests {
         }
         // A bounding set wider than asked, and no CAP_SETPCAP to narrow it.
         Self.onNewThread {
-            do {
+            do throws(SystemError) {
                 try ProcessCapabilities.restrictCallingThread(to: [.netAdmin, .netRaw, .chown])
                 outcome.extra = Result { () throws(SystemError) in
                     try ProcessCapabilities.restrictCallingThread(to: [.netAdmin])
