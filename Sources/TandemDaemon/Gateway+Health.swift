@@ -119,7 +119,9 @@ extension Duration {
         let (seconds, attoseconds) = components
         return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }
+}
 
+extension Gateway {
     /// The tunnel a selection names in `connection`, or "none".
     static func tunnelName(_ selection: TunnelSelection, of connection: GatewayConfig.Connection) -> String {
         switch selection {

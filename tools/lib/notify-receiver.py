@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """notify-receiver.py: stands in for systemd's side of sd_notify(3) for tools/lib/check-systemd.
 
-    notify-receiver.py --socket PATH --log FILE [--watchdog-usec N] [--watchdog-pid other]
+    notify-receiver.py --socket PATH --log FILE [--watchdog-usec N] [--watchdog-pid self|other|none]
                        [--on-ready COMMAND] [--pid-file FILE] -- PROGRAM ARG...
 
 Binds an AF_UNIX datagram socket at PATH (or "@name": the abstract namespace), starts PROGRAM with
-NOTIFY_SOCKET set to it (and WATCHDOG_USEC, with WATCHDOG_PID = PROGRAM's pid, or another pid with
---watchdog-pid other), and writes each datagram it receives to FILE as one line:
+NOTIFY_SOCKET set to it (and WATCHDOG_USEC, with WATCHDOG_PID = PROGRAM's pid, or pid 1 with
+--watchdog-pid other, or none: when PROGRAM is a wrapper such as strace that runs the real one as its child), and writes each datagram it receives to FILE as one line:
 "<CLOCK_MONOTONIC microseconds> <message, newlines as \\n>". With --on-ready, COMMAND (a shell command) runs
 when the first READY=1 arrives, before anything else is read, and its output goes to FILE as "ON-READY <line>"
 lines: what the system looked like at the moment the program said it was ready. Ends when PROGRAM ends, with
@@ -26,7 +26,7 @@ def main():
     parser.add_argument("--socket", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--watchdog-usec", type=int)
-    parser.add_argument("--watchdog-pid", choices=["self", "other"], default="self")
+    parser.add_argument("--watchdog-pid", choices=["self", "other", "none"], default="self")
     parser.add_argument("--on-ready")
     parser.add_argument("--pid-file")
     parser.add_argument("command", nargs=argparse.REMAINDER)
@@ -49,7 +49,8 @@ def main():
         environment["NOTIFY_SOCKET"] = args.socket
         if args.watchdog_usec:
             environment["WATCHDOG_USEC"] = str(args.watchdog_usec)
-            environment["WATCHDOG_PID"] = str(os.getpid() if args.watchdog_pid == "self" else 1)
+            if args.watchdog_pid != "none":
+                environment["WATCHDOG_PID"] = str(os.getpid() if args.watchdog_pid == "self" else 1)
         receiver.close()
         try:
             os.execvpe(command[0], command, environment)
