@@ -8,7 +8,7 @@ Binds an AF_UNIX datagram socket at PATH (or "@name": the abstract namespace), s
 NOTIFY_SOCKET set to it (and WATCHDOG_USEC, with WATCHDOG_PID = PROGRAM's pid, or pid 1 with
 --watchdog-pid other, or none: when PROGRAM is a wrapper such as strace that runs the real one as its child), and writes each datagram it receives to FILE as one line:
 "<CLOCK_MONOTONIC microseconds> <message, newlines as \\n>". With --on-ready, COMMAND (a shell command) runs
-when the first READY=1 arrives, before anything else is read, and its output goes to FILE as "ON-READY <line>"
+when the first READY=1 arrives, before anything else is read (with PROGRAM_PID set to PROGRAM's pid), and its output goes to FILE as "ON-READY <line>"
 lines: what the system looked like at the moment the program said it was ready. Ends when PROGRAM ends, with
 its exit status (128+N for a signal), after a last "EXIT <status>" line.
 """
@@ -72,7 +72,9 @@ def main():
             log.write(f"{stamp} {text.replace(chr(10), chr(92) + 'n')}\n")
             if args.on_ready and not ready_seen and "READY=1" in text.split("\n"):
                 ready_seen = True
-                result = subprocess.run(args.on_ready, shell=True, capture_output=True, text=True)
+                result = subprocess.run(
+                    args.on_ready, shell=True, capture_output=True, text=True,
+                    env=dict(os.environ, PROGRAM_PID=str(pid)))
                 for line in (result.stdout + result.stderr).splitlines():
                     log.write(f"ON-READY {line}\n")
             readable, _, _ = select.select([receiver], [], [], 0)
