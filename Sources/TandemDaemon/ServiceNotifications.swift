@@ -41,7 +41,10 @@ final class ServiceNotifications {
     /// - Parameters:
     ///   - channel: nil when no service manager listens ($NOTIFY_SOCKET unset): every call does nothing.
     ///   - watchdogMicroseconds: $WATCHDOG_USEC for this process, or nil.
-    init(channel: (any ServiceManagerChannel)?, watchdogMicroseconds: UInt64?, clock: any MonotonicClock, log: EventLog) {
+    init(
+        channel: (any ServiceManagerChannel)?, watchdogMicroseconds: UInt64?, clock: any MonotonicClock,
+        log: EventLog
+    ) {
         self.channel = channel
         pingInterval = channel == nil ? nil : watchdogMicroseconds.map { max($0 * 1000 / 2, 1) }
         self.clock = clock

@@ -106,7 +106,8 @@ public final class SystemdNotifySocket: @unchecked Sendable {
         let sent = try result.get()
         // A datagram goes whole or not at all; anything else is a kernel surprise worth naming.
         guard sent == bytes.count else {
-            throw SystemError(code: EMSGSIZE, operation: "notifying \(self.address): sent \(sent) of \(bytes.count) bytes")
+            throw SystemError(
+                code: EMSGSIZE, operation: "notifying \(self.address): sent \(sent) of \(bytes.count) bytes")
         }
     }
 }
