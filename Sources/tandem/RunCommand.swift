@@ -20,7 +20,9 @@ struct Run: ParsableCommand {
             of the 'learning' section, keeps only CAP_NET_ADMIN and CAP_NET_RAW, and forwards. Logs one line per \
             event on standard error; "tandem: ready" says it forwards. SIGHUP reloads the file (all or nothing: a \
             file with errors changes nothing). SIGTERM or SIGINT stops it and removes what it installed, unless \
-            linux.keep-routes-on-exit is true. See docs/run.md.
+            linux.keep-routes-on-exit is true. Under systemd ($NOTIFY_SOCKET set) it also sends READY=1, \
+            RELOADING=1, STOPPING=1, STATUS= and watchdog pings: see docs/systemd.md and contrib/systemd. \
+            See docs/run.md.
             """)
 
     @Option(name: .long, help: "The configuration file (YAML).")
