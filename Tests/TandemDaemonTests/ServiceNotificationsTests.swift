@@ -149,3 +149,33 @@ struct ServiceStatusFailoverTests {
         #expect(seen == ["c1 a1 -> a2"])
     }
 }
+
+/// A long start pings: learning 10 000 routes at start calls the keep-alive hook (every 4096 routes, and between the
+/// start's steps), and with a 2 ms watchdog (a ping due each 1 ms) on a clock that moves 1 ms per call, each call
+/// is a WATCHDOG=1.
+struct ServiceKeepAliveDuringStartTests {
+    @Test func learningAFullTableAtStartKeepsThePingsGoing() throws {
+        let fixture = GatewayFixture()
+        for index in 0..<10_000 { fixture.kernel.install(fixture.birdRoute(index)) }
+        let gateway = try fixture.gateway(GatewayFixture.fullTableYAML)
+        let channel = ServiceNotificationsTests.RecordingChannel()
+        let service = ServiceNotifications(
+            channel: channel, watchdogMicroseconds: 2_000, clock: fixture.clock,
+            log: EventLog(output: fixture.logBuffer.output))
+        var calls = 0
+        gateway.keepAlive = {
+            calls += 1
+            fixture.clock.advance(by: .milliseconds(1))
+            service.keepAlive()
+        }
+        try gateway.checkHost()
+        try gateway.learnInitialRoutes()
+        let whileLearning = calls
+        try gateway.start(ingressIndex: fixture.ingressIndex)
+        // After the dump, at 4096 and 8192 routes; then between the start's steps.
+        #expect(whileLearning == 3)
+        #expect(calls > whileLearning)
+        #expect(channel.messages.count == calls)
+        #expect(Set(channel.messages) == ["WATCHDOG=1"])
+    }
+}
