@@ -69,6 +69,10 @@ int CTandemLinux_dropBoundingCapability(unsigned int capability) {
     return prctl(PR_CAPBSET_DROP, (unsigned long)capability, 0UL, 0UL, 0UL);
 }
 
+int CTandemLinux_boundingCapabilityIsSet(unsigned int capability) {
+    return prctl(PR_CAPBSET_READ, (unsigned long)capability, 0UL, 0UL, 0UL);
+}
+
 int CTandemLinux_forbidNewPrivileges(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL); }
 
 int CTandemLinux_newPrivilegesForbidden(void) { return prctl(PR_GET_NO_NEW_PRIVS, 0UL, 0UL, 0UL, 0UL); }

@@ -21,6 +21,7 @@ extension Daemon {
         if let next = gateway.nextDeadline { deadline = min(deadline, next) }
         deadline = min(deadline, nextDeviceCheck)
         if let next = loop?.nextDeadline { deadline = min(deadline, next) }
+        if let next = service.nextPing { deadline = min(deadline, next) }
         guard deadline > now else { return 0 }
         // Round up: waking a little late is fine, waking early spins.
         return Int32((deadline - now + 999_999) / 1_000_000)

@@ -9,8 +9,15 @@ import TandemLinux
 import TandemRouting
 
 extension Daemon {
+    /// systemd hears RELOADING=1 first and READY=1 after, also when the file is refused: the old configuration is in
+    /// force and the service is ready again.
     func reload() {
         log.info("SIGHUP: reloading \(configPath)")
+        service.reloadStarted()
+        defer {
+            service.reloadEnded()
+            updateServiceStatus()
+        }
         let new: GatewayConfig
         do {
             new = try GatewayConfig.load(path: configPath)
@@ -45,6 +52,7 @@ extension Daemon {
                     made.append(tunnel.device)
                 }
             }
+            service.keepAlive()
             try gateway.reload(to: new) { (state: GatewayState) throws(DaemonError) in
                 try forwarder?.replace(with: forwardingSetup(router: state.router, config: state.config))
             }

@@ -67,13 +67,28 @@ public final class Daemon {
     /// The control thread's processor time when its last turn ended.
     var turnCPUStart: UInt64 = 0
 
+    /// systemd's notifications (READY=1, RELOADING=1, STOPPING=1, STATUS=, WATCHDOG=1; see Daemon+Service).
+    let service: ServiceNotifications
+    /// The start is over (READY=1 waits for it); the last STATUS= and failover it names.
+    var startFinished = false
+    var lastServiceStatus: ServiceStatus?
+    var lastFailover: ServiceStatus.Failover?
+
     /// Makes the daemon: reads and checks the configuration; nothing is changed yet.
     ///
-    /// - Parameter signals: Made by the caller before any other thread started (see ``SignalSource``).
-    public init(configPath: String, signals: SignalSource, log: EventLog) throws(DaemonError) {
+    /// - Parameters:
+    ///   - signals: Made by the caller before any other thread started (see ``SignalSource``).
+    ///   - serviceManager: systemd's notification socket ($NOTIFY_SOCKET), or nil when not run by systemd.
+    ///   - watchdogMicroseconds: systemd's watchdog interval for this process ($WATCHDOG_USEC), or nil.
+    public init(
+        configPath: String, signals: SignalSource, log: EventLog,
+        serviceManager: (any ServiceManagerChannel)? = nil, watchdogMicroseconds: UInt64? = nil
+    ) throws(DaemonError) {
         self.configPath = configPath
         self.signals = signals
         self.log = log
+        service = ServiceNotifications(
+            channel: serviceManager, watchdogMicroseconds: watchdogMicroseconds, clock: clock, log: log)
         let config: GatewayConfig
         do {
             config = try GatewayConfig.load(path: configPath)
@@ -89,6 +104,8 @@ public final class Daemon {
         }
         gateway = try Gateway(
             config: config, kernel: LinuxKernel(netlink: netlink), clock: clock, log: log, metrics: metrics)
+        gateway.keepAlive = { [service] in service.keepAlive() }
+        gateway.onFailover = { [unowned self] in recordFailover(connection: $0, from: $1, to: $2) }
     }
 
     /// Starts, serves until SIGTERM or SIGINT, and stops. Returns the process's exit status.
@@ -108,20 +125,30 @@ public final class Daemon {
 
     // MARK: Start
 
+    /// Each step pings systemd's watchdog if a ping is due (learning a full table takes seconds; Gateway pings
+    /// within it too), so a start that moves on is not taken for a hung one, and one that hangs is.
     func start() throws(DaemonError) {
+        service.keepAlive()
         try takeLocks()
         try startControl()
         try startMetrics()
         try gateway.checkHost()
         if config.gateway.mode == .userspace { try makeDevices() }
+        service.keepAlive()
         tunnelInterfaceIndices = gateway.tunnelInterfaces(of: config)
         try startLearning()
+        service.keepAlive()
         gateway.probeFigures = { [unowned self] in probes?.statistics(of: $0) ?? ProbeStatistics() }
-        gateway.onReady = { [unowned self] in log.info("ready: \(config.gateway.mode) mode, " + devicesSummary + $0) }
+        gateway.onReady = { [unowned self] in
+            log.info("ready: \(config.gateway.mode) mode, " + devicesSummary + $0)
+            gatewayReady()
+        }
         try gateway.start(ingressIndex: deviceIndices[config.gateway.ingress] ?? 0)
+        service.keepAlive()
         try startProbes()
         try dropPrivileges()
         try forwarder?.start()
+        startEnded()
     }
 
     /// What the ready line says of the devices.
@@ -136,7 +163,15 @@ public final class Daemon {
     func dropPrivileges() throws(DaemonError) {
         do {
             try ProcessCapabilities.forbidNewPrivileges()
-            try ProcessCapabilities.restrictCallingThread(to: [.netAdmin, .netRaw])
+            let left = try ProcessCapabilities.restrictCallingThread(to: [.netAdmin, .netRaw])
+            if !left.isEmpty {
+                // No CAP_SETPCAP (a supervisor's bounding set without it): the thread's own sets are narrowed all
+                // the same, and with no_new_privs nothing can gain what is left in the bounding set.
+                let names = left.map { number in Capability(rawValue: number).map { "\($0)" } ?? "\(number)" }
+                log.warning(
+                    "capabilities: without CAP_SETPCAP the bounding set keeps " + names.joined(separator: ", ")
+                        + " (not held by any thread); set CapabilityBoundingSet= to narrow it")
+            }
             log.info("capabilities: kept only CAP_NET_ADMIN and CAP_NET_RAW (control thread); no new privileges")
         } catch {
             throw DaemonError("dropping capabilities: \(error)")
@@ -182,6 +217,7 @@ public final class Daemon {
             }
             if loop.isStopped { return }
             runTimers()
+            serviceTurn()
             measureTurn(since: loop.wokeAt, cpuSince: turnCPUStart)
             turnCPUStart = SystemThread.callingThreadCPUTime
         }
@@ -224,6 +260,7 @@ public final class Daemon {
     // MARK: Stop
 
     func stop() {
+        service.stopping()
         // Without the locks another instance runs: what is in the kernel is its own, not to be touched.
         guard !locks.isEmpty else { return }
         control = nil
@@ -233,7 +270,9 @@ public final class Daemon {
         if keep {
             log.info("keep-routes-on-exit: routes, rules and devices stay in the kernel for the next run")
         } else {
+            service.keepAlive()
             gateway.removeEverything()
+            service.keepAlive()
         }
         if let forwarder { logSummary(forwarder.summary) }
         forwarder = nil

@@ -70,9 +70,11 @@ extension Gateway {
         guard !events.isEmpty else { return }
         var selectionChanged = false
         for event in events {
-            if case .selectionChanged = event.event.kind {
+            if case .selectionChanged(let from, let to) = event.event.kind {
                 selectionChanged = true
-                metrics.recordFailover(connection: config.connections[event.connection.index].name)
+                let connection = config.connections[event.connection.index]
+                metrics.recordFailover(connection: connection.name)
+                onFailover(connection.name, Self.tunnelName(from, of: connection), Self.tunnelName(to, of: connection))
             }
             log.event(event.event.kind.name, eventFields(event))
         }
@@ -92,15 +94,8 @@ extension Gateway {
             ("reason", .string(event.event.reason.description)),
         ]
         if case .selectionChanged(let from, let to) = event.event.kind {
-            func name(_ selection: TunnelSelection) -> String {
-                switch selection {
-                case .active: connection.active
-                case .standby: connection.standby ?? "none"
-                case .none: "none"
-                }
-            }
-            fields.append(("from", .string(name(from))))
-            fields.append(("to", .string(name(to))))
+            fields.append(("from", .string(Self.tunnelName(from, of: connection))))
+            fields.append(("to", .string(Self.tunnelName(to, of: connection))))
         }
         if case .heldDown(let until) = event.event.kind {
             fields.append(("held_for_ms", .number((until - event.event.time).milliseconds)))
@@ -123,5 +118,16 @@ extension Duration {
     var milliseconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}
+
+extension Gateway {
+    /// The tunnel a selection names in `connection`, or "none".
+    static func tunnelName(_ selection: TunnelSelection, of connection: GatewayConfig.Connection) -> String {
+        switch selection {
+        case .active: connection.active
+        case .standby: connection.standby ?? "none"
+        case .none: "none"
+        }
     }
 }

@@ -30,9 +30,14 @@ extension Gateway {
         guard let learning = config.learning else { return }
         do {
             let routes = try watchedRoutes()
+            keepAlive()
             learningFlood = routes.count > Self.learningLinesPerRead
             defer { learningFlood = false }
-            for route in routes { learn(route) }
+            for (index, route) in routes.enumerated() {
+                learn(route)
+                // A full table is a million routes: a clock read every few thousand is nothing beside them.
+                if index % 4096 == 4095 { keepAlive() }
+            }
             log.info(
                 "learning: table \(learning.table), protocols "
                     + learning.protocols.map(GatewayConfig.Learning.protocolName).joined(separator: ", ")

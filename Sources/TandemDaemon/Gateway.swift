@@ -26,6 +26,12 @@ final class Gateway {
     var probeFigures: (TunnelID) -> ProbeStatistics = { _ in ProbeStatistics() }
     /// Said once the configured state is in the kernel (the daemon adds its devices; systemd's READY=1 goes here).
     var onReady: (String) -> Void = { _ in }
+    /// A connection's traffic moved: its name, and the tunnels it left and took ("none" for no tunnel). The daemon's
+    /// STATUS= line names the last one.
+    var onFailover: (_ connection: String, _ from: String, _ to: String) -> Void = { _, _, _ in }
+    /// Called between the steps of long work on the control thread (learning a full table at start), so the daemon
+    /// can ping systemd's watchdog while the work goes on; a step that hangs stops the pings.
+    var keepAlive: () -> Void = {}
 
     /// Whether everything configured has been in the kernel since start (false again never: a later refusal is
     /// logged and retried, and `tandem show kernel` says what is missing).
@@ -99,13 +105,16 @@ final class Gateway {
         do {
             let interfaces = tunnelInterfaces(of: config)
             let rules = try sync.reconcileRules(desired: state.plan.rules)
+            keepAlive()
             // The tunnel tables before the nexthops: the kernel checks a nexthop's gateway through them.
             let tunnelTables = state.plan.tables.filter { $0 != config.linux.table }
             let tunnelRoutes = try sync.reconcileRoutes(
                 tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: interfaces))
             record(rules + tunnelRoutes)
             log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
+            keepAlive()
             if config.gateway.mode == .kernel { try installNexthops(interfaces: interfaces) }
+            keepAlive()
             try syncAllRemoteRoutes()
         } catch {
             throw DaemonError("\(error)")

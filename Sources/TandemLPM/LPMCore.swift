@@ -14,6 +14,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
     private let scratchRanges: UnsafeMutablePointer<Int>
 
     init(directBits: Int) {
+        populationCountIsAvailable
         self.directBits = directBits
         trie = Poptrie(directBits: directBits)
         store = PrefixStore(directBits: directBits)

@@ -8,3 +8,11 @@ extension UInt64 {
     @inline(__always)
     var populationCount: Int { Int(truncatingIfNeeded: CTandemBits_populationCount(self)) }
 }
+
+/// Stops with a message on an x86-64 CPU without POPCNT (older than Nehalem or K10, or an early Atom), where the
+/// first lookup would die of an illegal instruction. Checked once per process, when the first table is made.
+let populationCountIsAvailable: Void = {
+    if CTandemBits_cpuHasPopulationCount() == 0 {
+        fatalError("Tandem's lookup tables need the POPCNT instruction (x86-64-v2: Intel Nehalem, AMD K10 or later); this CPU has none")
+    }
+}()

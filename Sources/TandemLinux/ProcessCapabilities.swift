@@ -61,16 +61,39 @@ public enum ProcessCapabilities {
     /// starting other threads; threads made afterwards inherit the result.
     ///
     /// A capability of `kept` that the thread does not have is not gained: the sets become `kept` ∩ what they were.
-    /// Dropping from the bounding set needs CAP_SETPCAP, so it happens before the sets shrink. The corresponding
-    /// C calls are `prctl(PR_CAPBSET_DROP)` per capability, `capget` and `capset`.
-    public static func restrictCallingThread(to kept: Set<Capability>) throws(SystemError) {
+    /// Dropping from the bounding set needs CAP_SETPCAP, so it happens before the sets shrink, and only for what is
+    /// still there (PR_CAPBSET_READ first): under systemd's `CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW` the
+    /// process has no CAP_SETPCAP and nothing left to drop, and asking the kernel to drop an absent capability would
+    /// fail with EPERM all the same. What is still in the bounding set and cannot be dropped without CAP_SETPCAP
+    /// (EPERM) is returned, not thrown: the thread's own sets are what limit it; the bounding set only limits what an
+    /// `execve` could gain, which Tandem never makes and no_new_privs already forbids.
+    ///
+    /// The corresponding C calls are `prctl(PR_CAPBSET_READ)` and `prctl(PR_CAPBSET_DROP)` per capability, `capget`
+    /// and `capset`.
+    ///
+    /// - Returns: The capability numbers (also those newer than ``Capability``) left in the bounding set for want of
+    ///   CAP_SETPCAP; empty when the bounding set is `kept` ∩ what it was.
+    /// - Throws: ``SystemError`` for any other failure (reading the sets, capset).
+    @discardableResult
+    public static func restrictCallingThread(to kept: Set<Capability>) throws(SystemError) -> [UInt32] {
         let keptBits = bits(of: kept)
         let current = try sets()
+        var left: [UInt32] = []
         // Every capability the kernel knows, also those newer than ``Capability``; EINVAL marks the end.
         for number in UInt32(0)..<64 where keptBits & (1 << UInt64(number)) == 0 {
+            let present = CTandemLinux_boundingCapabilityIsSet(number)
+            if present == 0 { continue }
+            if present < 0 {
+                let code = errno
+                if code == EINVAL { break }
+                throw SystemError(code: code, operation: "reading capability \(number) of the bounding set")
+            }
             if CTandemLinux_dropBoundingCapability(number) == 0 { continue }
             let code = errno
-            if code == EINVAL { break }
+            if code == EPERM {
+                left.append(number)
+                continue
+            }
             let name = Capability(rawValue: number).map { " (\($0))" } ?? ""
             throw SystemError(code: code, operation: "dropping capability \(number)\(name) from the bounding set")
         }
@@ -81,6 +104,18 @@ public enum ProcessCapabilities {
         _ = try valueOrErrno("restricting the calling thread's capabilities to [\(names)]") {
             CTandemLinux_setCapabilities(&effective, &permitted, &inheritable)
         }
+        return left
+    }
+
+    /// The calling thread's bounding set, capability n as bit n (PR_CAPBSET_READ for each number the kernel knows).
+    public static func boundingSet() -> UInt64 {
+        var set: UInt64 = 0
+        for number in UInt32(0)..<64 {
+            let present = CTandemLinux_boundingCapabilityIsSet(number)
+            if present < 0 { break }
+            if present == 1 { set |= 1 << UInt64(number) }
+        }
+        return set
     }
 
     /// Empties the calling thread's effective, permitted and inheritable sets (capset only: the bounding set was

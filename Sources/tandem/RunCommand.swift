@@ -20,7 +20,9 @@ struct Run: ParsableCommand {
             of the 'learning' section, keeps only CAP_NET_ADMIN and CAP_NET_RAW, and forwards. Logs one line per \
             event on standard error; "tandem: ready" says it forwards. SIGHUP reloads the file (all or nothing: a \
             file with errors changes nothing). SIGTERM or SIGINT stops it and removes what it installed, unless \
-            linux.keep-routes-on-exit is true. See docs/run.md.
+            linux.keep-routes-on-exit is true. Under systemd ($NOTIFY_SOCKET set) it also sends READY=1, \
+            RELOADING=1, STOPPING=1, STATUS= and watchdog pings: see docs/systemd.md and contrib/systemd. \
+            See docs/run.md.
             """)
 
     @Option(name: .long, help: "The configuration file (YAML).")
@@ -59,9 +61,19 @@ struct Run: ParsableCommand {
         LoggingSystem.bootstrap { label in TandemLogHandler(label: label, level: level.loggerLevel) }
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: DaemonMetrics.shared.registry))
         let log = EventLog(logger: Logger(label: "tandem"))
+        // systemd's variables, read once and removed so that nothing this process runs inherits them.
+        let watchdog = SystemdWatchdog.intervalFromEnvironment()
+        var serviceManager: SystemdNotifySocket?
+        do {
+            serviceManager = try SystemdNotifySocket.fromEnvironment()
+        } catch {
+            log.warning("systemd notifications off: \(error)")
+        }
         let daemon: Daemon
         do {
-            daemon = try Daemon(configPath: config, signals: signals, log: log)
+            daemon = try Daemon(
+                configPath: config, signals: signals, log: log, serviceManager: serviceManager,
+                watchdogMicroseconds: watchdog)
         } catch {
             log.error("\(error)")
             throw ExitCode(1)

@@ -105,4 +105,51 @@ struct ProcessCapabilitiesTests {
                 prefix: try RoutePrefix("198.19.12.0/24"), table: 200, protocol: 201, target: .device(try lab.deviceIndex())))]).isEmpty)
         }
     }
+
+    /// Under systemd's `CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW` the process has no CAP_SETPCAP: restricting
+    /// to what the bounding set already is must work (it failed with EPERM when it asked to drop absent
+    /// capabilities), and what cannot be dropped without CAP_SETPCAP is reported, not thrown, with the thread's sets
+    /// narrowed all the same.
+    @Test func withoutSetpcapOnlyWhatIsLeftIsReported() {
+        final class Outcome: @unchecked Sendable {
+            var systemdLike: Result<[UInt32], SystemError>?
+            var systemdLikeStatus: [String: UInt64] = [:]
+            var extra: Result<[UInt32], SystemError>?
+            var extraStatus: [String: UInt64] = [:]
+        }
+        let outcome = Outcome()
+        let netAdmin: UInt64 = 1 << 12
+        let netRaw: UInt64 = 1 << 13
+        let chown: UInt64 = 1 << 0
+        // What systemd would hand over: the bounding set and the thread's sets are CAP_NET_ADMIN and CAP_NET_RAW.
+        Self.onNewThread {
+            do throws(SystemError) {
+                try ProcessCapabilities.restrictCallingThread(to: [.netAdmin, .netRaw])
+                outcome.systemdLike = Result { () throws(SystemError) in
+                    try ProcessCapabilities.restrictCallingThread(to: [.netAdmin, .netRaw])
+                }
+                outcome.systemdLikeStatus = Self.threadStatus()
+            } catch {
+                outcome.systemdLike = .failure(error)
+            }
+        }
+        // A bounding set wider than asked, and no CAP_SETPCAP to narrow it.
+        Self.onNewThread {
+            do throws(SystemError) {
+                try ProcessCapabilities.restrictCallingThread(to: [.netAdmin, .netRaw, .chown])
+                outcome.extra = Result { () throws(SystemError) in
+                    try ProcessCapabilities.restrictCallingThread(to: [.netAdmin])
+                }
+                outcome.extraStatus = Self.threadStatus()
+            } catch {
+                outcome.extra = .failure(error)
+            }
+        }
+        #expect((try? outcome.systemdLike?.get()) == [])
+        #expect(outcome.systemdLikeStatus["CapEff"] == netAdmin | netRaw)
+        #expect(outcome.systemdLikeStatus["CapBnd"] == netAdmin | netRaw)
+        #expect((try? outcome.extra?.get()) == [0, 13])
+        #expect(outcome.extraStatus["CapEff"] == netAdmin && outcome.extraStatus["CapPrm"] == netAdmin)
+        #expect(outcome.extraStatus["CapBnd"] == netAdmin | netRaw | chown)
+    }
 }

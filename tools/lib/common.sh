@@ -10,8 +10,10 @@ TANDEM_BUILD_PACKAGES=(pkg-config libpcap-dev libmnl-dev zlib1g-dev)
 # iproute2 makes the network namespaces of the Linux tests (they run as root; CI=true fails a skipped test);
 # the end-to-end check (tools/lib/check-e2e) drives traffic with ping and iperf3 and learns routes from BIRD 2;
 # the failover check (tools/lib/check-failover) makes silent blackholes with nftables (no sch_netem needed);
+# the systemd check (tools/lib/check-systemd) verifies the units with systemd-analyze (systemd), applies the unit's
+# capability bounding set with setpriv (util-linux) and lists Tandem's system calls with strace;
 # the report check (tools/lib/check-report) renders `tandem replay --report`'s page in headless Chromium.
-TANDEM_TEST_PACKAGES=(tshark python3 python3-pip iproute2 iputils-ping iperf3 bird2 nftables chromium)
+TANDEM_TEST_PACKAGES=(tshark python3 python3-pip iproute2 iputils-ping iperf3 bird2 nftables systemd strace util-linux chromium)
 
 # The Python packages the tests need, from PyPI: scapy builds the golden packets of the replay test.
 TANDEM_TEST_PYTHON_PACKAGES=(scapy)

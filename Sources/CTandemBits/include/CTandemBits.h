@@ -27,4 +27,8 @@ static inline __attribute__((always_inline)) uint64_t CTandemBits_populationCoun
 #endif
 }
 
+/// Whether this CPU executes POPCNT (always 1 off x86-64). Asked once, when a table is made: a CPU without the
+/// instruction gets an error that says so, not an illegal-instruction signal in the middle of a lookup.
+int CTandemBits_cpuHasPopulationCount(void);
+
 #endif

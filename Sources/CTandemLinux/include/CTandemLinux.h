@@ -50,6 +50,10 @@ int CTandemLinux_setCapabilities(const uint32_t effective[2], const uint32_t per
 /// Returns 0, or -1 with errno set (EINVAL for a capability this kernel does not know).
 int CTandemLinux_dropBoundingCapability(unsigned int capability);
 
+/// prctl(PR_CAPBSET_READ, capability): 1 if it is in the calling thread's bounding set, 0 if not, -1 with errno set
+/// (EINVAL for a capability this kernel does not know). Needs no privilege.
+int CTandemLinux_boundingCapabilityIsSet(unsigned int capability);
+
 /// pthread_setname_np(pthread_self(), name) (behind _GNU_SOURCE): 0 or an error number.
 int CTandemLinux_setThreadName(const char *name);
 
