@@ -54,7 +54,8 @@ public final class PcapWriter {
 
     /// Creates (or truncates) a pcap file and buffers its file header.
     ///
-    /// The corresponding C function is `open` with `O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC`, mode 0644.
+    /// The corresponding C function is `open` with `O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW`, mode
+    /// 0644: a symbolic link at `path` is refused, not followed.
     ///
     /// - Parameter path: The file.
     /// - Throws: ``PcapError`` ("creating") with the system's reason, e.g. for a directory or a missing parent.
@@ -72,7 +73,7 @@ public final class PcapWriter {
         let descriptor: CInt
         switch valueOrErrno({ systemCreate(path) }) {
         case .success(let value): descriptor = value
-        case .failure(let error): throw PcapError(operation: "creating", path: path, reason: error.reason(from: "open"))
+        case .failure(let error): throw PcapError(operation: "creating", path: path, reason: error.creationReason)
         }
         self.path = path
         self.descriptor = descriptor

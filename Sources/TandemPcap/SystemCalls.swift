@@ -63,13 +63,26 @@ func systemWrite(_ descriptor: CInt, _ bytes: UnsafeRawPointer, _ count: Int) ->
     write(descriptor, bytes, count)
 }
 
-/// Opens a file for writing, creating it (mode 0644 before the umask) or truncating it.
+/// Opens a file for writing, creating it (mode 0644 before the umask) or truncating it. A symbolic link in the
+/// last part of the path is refused (`ELOOP`), not followed: replays run as root on routers, and a link planted
+/// where an output goes (`--out /tmp/x`) would otherwise truncate whatever file it points at.
 ///
-/// The corresponding C function is `open` with `O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC`.
+/// The corresponding C function is `open` with `O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW`.
 ///
 /// - Returns: The descriptor, or -1 with `errno` set.
 func systemCreate(_ path: String) -> CInt {
-    open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
+    open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
+}
+
+extension Errno {
+    /// The reason a file could not be created: for `ELOOP` (the path names a symbolic link, which
+    /// ``systemCreate(_:)`` does not follow) what to do about it, otherwise ``reason(from:)``.
+    var creationReason: String {
+        code == ELOOP
+            ? "it is a symbolic link, which Tandem does not write through; remove it or give the file's real path"
+                + " (\(reason(from: "open")))"
+            : reason(from: "open")
+    }
 }
 
 /// Closes a file descriptor.

@@ -40,7 +40,7 @@ struct Replay: ParsableCommand {
     @Option(name: .long, help: "What-if events file.")
     var events: String?
 
-    @Option(name: .long, help: "top (as fast as possible), real (capture pace), or xN (N times the capture pace).")
+    @Option(name: .long, help: "top (as fast as possible), real (capture pace), or xN (N times the capture pace); paced, a silence over 10 s is shortened to 10 s.")
     var speed: String = "top"
 
     @Flag(name: .long, help: "Print the report as one JSON object.")

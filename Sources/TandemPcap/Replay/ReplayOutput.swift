@@ -83,7 +83,7 @@ final class BufferedTextFile {
         self.path = path
         switch valueOrErrno({ systemCreate(path) }) {
         case .success(let descriptor): self.descriptor = descriptor
-        case .failure(let error): throw PcapError(operation: "creating", path: path, reason: error.reason(from: "open"))
+        case .failure(let error): throw PcapError(operation: "creating", path: path, reason: error.creationReason)
         }
         buffer.reserveCapacity(1 << 16)
     }

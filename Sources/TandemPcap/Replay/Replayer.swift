@@ -29,10 +29,17 @@ public struct ReplaySettings: Sendable {
     public var speed: ReplaySpeed
     public var events: [ReplayEvent]
     public var batchSize: Int
+    /// With a paced speed, the longest wait between two records, in wall-clock nanoseconds: a longer silence in
+    /// the capture is shortened to it (tcpreplay's --maxsleep). A record stamped years ahead would otherwise stall
+    /// the replay for years. Only the wall clock is affected: events and timers still act at capture time.
+    public var maximumPacingGap: UInt64
+
+    /// 10 s: a capture's real pauses (a quiet link, a failover test) are kept; a clock jump or a bad record is not.
+    public static let defaultMaximumPacingGap: UInt64 = 10_000_000_000
 
     public init(
         capture: String, outputDirectory: String? = nil, loops: Int = 1, speed: ReplaySpeed = .top,
-        events: [ReplayEvent] = [], batchSize: Int = 256
+        events: [ReplayEvent] = [], batchSize: Int = 256, maximumPacingGap: UInt64 = defaultMaximumPacingGap
     ) {
         self.capture = capture
         self.outputDirectory = outputDirectory
@@ -40,6 +47,7 @@ public struct ReplaySettings: Sendable {
         self.speed = speed
         self.events = events
         self.batchSize = batchSize
+        self.maximumPacingGap = maximumPacingGap
     }
 }
 
@@ -118,6 +126,7 @@ public final class Replayer {
         var loopOffset: UInt64 = 0
         var fileSpan: UInt64 = 0
         var lastTimestamp: UInt64 = 0
+        var pacing = ReplayPacing()
 
         func processBatch() throws(ReplayError) {
             guard batch.count > 0 else { return }
@@ -170,10 +179,10 @@ public final class Replayer {
                     } catch { throw .routing("\(error)") }
                 }
                 if case .paced(let factor) = settings.speed, factor > 0 {
-                    let due = wallStart + .nanoseconds(Int64(Double(timestamp &- firstTimestamp!) / factor))
-                    if due > clock.now() {
+                    let due = pacing.due(of: timestamp, factor: factor, maximumGap: settings.maximumPacingGap)
+                    if wallStart + .nanoseconds(due) > clock.now() {
                         try processBatch()
-                        sleep(until: due, clock: clock)
+                        sleep(until: wallStart + .nanoseconds(due), clock: clock)
                     }
                 }
                 if !batch.append(record.packet, timestamp: timestamp) {
