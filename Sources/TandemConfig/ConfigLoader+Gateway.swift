@@ -177,6 +177,14 @@ extension ConfigLoader {
         f.checkKeys(ConfigKeys.linux)
         // 0 to 4 are the kernel's own (unspec, redirect, kernel, boot, static): routes marked so are not Tandem's.
         let proto = f.int("protocol", in: 5...255, default: Int(Linux.defaultProtocol))
+        // A number another routing daemon writes (bird 12, zebra 11, bgp 186, ...) would make Tandem take that
+        // daemon's routes for its own, and reconcile them away at start and after a crash.
+        if let proto, let other = GatewayConfig.Learning.protocolNames.first(where: { $0.number == proto }) {
+            f.fail(
+                "protocol",
+                "'protocol' \(proto) is \(other.name)'s (/etc/iproute2/rt_protos): Tandem would remove that daemon's "
+                    + "routes as stale; use a number no routing daemon writes, e.g. \(Linux.defaultProtocol)")
+        }
         // 253 to 255 are the kernel's default, main and local tables; 0 is unspecified.
         let table = f.int("table", in: 1...252, default: Int(Linux.defaultTable))
         // The main table's rule is at 32766: Tandem's rules must come before it.

@@ -31,14 +31,18 @@ struct ConfigLinuxTests {
 
         let set = try GatewayConfig.parse(
             yaml: Self.tunnels
-                + "linux: {protocol: 99, table: 100, rule-priority: 500, queues: 2, offloads: false, keep-routes-on-exit: true}\n",
+                + "linux: {protocol: 150, table: 100, rule-priority: 500, queues: 2, offloads: false, keep-routes-on-exit: true}\n",
             file: "gw.yaml")
-        #expect(set.linux.protocol == 99 && set.linux.table == 100 && set.linux.rulePriority == 500)
+        #expect(set.linux.protocol == 150 && set.linux.table == 100 && set.linux.rulePriority == 500)
         #expect(set.linux.queues == 2 && !set.linux.offloads && set.linux.keepRoutesOnExit)
     }
 
     @Test func rangesAndConflicts() {
         Check.onlyError(Self.tunnels + "linux: {protocol: 4}\n", at: 11, 19, "'protocol' must be between 5 and 255")
+        // Another routing daemon's number: its routes would be reconciled away as Tandem's stale ones (issue 13).
+        Check.onlyError(Self.tunnels + "linux: {protocol: 12}\n", at: 11, 19, "'protocol' 12 is bird's", "e.g. 201")
+        Check.onlyError(Self.tunnels + "linux: {protocol: 186}\n", at: 11, 19, "'protocol' 186 is bgp's")
+        Check.onlyError(Self.tunnels + "linux: {protocol: zebra}\n", at: 11, 19, "'protocol'")
         Check.onlyError(Self.tunnels + "linux: {table: 254}\n", at: 11, 16, "'table' must be between 1 and 252")
         Check.onlyError(Self.tunnels + "linux: {table: 252}\n", at: 11, 16, "no room for the 1 tunnel tables", "at most 251")
         Check.onlyError(Self.tunnels + "linux: {rule-priority: 32766}\n", at: 11, 24, "between 1 and 32000")
