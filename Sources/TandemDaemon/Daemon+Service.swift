@@ -4,10 +4,6 @@
 import TandemConfig
 import TandemRouting
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 extension Daemon {
     /// The gateway said "ready" (its log line) during the start or, after refused changes, later from a retry:
     /// READY=1 goes once the start is over too, so that systemd's "ready" also means the probes and the pipeline
@@ -56,12 +52,7 @@ extension Daemon {
 
     /// A connection's traffic moved: the time (local, as `systemctl status` prints its own) for STATUS=.
     func recordFailover(connection: String, from: String, to: String) {
-        var seconds = time_t(WallClock.now().seconds)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
-        func pad(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         lastFailover = ServiceStatus.Failover(
-            time: "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec))", connection: connection,
-            from: from, to: to)
+            time: WallClock.now().localTimeOfDay, connection: connection, from: from, to: to)
     }
 }

@@ -21,13 +21,26 @@ public enum WallClock {
             var time = time_t(seconds)
             var parts = tm()
             gmtime_r(&time, &parts)
-            func pad(_ value: Int32, _ width: Int) -> String {
-                let text = String(value)
-                return String(repeating: "0", count: max(0, width - text.count)) + text
-            }
-            return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2) + "T"
-                + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "."
-                + pad(Int32(nanoseconds / 1_000_000), 3) + "Z"
+            return Self.pad(parts.tm_year + 1900, 4) + "-" + Self.pad(parts.tm_mon + 1, 2) + "-"
+                + Self.pad(parts.tm_mday, 2) + "T" + Self.timeOfDay(parts) + "."
+                + Self.pad(Int32(nanoseconds / 1_000_000), 3) + "Z"
+        }
+
+        /// The time of day in the local time zone, `14:02:11`: what `systemctl status` prints its own times in.
+        public var localTimeOfDay: String {
+            var time = time_t(seconds)
+            var parts = tm()
+            localtime_r(&time, &parts)
+            return Self.timeOfDay(parts)
+        }
+
+        private static func timeOfDay(_ parts: tm) -> String {
+            pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2)
+        }
+
+        private static func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
         }
     }
 
