@@ -27,10 +27,10 @@ enum YAMLDocument {
     /// - Parameter path: The path.
     /// - Returns: The bytes, or the `errno` of the call that failed. The corresponding C functions are `open`
     ///   and `read`.
-    static func readFile(_ path: String) -> Result<[UInt8], Errno> {
+    static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
         var descriptor: CInt
         repeat { descriptor = open(path, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
-        guard descriptor >= 0 else { return .failure(Errno(code: errno)) }
+        guard descriptor >= 0 else { return .failure(.system(code: errno)) }
         defer { close(descriptor) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -38,18 +38,36 @@ enum YAMLDocument {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                return .failure(Errno(code: errno))
+                return .failure(.system(code: errno))
             }
             if count == 0 { return .success(bytes) }
             bytes.append(contentsOf: chunk[0..<count])
+            // Checked as it is read: /dev/zero or a runaway generator must not take the router's memory.
+            if bytes.count > maximumSize { return .failure(.tooLarge) }
         }
     }
 
-    /// A failed system call's `errno`.
-    struct Errno: Error {
-        let code: CInt
-        /// The text of the code (`No such file or directory`). The corresponding C function is `strerror`.
-        var text: String { String(cString: strerror(code)) }
+    /// The largest configuration read, in bytes: 16 MiB holds well over 100,000 static routes, far beyond what a
+    /// gateway's file lists (learned routes come from the kernel, not the file).
+    static let maximumSize = 16 << 20
+
+    /// Why a file could not be read.
+    enum ReadFailure: Error {
+        /// A failed system call's `errno`.
+        case system(code: CInt)
+        /// More than ``YAMLDocument/maximumSize`` bytes.
+        case tooLarge
+
+        /// The reason, for a diagnostic: the system's text of the code (`No such file or directory`), or the
+        /// size limit. The corresponding C function is `strerror`.
+        var text: String {
+            switch self {
+            case .system(let code): String(cString: strerror(code))
+            case .tooLarge:
+                "it is larger than \(YAMLDocument.maximumSize >> 20) MiB, the most Tandem reads as a configuration; "
+                    + "check that this is the gateway's file"
+            }
+        }
     }
 
     /// Decodes UTF-8, or reports the first line with a byte sequence that is not UTF-8.

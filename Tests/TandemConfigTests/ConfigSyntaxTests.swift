@@ -180,6 +180,22 @@ import Testing
         }
     }
 
+    /// /dev/zero never ends: read without a bound, it would take the router's memory (issue 13). It is refused
+    /// after the limit, with the reason, and so is a text over the limit.
+    @Test func aFileWithoutEndIsRefusedAtTheSizeLimit() {
+        do {
+            _ = try GatewayConfig.load(path: "/dev/zero")
+            Issue.record("/dev/zero loaded")
+        } catch {
+            #expect(error.diagnostics.map(\.message) == [
+                "cannot read '/dev/zero': it is larger than 16 MiB, the most Tandem reads as a configuration; "
+                    + "check that this is the gateway's file"
+            ])
+        }
+        let text = header + "#" + String(repeating: "x", count: 16 << 20) + "\n"
+        #expect(throws: ConfigErrors.self) { try GatewayConfig.parse(yaml: text, file: "big.yaml") }
+    }
+
     @Test func invalidUTF8NamesTheLine() throws {
         let path = NSTemporaryDirectory() + "/tandem-utf8-\(UInt32.random(in: 0...UInt32.max)).yaml"
         let bytes: [UInt8] = Array("gateway:\n  name: \"x".utf8) + [0xFF] + Array("\"\n".utf8)
