@@ -187,7 +187,9 @@ public final class ProbeSocket {
             }
             guard let count = received else { break }
             guard Self.address(of: sender) == destination else { continue }
-            if let token = answer(in: UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { tokens.append(token) }
+            if let token = Self.answer(in: UnsafeRawBufferPointer(rebasing: buffer[0..<count]), kind: kind, family: family) {
+                tokens.append(token)
+            }
         }
         return tokens
     }
@@ -210,8 +212,8 @@ public final class ProbeSocket {
         }
     }
 
-    /// The token of an echo answer, or nil.
-    func answer(in bytes: UnsafeRawBufferPointer) -> ProbeToken? {
+    /// The token of an echo answer as a socket of `kind` and `family` reads it, or nil.
+    static func answer(in bytes: UnsafeRawBufferPointer, kind: Kind, family: IPFamily) -> ProbeToken? {
         switch kind {
         case .icmpEcho(let identifier):
             var message = bytes
@@ -219,7 +221,7 @@ public final class ProbeSocket {
                 // An IPv4 raw socket reads the IP header too.
                 guard let first = bytes.first, first >> 4 == 4 else { return nil }
                 let headerLength = Int(first & 0x0F) * 4
-                guard bytes.count >= headerLength + 8 else { return nil }
+                guard headerLength >= 20, bytes.count >= headerLength + 8 else { return nil }
                 message = UnsafeRawBufferPointer(rebasing: bytes[headerLength...])
             }
             guard message.count >= 8 + ProbeToken.size, message[0] == (family == .ipv4 ? 0 : 129),
