@@ -112,6 +112,12 @@ extension ConfigLoader {
                 f.valueLocation("tunnels"),
                 "\(label) is dual-tunnel but \(who); without one a tunnel always counts as up, "
                     + "so traffic never fails over to '\(standby.name)'")
+        } else if standby.healthCheck == nil {
+            reporter.warning(
+                f.valueLocation("tunnels"),
+                "standby tunnel '\(standby.name)' of \(label) has no health-check; without one it always counts as "
+                    + "up, so traffic fails over to it even when it is down; give it a health-check like "
+                    + "'\(active.name)'s")
         }
     }
 
