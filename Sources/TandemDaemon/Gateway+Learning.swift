@@ -51,7 +51,9 @@ extension Gateway {
         if !state.pending.isEmpty && state.pending.retryAt == nil { scheduleRetry() }
     }
 
-    /// The tunnel a learned route leads to: by its output device, or by its gateway.
+    /// The tunnel a learned route leads to: by its gateway inside a BGP tunnel's inside /30 (the address BGP puts
+    /// as the next hop, whatever device the routing daemon wrote), else by its output device, else by its gateway
+    /// as a tunnel's next hop or peer.
     func tunnel(of route: KernelRoute) -> GatewayConfig.Tunnel? {
         // Interface indices change only when devices are made again: looked up once a second at most.
         let now = self.now
@@ -73,13 +75,17 @@ extension Gateway {
                 }
             }
         }
+        func byInsideCIDR(_ gateway: AnyIPAddress) -> GatewayConfig.Tunnel? {
+            guard case .v4(let address) = gateway else { return nil }
+            return config.tunnels.first { $0.bgp?.insideCIDR.contains(address) ?? false }
+        }
         switch route.target {
         case .device(let index): return byDevice(index)
-        case .gateway(let gateway, let device): return byDevice(device) ?? byGateway(gateway)
+        case .gateway(let gateway, let device): return byInsideCIDR(gateway) ?? byDevice(device) ?? byGateway(gateway)
         case .multipath(let hops):
             // Tandem spreads over connections itself; a multipath route is learned through its first hop.
             guard let hop = hops.first else { return nil }
-            return byDevice(hop.device) ?? hop.gateway.flatMap(byGateway)
+            return hop.gateway.flatMap(byInsideCIDR) ?? byDevice(hop.device) ?? hop.gateway.flatMap(byGateway)
         case .nexthopObject, .blackhole: return nil
         }
     }
