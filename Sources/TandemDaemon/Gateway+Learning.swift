@@ -113,6 +113,7 @@ extension Gateway {
         do {
             switch try router.learn(route.prefix, via: connection) {
             case .installed:
+                state.overQuota.remove(route.prefix)
                 if state.learned.updateValue(tunnel.name, forKey: route.prefix) == nil {
                     logLearning(
                         "learned \(route.prefix) via tunnel \(tunnel.name) "
@@ -125,9 +126,12 @@ extension Gateway {
                     "refused learned default route \(route.prefix) via tunnel \(tunnel.name): default routes are not "
                         + "learned (refused so far: \(router.counters.refusedDynamicDefaults))")
             case .refusedOverQuota(let quota):
-                log.warning(
-                    "refused learned route \(route.prefix): the quota of \(quota) dynamic routes is full "
-                        + "(limits.dynamic-routes; refused so far: \(router.counters.refusedDynamicOverQuota))")
+                if state.overQuota.add(route.prefix, tunnel: tunnel.name) {
+                    log.warning(
+                        "learned route \(route.prefix) via tunnel \(tunnel.name) waits: the quota of \(quota) dynamic "
+                            + "routes is full (limits.dynamic-routes); it is taken when room frees "
+                            + "(\(state.overQuota.count) waiting, refused so far: \(router.counters.refusedDynamicOverQuota))")
+                }
             }
         } catch {
             log.error("learning \(route.prefix): \(error)")
@@ -135,12 +139,37 @@ extension Gateway {
         return false
     }
 
-    /// Withdraws a route the daemon removed; true if it was learned.
+    /// Withdraws a route the daemon removed; true if it was learned. A route waiting at the quota stops waiting.
     @discardableResult
     func withdraw(_ route: KernelRoute) -> Bool {
+        if state.overQuota.remove(route.prefix) {
+            logLearning("withdrew \(route.prefix) (it was waiting for room under the quota)")
+            return false
+        }
         guard let tunnel = state.learned[route.prefix] else { return false }
         withdraw(route.prefix, tunnel: tunnel)
         return true
+    }
+
+    /// Learns the routes waiting at the quota, longest-waiting first, while there is room; returns the prefixes
+    /// learned. Called after withdrawals (not between a withdrawal and the learning that moves a prefix to
+    /// another tunnel, which must get the room it freed).
+    func takeWaitingRoutes() -> Set<RoutePrefix> {
+        var taken: Set<RoutePrefix> = []
+        while router.dynamicRouteCount < router.configuration.dynamicRouteQuota,
+            let (prefix, tunnel) = state.overQuota.removeFirst()
+        {
+            guard let connection = state.connection(ofTunnel: tunnel),
+                (try? router.learn(prefix, via: connection)) == .installed
+            else { continue }
+            state.learned[prefix] = tunnel
+            state.remotePrefixes.insert(prefix)
+            taken.insert(prefix)
+            logLearning(
+                "learned \(prefix) via tunnel \(tunnel) after waiting for room under the quota "
+                    + "(\(state.overQuota.count) still waiting)")
+        }
+        return taken
     }
 
     func withdraw(_ prefix: RoutePrefix, tunnel name: String) {
