@@ -7,11 +7,12 @@
 // line in `targets` below; its seed corpus is Corpus/<name>/ (written by make-corpus) and its dictionary, if it
 // has one, Dictionaries/<name>.dict. tools/fuzz finds them all by those names.
 //
-// Built by tools/fuzz in debug mode: `swift build --package-path Fuzz --sanitize=fuzzer --sanitize=address
-// -Xswiftc -parse-as-library`. Debug keeps the bounds checks of unsafe buffer pointers (`_debugPrecondition`,
-// compiled out at -O), which is what catches a view reading past its packet inside a larger buffer, where ASan
-// sees nothing wrong; it also makes `@testable import` work (debug builds enable testing), which two targets use
-// for internal parsers. docs/fuzzing.md has the figures this choice was made on.
+// Built by tools/fuzz in debug mode: `swift build --package-path Fuzz --sanitize=fuzzer -Xswiftc
+// -sanitize=fuzzer,address -Xcc -fsanitize=address -Xswiftc -parse-as-library` (tools/fuzz says why not
+// `--sanitize=fuzzer --sanitize=address`). Debug keeps the bounds checks of unsafe buffer pointers (`_debugPrecondition`, compiled out
+// at -O), which is what catches a view reading past its packet inside a larger buffer, where ASan sees nothing
+// wrong; it also makes `@testable import` work (debug builds enable testing), which two targets use for internal
+// functions. docs/fuzzing.md has the figures this choice was made on.
 import PackageDescription
 
 /// A fuzz target: an executable over `FuzzSupport` and the main package's libraries it exercises.
