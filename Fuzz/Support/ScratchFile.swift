@@ -4,18 +4,24 @@
 
 import Foundation
 
-/// A file the target rewrites with each input; one per process and name, removed when the process exits normally.
+/// A file the target rewrites with each input, one per process and name.
+///
+/// It lives in `$TANDEM_FUZZ_SCRATCH` if set (tools/fuzz makes one directory per run on tmpfs and removes it at the
+/// end, also after a crash, where no exit handler runs), else in `/dev/shm` or the temporary directory, and is
+/// removed when the process exits (libFuzzer calls `exit` at the end of a run).
 public final class ScratchFile: @unchecked Sendable {
     /// The file's path.
     public let path: String
 
-    /// Picks the path: `/dev/shm` if it is there, else the temporary directory, named after the process id so
-    /// that parallel fuzzing jobs (`-jobs=N`) do not share it.
+    /// Picks the path, named after the process id so that parallel jobs (`-jobs=N`) do not share it.
     ///
     /// - Parameter suffix: The file name's end, e.g. `.pcap`, so error messages look like the real thing.
     public init(suffix: String) {
-        let directory = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        let directory =
+            ProcessInfo.processInfo.environment["TANDEM_FUZZ_SCRATCH"]
+            ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
         path = "\(directory)/tandem-fuzz-\(getpid())\(suffix)"
+        ScratchFile.removeAtExit(path)
     }
 
     /// Replaces the file's contents with `bytes`; a failure to write stops the target (it would test nothing).
@@ -31,5 +37,13 @@ public final class ScratchFile: @unchecked Sendable {
         }
     }
 
-    deinit { unlink(path) }
+    /// The files to remove at exit. (`nonisolated(unsafe)`: libFuzzer runs the target on one thread, and the exit
+    /// handler runs after it.)
+    nonisolated(unsafe) private static var paths: [String] = []
+
+    /// Registers `path` for removal when the process exits; the handler is installed with the first file.
+    private static func removeAtExit(_ path: String) {
+        if paths.isEmpty { atexit { for path in ScratchFile.paths { unlink(path) } } }
+        paths.append(path)
+    }
 }
