@@ -58,7 +58,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 private func checkFragment(_ header: IPv4Header, index: Int, of fragmenter: IPv4Fragmenter, dataSoFar: Int) {
     let packet = fragmenter.packet
     let last = index == fragmenter.count - 1
-    fuzzCheck(header.packet.count == header.totalLength.toInt, "fragment total length")
+    fuzzCheck(header.packet.count == Int(header.totalLength), "fragment total length")
     fuzzCheck(PacketChecks.ipv4HeaderChecksumIsValid(header), "fragment \(index) header checksum")
     fuzzCheck(
         header.headerLength == (index == 0 ? fragmenter.firstHeaderLength : fragmenter.laterHeaderLength),
@@ -118,8 +118,4 @@ private func checkReassembly(first: [UInt8], dataLength: Int, packet: IPv4Header
         expected[index] = 0
     }
     fuzzCheck(rebuilt == expected, "the reassembled header is not the packet's")
-}
-
-extension UInt16 {
-    fileprivate var toInt: Int { Int(self) }
 }

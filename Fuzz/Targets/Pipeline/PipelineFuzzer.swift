@@ -7,7 +7,7 @@
 //
 // Every packet must come out exactly once (forwarded whole from its slot, forwarded as fragments, or dropped),
 // and what comes out must be right: a forwarded packet is the packet in with the TTL / hop limit one less and the
-// header checksum still right, within the tunnel's MTU (each segment of an offload packet); fragments reassemble
+// header checksum still right, within the tunnel's MTU (unless it is an offload packet); fragments reassemble
 // to the packet in; an ICMP error parses, has right checksums, goes to the offending packet's source, fits 576 /
 // 1280 bytes and quotes the start of that packet as it arrived.
 
@@ -65,23 +65,32 @@ private let batchCapacity = 16
 /// Reused across inputs (a batch is 16 slots of 64 KiB); emptied at the start of each.
 private let batch = PacketBatch(capacity: batchCapacity, slotSize: 65_535)
 
-/// Everything the pipeline put out, in order, copied.
+/// Everything the pipeline put out, in order, copied, with the slot of the packet it came from: each packet goes in
+/// with a time of its own (``firstTimestamp`` + its slot), and what the pipeline makes of it (fragments, an ICMP
+/// error, the drop) carries that time.
 private struct Recording: PipelineOutput {
     enum Item {
-        case forwarded([UInt8], tunnel: Int, slot: Int?)
-        case reply([UInt8])
-        case dropped([UInt8], DropReason)
+        case forwarded([UInt8], tunnel: Int, slot: Int?, from: Int)
+        case reply([UInt8], from: Int)
+        case dropped(from: Int)
     }
     var items: [Item] = []
 
     mutating func forward(_ packet: UnsafeRawBufferPointer, tunnel: TunnelID, slot: Int?, timestamp: UInt64) {
-        items.append(.forwarded(Array(packet), tunnel: tunnel.index, slot: slot))
+        items.append(.forwarded(Array(packet), tunnel: tunnel.index, slot: slot, from: Self.slot(of: timestamp)))
     }
-    mutating func reply(_ packet: UnsafeRawBufferPointer, timestamp: UInt64) { items.append(.reply(Array(packet))) }
+    mutating func reply(_ packet: UnsafeRawBufferPointer, timestamp: UInt64) {
+        items.append(.reply(Array(packet), from: Self.slot(of: timestamp)))
+    }
     mutating func drop(_ packet: UnsafeRawBufferPointer, reason: DropReason, timestamp: UInt64) {
-        items.append(.dropped(Array(packet), reason))
+        items.append(.dropped(from: Self.slot(of: timestamp)))
     }
+
+    static func slot(of timestamp: UInt64) -> Int { Int(timestamp - firstTimestamp) }
 }
+
+/// The time of the packet in slot 0; slot n comes n nanoseconds later (the rate limiter cannot tell).
+private let firstTimestamp: UInt64 = 1_000_000_000
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -95,7 +104,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let bytes = originals.count == batchCapacity - 1 ? input.takeRest() : input.take(length)
         guard let slot = batch.nextSlot() else { break }
         slot.copyMemory(from: bytes)
-        batch.commit(length: bytes.count, timestamp: 1_000_000_000, segmentSize: segmentSize)
+        batch.commit(
+            length: bytes.count, timestamp: firstTimestamp + UInt64(originals.count), segmentSize: segmentSize)
         originals.append(Array(bytes))
         segmentSizes.append(segmentSize)
     }
@@ -112,41 +122,35 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// Checks what the pipeline put out against the packets that went in.
+/// Checks what the pipeline put out against the packets that went in: each packet has exactly one outcome
+/// (forwarded whole from its own slot, forwarded as fragments, or dropped), and every output is right.
 private func check(
     _ items: [Recording.Item], originals: [[UInt8]], segmentSizes: [UInt16], counters: PipelineCounters
 ) {
-    var outcomes = 0
-    var fragments: [(bytes: [UInt8], tunnel: Int)] = []
+    var outcomes = [Int](repeating: 0, count: originals.count)
+    var fragments = [[(bytes: [UInt8], tunnel: Int)]](repeating: [], count: originals.count)
     for item in items {
-        if case .forwarded(let bytes, let tunnel, nil) = item {
-            fragments.append((bytes, tunnel))
-            continue
-        }
-        if !fragments.isEmpty {
-            checkFragments(fragments, originals: originals)
-            outcomes += 1
-            fragments = []
-        }
         switch item {
-        case .forwarded(let bytes, let tunnel, let slot?):
+        case .forwarded(let bytes, let tunnel, let slot?, let from):
+            fuzzCheck(slot == from, "the packet of slot \(from) forwarded from slot \(slot)")
             checkForwarded(bytes, tunnel: tunnel, original: originals[slot], segmentSize: segmentSizes[slot])
-            outcomes += 1
-        case .forwarded:
-            break
-        case .reply(let bytes):
-            checkReply(bytes, originals: originals)
-        case .dropped:
-            outcomes += 1
+            outcomes[slot] += 1
+        case .forwarded(let bytes, let tunnel, nil, let from):
+            if fragments[from].isEmpty { outcomes[from] += 1 }
+            fragments[from].append((bytes, tunnel))
+        case .reply(let bytes, let from):
+            checkReply(bytes, original: originals[from])
+        case .dropped(let from):
+            outcomes[from] += 1
         }
     }
-    if !fragments.isEmpty {
-        checkFragments(fragments, originals: originals)
-        outcomes += 1
+    for (slot, made) in fragments.enumerated() where !made.isEmpty {
+        checkFragments(made, original: originals[slot])
     }
-    fuzzCheck(outcomes == originals.count, "\(originals.count) packets in, \(outcomes) outcomes")
+    fuzzCheck(outcomes.allSatisfy { $0 == 1 }, "outcomes per packet: \(outcomes)")
     fuzzCheck(counters.received.packets == originals.count, "received counter")
-    fuzzCheck(counters.fragmentsMade >= counters.fragmented, "fragment counters")
+    fuzzCheck(counters.fragmented == fragments.count(where: { !$0.isEmpty }), "fragmented counter")
+    fuzzCheck(counters.fragmentsMade == fragments.reduce(0) { $0 + $1.count }, "fragments counter")
 }
 
 /// A packet forwarded whole: the original with the TTL or hop limit one less, within the tunnel's MTU.
@@ -191,9 +195,8 @@ private struct FragmentIdentity: Equatable {
     }
 }
 
-/// The fragments of one packet: each a right IPv4 header within the MTU, together the data of a packet that
-/// went in.
-private func checkFragments(_ fragments: [(bytes: [UInt8], tunnel: Int)], originals: [[UInt8]]) {
+/// The fragments of one packet: each a right IPv4 header within the MTU, together the packet's data.
+private func checkFragments(_ fragments: [(bytes: [UInt8], tunnel: Int)], original: [UInt8]) {
     var data: [UInt8] = []
     var identity: FragmentIdentity?
     var firstOffset = 0
@@ -221,18 +224,18 @@ private func checkFragments(_ fragments: [(bytes: [UInt8], tunnel: Int)], origin
     }
     // The packet they came from: the same header fields and offset, its TTL one more (the pipeline decrements
     // before it fragments), its data the fragments' data.
-    let found = originals.contains { original in
-        original.withUnsafeBytes { raw in
-            guard let packet = try? IPv4Header(raw) else { return false }
-            return FragmentIdentity(packet) == identity && Int(packet.fragmentOffset) * 8 == firstOffset
-                && packet.ttl == firstTTL &+ 1 && packet.payload.elementsEqual(data)
-        }
+    original.withUnsafeBytes { raw in
+        guard let packet = try? IPv4Header(raw) else { fatalError("fuzz check failed: fragments of no IPv4 packet") }
+        fuzzCheck(FragmentIdentity(packet) == identity, "fragments with other header fields than their packet")
+        fuzzCheck(Int(packet.fragmentOffset) * 8 == firstOffset, "fragments at another offset than their packet")
+        fuzzCheck(packet.ttl == firstTTL &+ 1, "fragments with TTL \(firstTTL) of a packet with \(packet.ttl)")
+        fuzzCheck(packet.payload.elementsEqual(data), "fragments that do not reassemble to their packet")
+        fuzzCheck(packet.packet.count > mtus[fragments[0].tunnel], "a packet that fits, fragmented")
     }
-    fuzzCheck(found, "fragments that reassemble to no packet that went in")
 }
 
-/// An ICMP error: right checksums, within its size, to the source of a packet that went in, quoting its start.
-private func checkReply(_ bytes: [UInt8], originals: [[UInt8]]) {
+/// An ICMP error: right checksums, within its size, to the source of its packet, quoting its start as it came in.
+private func checkReply(_ bytes: [UInt8], original: [UInt8]) {
     bytes.withUnsafeBytes { raw in
         if raw.first.map({ $0 >> 4 }) == 4 {
             guard let header = try? IPv4Header(raw) else { fatalError("fuzz check failed: ICMP error does not parse") }
@@ -241,20 +244,16 @@ private func checkReply(_ bytes: [UInt8], originals: [[UInt8]]) {
             fuzzCheck(PacketChecks.ipv4HeaderChecksumIsValid(header), "ICMP error header checksum")
             fuzzCheck(PacketChecks.icmpChecksumIsValid(header), "ICMP checksum")
             let quote = Array(header.payload.dropFirst(8))
-            fuzzCheck(
-                originals.contains {
-                    $0.count >= 20 && $0[12..<16].elementsEqual(bytes[16..<20]) && $0.starts(with: quote)
-                }, "ICMP error to no sender, or quoting no packet that went in")
+            fuzzCheck(original.count >= 20 && original[12..<16].elementsEqual(bytes[16..<20]), "ICMP error to another")
+            fuzzCheck(original.starts(with: quote), "the ICMP error does not quote its packet as it came in")
         } else {
             guard let header = try? IPv6Header(raw) else { fatalError("fuzz check failed: ICMPv6 error does not parse") }
             fuzzCheck(header.packet.count == raw.count && raw.count <= 1280, "ICMPv6 error of \(raw.count) bytes")
             fuzzCheck(header.nextHeader == .icmpv6, "ICMPv6 error next header")
             fuzzCheck(PacketChecks.icmpv6ChecksumIsValid(header), "ICMPv6 checksum")
             let quote = Array(header.payload.dropFirst(8))
-            fuzzCheck(
-                originals.contains {
-                    $0.count >= 40 && $0[8..<24].elementsEqual(bytes[24..<40]) && $0.starts(with: quote)
-                }, "ICMPv6 error to no sender, or quoting no packet that went in")
+            fuzzCheck(original.count >= 40 && original[8..<24].elementsEqual(bytes[24..<40]), "ICMPv6 error to another")
+            fuzzCheck(original.starts(with: quote), "the ICMPv6 error does not quote its packet as it came in")
         }
     }
 }
