@@ -88,7 +88,7 @@ enum YAMLDocument {
     ///
     /// - Returns: The root, or `nil` for an empty document or a syntax error (reported).
     static func compose(_ original: String, reporter: Reporter) -> Node? {
-        var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var lines = Self.lines(of: original)
         var text = original
         for attempt in 0...maximumDuplicates {
             do {
@@ -127,6 +127,34 @@ enum YAMLDocument {
             }
         }
         return nil
+    }
+
+    /// The lines of `text` as libyaml counts them, whose marks say where a problem is: it breaks lines at LF, CR LF,
+    /// a lone CR, and (YAML 1.1) NEL, LS and PS. Splitting at LF alone would put a file with CR LF line ends on one
+    /// line (a Swift `Character` holds CR LF whole) and a lone CR's later lines one off.
+    ///
+    /// - Parameter text: The file's text.
+    /// - Returns: The lines without their breaks; as many as libyaml's last line number.
+    static func lines(of text: String) -> [String] {
+        var lines: [String] = []
+        var current = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars.makeIterator()
+        var next = scalars.next()
+        while let scalar = next {
+            next = scalars.next()
+            switch scalar {
+            case "\r":
+                if next == "\n" { next = scalars.next() }
+                fallthrough
+            case "\n", "\u{85}", "\u{2028}", "\u{2029}":
+                lines.append(String(current))
+                current = String.UnicodeScalarView()
+            default:
+                current.append(scalar)
+            }
+        }
+        lines.append(String(current))
+        return lines
     }
 
     /// Where the second spelling of `key` is: the same key later in the mapping whose first key is at `first`.
@@ -196,7 +224,7 @@ enum YAMLDocument {
         case .scanner(let ctx, let problem, let mark, let yaml), .parser(let ctx, let problem, let mark, let yaml),
             .composer(let ctx, let problem, let mark, let yaml):
             // libyaml says "cannot start any token" for a tab; say why.
-            let line = yaml.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(mark.line - 1).first
+            let line = lines(of: yaml).dropFirst(mark.line - 1).first
             let character = line.flatMap { $0.unicodeScalars.dropFirst(mark.column - 1).first }
             let hint = character == "\t" ? "; YAML does not allow tabs for indentation, use spaces" : ""
             reporter.error(mark, "YAML syntax error: \(problem)\(context(ctx))\(hint)")

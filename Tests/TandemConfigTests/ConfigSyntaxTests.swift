@@ -59,6 +59,20 @@ import Testing
         #expect(found[3].column == 1)
     }
 
+    @Test func duplicateKeysAreFoundInFilesWithCRLFAndCRLineBreaks() {
+        // libyaml breaks lines at CR LF and at a lone CR too; the duplicate search must count lines as it does.
+        let crlf = Check.errors("gateway: {name: a}\r\nroutes: []\r\nroutes: []\r\n")
+        #expect(
+            crlf.contains {
+                $0.line == 3 && $0.column == 1 && $0.message.hasPrefix("duplicate key 'routes' (first at line 2)")
+            }, "\(crlf)")
+        // Found by the ConfigYAML fuzz target (Fuzz/Corpus/ConfigYAML/crash-cr-line-break): the rename went to the
+        // wrong line and the next diagnostic on it came out at column -12.
+        let cr = Check.diagnostics("\rroutes:\n 0\nroutes:")
+        #expect(cr.allSatisfy { $0.column >= 0 }, "\(cr)")
+        #expect(cr.contains { $0.line == 4 && $0.column == 1 && $0.message.hasPrefix("duplicate key 'routes'") }, "\(cr)")
+    }
+
     @Test func unknownTopLevelKeySuggestsTheNearest() {
         let yaml = """
             gateway:
