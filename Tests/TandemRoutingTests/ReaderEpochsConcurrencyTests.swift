@@ -81,7 +81,7 @@ struct ReaderEpochsConcurrencyTests {
         // (tools/lib/check-sanitizers) a few: a classifier takes a second to build in a debug build under
         // ThreadSanitizer, and the readers run many batches meanwhile.
         let underSanitizer = ProcessInfo.processInfo.environment["TANDEM_TEST_UNDER_SANITIZER"] == "1"
-        let (rounds, wantedBatches) = underSanitizer ? (8, 20) : (300, 200)
+        let (rounds, wantedBatches) = underSanitizer ? (8, 20) : (100, 200)
         var round = 1
         while round < rounds || batches.load(ordering: .relaxed) < wantedBatches {
             try router.replacePolicyRoutes(Self.policy(via: round % 2, round: round))
