@@ -149,6 +149,11 @@ struct ForwarderReloadTests {
             }
             sender.done.store(true, ordering: .releasing)
         }.start()
+        // Also when a reload throws: the sender must not write to the socket after it is closed.
+        defer {
+            sender.stop.store(true, ordering: .releasing)
+            while !sender.done.load(ordering: .acquiring) { usleep(1000) }
+        }
 
         // Reloads while the stream flows. With TANDEM_TEST_UNDER_SANITIZER=1 (tools/lib/check-sanitizers) fewer:
         // a router with a policy classifier takes a second to build in a debug build under ThreadSanitizer.
