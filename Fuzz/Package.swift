@@ -41,5 +41,7 @@ let package = Package(
         fuzzTarget("MetricsHTTP", ["TandemDaemon"]),
         fuzzTarget("ConfigYAML", ["TandemConfig", "TandemRouting"]),
         fuzzTarget("TextLines", ["TandemPcap", "TandemDatasets"]),
+        fuzzTarget("NetlinkMessages", ["TandemLinux", "TandemPacket"]),
+        fuzzTarget("ProbeAnswers", ["TandemDaemon", "TandemLinux", "TandemPacket"]),
     ]
 )
