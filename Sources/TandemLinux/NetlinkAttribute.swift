@@ -6,7 +6,11 @@
 import CMnl
 import TandemPacket
 
-/// One attribute (struct nlattr, then its payload) inside a message that `mnl_nlmsg_ok` and `mnl_attr_ok` accepted:
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One attribute (struct nlattr, then its payload) inside a message that NetlinkDatagram and `mnl_attr_ok` accepted:
 /// the header and the payload length are within the message; the payload's contents are not yet checked.
 struct NetlinkAttribute {
     let pointer: UnsafePointer<nlattr>
@@ -81,7 +85,30 @@ struct NetlinkAttribute {
     func forEachNested(_ body: (NetlinkAttribute) -> Void) { Self.forEach(in: payload, body) }
 }
 
-/// The parts of one message that `mnl_nlmsg_ok` accepted (its length is within the datagram and covers nlmsghdr).
+/// The messages of one datagram.
+enum NetlinkDatagram {
+    /// Calls `body` with each whole message of `bytes` (which must start 4-aligned, as a receive buffer does) until
+    /// it returns false or a message is not whole: its length below nlmsghdr, or beyond what remains. libmnl's
+    /// `mnl_nlmsg_ok` compares the length as a signed int, so it takes a length of 2^31 or more for negative, and
+    /// `mnl_nlmsg_next` then jumps gigabytes away (found by the NetlinkMessages fuzz target): not used here.
+    static func forEachMessage<Failure: Error>(
+        in bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<nlmsghdr>) throws(Failure) -> Bool
+    ) throws(Failure) {
+        guard let base = bytes.baseAddress else { return }
+        let headerSize = MemoryLayout<nlmsghdr>.size
+        var offset = 0
+        while bytes.count - offset >= headerSize {
+            let header = (base + offset).assumingMemoryBound(to: nlmsghdr.self)
+            let length = Int(header.pointee.nlmsg_len)
+            guard length >= headerSize, length <= bytes.count - offset else { return }
+            guard try body(UnsafePointer(header)) else { return }
+            offset += (length + 3) & ~3
+        }
+    }
+}
+
+/// The parts of one message that ``NetlinkDatagram/forEachMessage(in:_:)`` accepted (its length is within the
+/// datagram and covers nlmsghdr).
 struct NetlinkMessageView {
     let header: UnsafePointer<nlmsghdr>
 
@@ -114,6 +141,18 @@ struct NetlinkMessageView {
         guard bytes.count >= MemoryLayout<Int32>.size else { return nil }
         return bytes.loadUnaligned(as: Int32.self)
     }
+
+    /// What an NLMSG_ERROR message says: nil for an ACK, else the errno of the refusal. A code that is no negated
+    /// errno (positive, or below -4095 where Int32.min cannot even be negated), or a message too short to hold one,
+    /// is a malformed answer: EPROTO.
+    var refusal: Int32? {
+        guard let code = errorCode else { return EPROTO }
+        if code == 0 { return nil }
+        return Self.errno(fromNegated: code) ?? EPROTO
+    }
+
+    /// The errno a negated code holds (-4095...-1, as the kernel's MAX_ERRNO allows); nil for anything else.
+    static func errno(fromNegated code: Int32) -> Int32? { (-4095 ... -1).contains(code) ? -code : nil }
 }
 
 extension Optional {

@@ -37,33 +37,33 @@ struct NetlinkDumpReplies {
     mutating func read(
         _ datagram: UnsafeRawBufferPointer, _ body: (UnsafePointer<nlmsghdr>) -> Void
     ) throws(SystemError) {
-        guard let start = datagram.baseAddress, !done else { return }
-        var message = start.assumingMemoryBound(to: nlmsghdr.self)
-        var remaining = Int32(clamping: datagram.count)
-        while mnl_nlmsg_ok(message, remaining) {
-            defer { message = UnsafePointer(mnl_nlmsg_next(message, &remaining)) }
+        guard !done else { return }
+        try NetlinkDatagram.forEachMessage(in: datagram) { (message) throws(SystemError) -> Bool in
             guard message.pointee.nlmsg_seq == sequence, message.pointee.nlmsg_pid == portID else {
                 skipped += 1
-                continue
+                return true
             }
             if message.pointee.nlmsg_flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
             let view = NetlinkMessageView(header: message)
             switch Int32(message.pointee.nlmsg_type) {
             case NLMSG_DONE:
                 done = true
+                // A dump that failed half way carries its negated errno here; anything else (0, or nothing from a
+                // kernel before 4.x) ends it well.
                 if let code = view.errorCode, code < 0 {
-                    throw SystemError(code: -code, operation: "dumping \(what)")
+                    throw SystemError(
+                        code: NetlinkMessageView.errno(fromNegated: code) ?? EPROTO, operation: "dumping \(what)")
                 }
-                return
+                return false
             case NLMSG_ERROR:
-                // A dump's NLMSG_ERROR is its refusal (a code of 0 would be an ACK, which a dump does not ask for);
-                // one too short to hold a code is refused as EPROTO.
-                let code = view.errorCode ?? -EPROTO
-                if code != 0 { throw SystemError(code: -code, operation: "dumping \(what)") }
+                // A dump's NLMSG_ERROR is its refusal (an ACK, code 0, a dump does not ask for).
+                if let refusal = view.refusal { throw SystemError(code: refusal, operation: "dumping \(what)") }
+                return true
             case NLMSG_NOOP, NLMSG_OVERRUN:
-                continue
+                return true
             default:
                 body(message)
+                return true
             }
         }
     }

@@ -126,16 +126,14 @@ public final class RouteMonitor {
                 if code == ENOBUFS { _ = try? dropsSinceLastRead() }
                 throw SystemError(code: code, operation: "reading route notifications")
             }
-            var message = UnsafeRawPointer(buffer).assumingMemoryBound(to: nlmsghdr.self)
-            var remaining = Int32(received)
-            while mnl_nlmsg_ok(message, remaining) {
+            NetlinkDatagram.forEachMessage(in: UnsafeRawBufferPointer(start: buffer, count: received)) { message in
                 let type = Int32(message.pointee.nlmsg_type)
                 if type == Int32(RTM_NEWROUTE) || type == Int32(RTM_DELROUTE), let route = RouteNetlink.parse(message),
                     route.table == table, protocols.contains(route.protocol)
                 {
                     notifications.append(type == Int32(RTM_NEWROUTE) ? .added(route) : .removed(route))
                 }
-                message = UnsafePointer(mnl_nlmsg_next(message, &remaining))
+                return true
             }
         }
         return notifications

@@ -213,23 +213,19 @@ public final class RouteNetlink {
             let received = try valueOrErrno("reading the kernel's answers about \(what)") {
                 mnl_socket_recvfrom(socket, receiveBuffer, Self.receiveBufferSize)
             }
-            var message = UnsafeRawPointer(receiveBuffer).assumingMemoryBound(to: nlmsghdr.self)
-            var remaining = Int32(received)
-            while mnl_nlmsg_ok(message, remaining) {
-                if message.pointee.nlmsg_type == UInt16(NLMSG_ERROR), message.pointee.nlmsg_pid == portID,
-                    let error = NetlinkMessageView(header: message).errorCode
-                {
+            NetlinkDatagram.forEachMessage(in: UnsafeRawBufferPointer(start: receiveBuffer, count: received)) { message in
+                if message.pointee.nlmsg_type == UInt16(NLMSG_ERROR), message.pointee.nlmsg_pid == portID {
                     let offset = Int(message.pointee.nlmsg_seq &- first)
                     if offset >= 0 && offset < requests.count {
                         answered += 1
-                        if error != 0 {
+                        if let refusal = NetlinkMessageView(header: message).refusal {
                             let index = requests.lowerBound + offset
                             failures.append(
-                                Refusal(index: index, error: SystemError(code: -error, operation: operation(index))))
+                                Refusal(index: index, error: SystemError(code: refusal, operation: operation(index))))
                         }
                     }
                 }
-                message = UnsafePointer(mnl_nlmsg_next(message, &remaining))
+                return true
             }
         }
     }

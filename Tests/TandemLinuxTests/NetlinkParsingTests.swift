@@ -189,6 +189,30 @@ struct NetlinkDumpRepliesTests {
         }
     }
 
+    /// A length of 2^31 or more: libmnl's mnl_nlmsg_ok took it for negative and let mnl_nlmsg_next jump gigabytes
+    /// away (a SEGV, found by the NetlinkMessages fuzz target). The datagram ends there instead.
+    @Test func aMessageLengthOf2To31OrMoreEndsTheDatagram() throws {
+        var huge = Self.route(4, sequence: 8)
+        huge.replaceSubrange(0..<4, with: B.le(UInt32(0xC6FF_FFEF)))
+        let (routes, replies) = try Self.read(
+            [Self.route(2, sequence: 8) + huge + Self.route(5, sequence: 8) + Self.done(sequence: 8)], sequence: 8)
+        #expect(routes.map(\.prefix.description) == ["198.18.2.0/24"])
+        #expect(!replies.done)
+    }
+
+    /// An error code that is no negated errno (positive, or Int32.min, whose negation traps) is a malformed
+    /// answer: EPROTO (found by the NetlinkMessages fuzz target).
+    @Test func anErrorCodeThatIsNoNegatedErrnoIsEPROTO() {
+        for code in [Int32(6146), Int32.min, -5000] {
+            #expect(throws: SystemError(code: EPROTO, operation: "dumping routes"), "\(code)") {
+                _ = try Self.read([Self.error(code, sequence: 6)], sequence: 6)
+            }
+        }
+        #expect(throws: SystemError(code: EPROTO, operation: "dumping routes")) {
+            _ = try Self.read([Self.done(sequence: 6, code: Int32.min)], sequence: 6)
+        }
+    }
+
     @Test func aTruncatedErrorIsARefusalNotARead() {
         // NLMSG_ERROR with no room for its code.
         let short = B.message(type: NLMSG_ERROR, sequence: 6, port: Self.port, family: [])

@@ -20,10 +20,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let port = UInt32(input.uint16()) << 16 | UInt32(input.uint16())
     let datagram = input.takeRest()
 
+    let aligned = UnsafeMutableRawBufferPointer.allocate(byteCount: datagram.count, alignment: 4)
+    defer { aligned.deallocate() }
+    aligned.copyMemory(from: datagram)
     var replies = NetlinkDumpReplies(sequence: sequence, portID: port, what: "routes")
     var taken = 0
     do {
-        try replies.read(datagram) { message in
+        try replies.read(UnsafeRawBufferPointer(aligned)) { message in
             fuzzCheck(message.pointee.nlmsg_seq == sequence && message.pointee.nlmsg_pid == port, "another request's reply")
             taken += 1
         }
@@ -39,22 +42,20 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// Each message `mnl_nlmsg_ok` accepts, copied to an allocation of exactly its length.
+/// Each message the daemon's own reader accepts, copied to an allocation of exactly its length.
 private func forEachMessage(in datagram: UnsafeRawBufferPointer, _ body: (UnsafePointer<nlmsghdr>) -> Void) {
-    guard let start = datagram.baseAddress, datagram.count >= MemoryLayout<nlmsghdr>.size else { return }
-    // mnl reads nlmsghdr at an aligned address: copy the datagram to aligned memory first.
+    // Netlink messages sit at 4-aligned offsets of a receive buffer: the datagram is copied to aligned memory first.
     let aligned = UnsafeMutableRawBufferPointer.allocate(byteCount: datagram.count, alignment: 4)
     defer { aligned.deallocate() }
-    aligned.copyMemory(from: UnsafeRawBufferPointer(start: start, count: datagram.count))
-    var message = UnsafePointer(aligned.baseAddress!.assumingMemoryBound(to: nlmsghdr.self))
-    var remaining = Int32(clamping: datagram.count)
-    while mnl_nlmsg_ok(message, remaining) {
+    aligned.copyMemory(from: datagram)
+    NetlinkDatagram.forEachMessage(in: UnsafeRawBufferPointer(aligned)) { message in
         let length = Int(message.pointee.nlmsg_len)
+        fuzzCheck(length >= 16 && length <= datagram.count, "a message of \(length) bytes in \(datagram.count)")
         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 4)
         copy.copyMemory(from: UnsafeRawBufferPointer(start: message, count: length))
         body(UnsafePointer(copy.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)))
         copy.deallocate()
-        message = UnsafePointer(mnl_nlmsg_next(message, &remaining))
+        return true
     }
 }
 
