@@ -76,7 +76,8 @@ struct DatasetTests {
         let trace = UpdateTrace.synthesize(over: table, count: 500, seed: 7, reason: "test")
         #expect(trace.updates.contains { $0.kind == .withdraw } && trace.updates.contains { $0.kind == .announce })
         try withFile(trace.updates.map(\.line).joined(separator: "\n") + "\n") { path in
-            #expect(try UpdateTrace.load(path: path).updates == trace.updates)
+            let loaded = try UpdateTrace.load(path: path)
+            #expect(loaded.updates == trace.updates)
         }
     }
 
