@@ -16,7 +16,8 @@ protocol puts them into the kernel table Tandem learns from).
 Next hops: the trace's routers (the LINX route servers' peers) are mapped onto --next-hop addresses (the test's
 tunnels' next hops), each trace next hop to one of them, by their order of first appearance, so that a trace next hop
 change can move a prefix to another tunnel. Prefixes that overlap the test's own ranges (198.18.0.0/15,
-2001:db8::/32) and default routes are left out: they would reroute the test's own traffic.
+2001:db8::/32) and default routes are left out: they would reroute the test's own traffic; so are prefixes BIRD would
+not put into the kernel (0/8, loopback, link-local, multicast, reserved), so that its table and the kernel's match.
 
 Ends after --seconds (or at SIGTERM) with a JSON summary in --out: updates applied (announcements, withdrawals),
 loops, changes of the table, `birdc configure` runs and failures, routes in the table at the end, the speed.
@@ -32,6 +33,14 @@ import sys
 import time
 
 OURS = [ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:db8::/32")]
+THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+
+
+def unicast(network):
+    """Whether BIRD puts a route to `network` into the kernel: not 0/8, loopback, link-local, multicast or reserved
+    (a real BGP trace has none of these; the trace `tandem gen-updates` makes has new /24s anywhere)."""
+    return not (network.is_multicast or network.is_reserved or network.is_loopback or network.is_link_local
+                or (network.version == 4 and network.subnet_of(THIS_NETWORK)))
 
 
 def load(path, next_hops):
@@ -48,6 +57,8 @@ def load(path, next_hops):
             stamp, kind, prefix, hop = int(fields[0]), fields[1], fields[2], fields[3]
             network = ipaddress.ip_network(prefix, strict=False)
             if network.prefixlen == 0 or any(network.version == o.version and network.overlaps(o) for o in OURS):
+                continue
+            if not unicast(network):
                 continue
             first = stamp if first is None else first
             via = None
