@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/icmp.h>
+#include <netinet/icmp6.h>
 #include <linux/filter.h>
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
@@ -159,4 +161,16 @@ const char *CTandemLinux_errnoName(int code) {
     (void)code;
     return NULL;
 #endif
+}
+
+int CTandemLinux_passOnlyEchoReplies(int fd, int ipv6) {
+    if (ipv6) {
+        struct icmp6_filter filter;
+        ICMP6_FILTER_SETBLOCKALL(&filter);
+        ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
+        return setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter);
+    }
+    // A set bit blocks its type (0...31); only ICMP_ECHOREPLY (0) passes.
+    struct icmp_filter filter = {.data = ~(1U << ICMP_ECHOREPLY)};
+    return setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
 }

@@ -66,6 +66,13 @@ extension ConfigLoader {
 
         let preempt = f.duration(
             "preempt-delay", in: .zero...(.seconds(3600)), rangeText: "between 0s and 1h", default: .zero)
+        let revertive = f.bool("preempt", default: true)
+        if revertive == false, tunnelNamesListed.count == 1 {
+            reporter.warning(
+                f.valueLocation("preempt"),
+                "'preempt: false' has no effect on \(label), which has one tunnel; it keeps a dual-tunnel "
+                    + "connection on its standby after a failover")
+        }
         var damping: GatewayConfig.Damping?
         var dampingFailed = false
         if let dampingNode = f.node("damping") {
@@ -78,10 +85,10 @@ extension ConfigLoader {
                 connection: label, names: tunnelNamesListed, locations: tunnelLocations, fields: f)
         }
 
-        guard let name, let preempt, !dampingFailed, !f.failed else { return }
+        guard let name, let preempt, let revertive, !dampingFailed, !f.failed else { return }
         connections.append(
             Connection(
-                name: name, tunnels: tunnelNamesListed, preemptDelay: preempt, damping: damping,
+                name: name, tunnels: tunnelNamesListed, preemptDelay: preempt, preempt: revertive, damping: damping,
                 location: f.location, keyLocations: f.keyLocations))
     }
 
@@ -112,6 +119,12 @@ extension ConfigLoader {
                 f.valueLocation("tunnels"),
                 "\(label) is dual-tunnel but \(who); without one a tunnel always counts as up, "
                     + "so traffic never fails over to '\(standby.name)'")
+        } else if standby.healthCheck == nil {
+            reporter.warning(
+                f.valueLocation("tunnels"),
+                "standby tunnel '\(standby.name)' of \(label) has no health-check; without one it always counts as "
+                    + "up, so traffic fails over to it even when it is down; give it a health-check like "
+                    + "'\(active.name)'s")
         }
     }
 

@@ -37,7 +37,14 @@ extension GatewayConfig {
     /// - Returns: The configuration, with its ``warnings``.
     /// - Throws: ``ConfigErrors`` with every problem found, sorted by line.
     public static func parse(yaml: String, file: String) throws(ConfigErrors) -> GatewayConfig {
-        try ConfigLoader(reporter: Reporter(file: file)).load(yaml)
+        guard yaml.utf8.count <= YAMLDocument.maximumSize else {
+            throw ConfigErrors([
+                ConfigDiagnostic(
+                    file: file, line: 0, column: 0,
+                    message: "cannot read '\(file)': \(YAMLDocument.ReadFailure.tooLarge.text)")
+            ])
+        }
+        return try ConfigLoader(reporter: Reporter(file: file)).load(yaml)
     }
 }
 
@@ -59,7 +66,7 @@ enum ConfigKeys {
     static let healthCheck = [
         "source", "destination", "protocol", "port", "interval", "timeout", "down-count", "up-count",
     ]
-    static let connection = ["name", "tunnels", "preempt-delay", "damping"]
+    static let connection = ["name", "tunnels", "preempt-delay", "preempt", "damping"]
     static let damping = ["flaps", "window", "penalty"]
     static let route = ["prefix", "connection", "source", "weight", "metric"]
     static let policyRoute = [

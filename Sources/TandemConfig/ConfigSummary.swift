@@ -33,8 +33,9 @@ extension GatewayConfig {
 
         let connectionItems = connections.map { connection in
             if let standby = connection.standby {
-                return "\(connection.name): dual \(connection.active)/\(standby), "
-                    + "preempt \(ConfigDuration.format(connection.preemptDelay))"
+                let failback =
+                    connection.preempt ? "preempt \(ConfigDuration.format(connection.preemptDelay))" : "no preempt"
+                return "\(connection.name): dual \(connection.active)/\(standby), \(failback)"
             }
             return "\(connection.name): single \(connection.active)"
         }

@@ -72,7 +72,7 @@ extension GatewayConfig {
     ) throws(RoutingError) -> (Router, FailoverController) {
         let router = try Router(routerConfiguration(capacity: capacity))
         let controller = try FailoverController(
-            router: router, preemptDelay: { connections[$0.index].preemptDelay },
+            router: router, preemptDelay: { connections[$0.index].failbackDelay },
             tunnels: { tunnelHealth(of: connections[$0.index]) }, at: instant)
         return (router, controller)
     }

@@ -372,6 +372,9 @@ extension GatewayConfig {
         public var tunnels: [String]
         /// How long the active tunnel must be back up before traffic returns to it (default 0 s, at most 1 h).
         public var preemptDelay: Duration
+        /// Whether traffic returns to the active tunnel at all (default true); false: it stays on the standby until
+        /// the standby fails (non-revertive, keepalived's `nopreempt`), or a reload selects afresh.
+        public var preempt: Bool
         /// Flap damping, if set.
         public var damping: Damping?
         public var location: SourceLocation
@@ -379,16 +382,20 @@ extension GatewayConfig {
 
         /// Makes a connection.
         public init(
-            name: String, tunnels: [String], preemptDelay: Duration = .zero, damping: Damping? = nil,
-            location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
+            name: String, tunnels: [String], preemptDelay: Duration = .zero, preempt: Bool = true,
+            damping: Damping? = nil, location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
         ) {
             self.name = name
             self.tunnels = tunnels
             self.preemptDelay = preemptDelay
+            self.preempt = preempt
             self.damping = damping
             self.location = location
             self.keyLocations = keyLocations
         }
+
+        /// The routing layer's failback: the preempt delay, or nil for never.
+        public var failbackDelay: Duration? { preempt ? preemptDelay : nil }
 
         /// Whether the connection has a standby tunnel.
         public var isDualTunnel: Bool { tunnels.count == 2 }

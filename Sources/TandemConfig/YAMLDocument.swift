@@ -27,10 +27,10 @@ enum YAMLDocument {
     /// - Parameter path: The path.
     /// - Returns: The bytes, or the `errno` of the call that failed. The corresponding C functions are `open`
     ///   and `read`.
-    static func readFile(_ path: String) -> Result<[UInt8], Errno> {
+    static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
         var descriptor: CInt
         repeat { descriptor = open(path, O_RDONLY | O_CLOEXEC) } while descriptor < 0 && errno == EINTR
-        guard descriptor >= 0 else { return .failure(Errno(code: errno)) }
+        guard descriptor >= 0 else { return .failure(.system(code: errno)) }
         defer { close(descriptor) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -38,18 +38,36 @@ enum YAMLDocument {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                return .failure(Errno(code: errno))
+                return .failure(.system(code: errno))
             }
             if count == 0 { return .success(bytes) }
             bytes.append(contentsOf: chunk[0..<count])
+            // Checked as it is read: /dev/zero or a runaway generator must not take the router's memory.
+            if bytes.count > maximumSize { return .failure(.tooLarge) }
         }
     }
 
-    /// A failed system call's `errno`.
-    struct Errno: Error {
-        let code: CInt
-        /// The text of the code (`No such file or directory`). The corresponding C function is `strerror`.
-        var text: String { String(cString: strerror(code)) }
+    /// The largest configuration read, in bytes: 16 MiB holds well over 100,000 static routes, far beyond what a
+    /// gateway's file lists (learned routes come from the kernel, not the file).
+    static let maximumSize = 16 << 20
+
+    /// Why a file could not be read.
+    enum ReadFailure: Error {
+        /// A failed system call's `errno`.
+        case system(code: CInt)
+        /// More than ``YAMLDocument/maximumSize`` bytes.
+        case tooLarge
+
+        /// The reason, for a diagnostic: the system's text of the code (`No such file or directory`), or the
+        /// size limit. The corresponding C function is `strerror`.
+        var text: String {
+            switch self {
+            case .system(let code): String(cString: strerror(code))
+            case .tooLarge:
+                "it is larger than \(YAMLDocument.maximumSize >> 20) MiB, the most Tandem reads as a configuration; "
+                    + "check that this is the gateway's file"
+            }
+        }
     }
 
     /// Decodes UTF-8, or reports the first line with a byte sequence that is not UTF-8.
@@ -70,7 +88,7 @@ enum YAMLDocument {
     ///
     /// - Returns: The root, or `nil` for an empty document or a syntax error (reported).
     static func compose(_ original: String, reporter: Reporter) -> Node? {
-        var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var lines = Self.lines(of: original)
         var text = original
         for attempt in 0...maximumDuplicates {
             do {
@@ -109,6 +127,34 @@ enum YAMLDocument {
             }
         }
         return nil
+    }
+
+    /// The lines of `text` as libyaml counts them, whose marks say where a problem is: it breaks lines at LF, CR LF,
+    /// a lone CR, and (YAML 1.1) NEL, LS and PS. Splitting at LF alone would put a file with CR LF line ends on one
+    /// line (a Swift `Character` holds CR LF whole) and a lone CR's later lines one off.
+    ///
+    /// - Parameter text: The file's text.
+    /// - Returns: The lines without their breaks; as many as libyaml's last line number.
+    static func lines(of text: String) -> [String] {
+        var lines: [String] = []
+        var current = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars.makeIterator()
+        var next = scalars.next()
+        while let scalar = next {
+            next = scalars.next()
+            switch scalar {
+            case "\r":
+                if next == "\n" { next = scalars.next() }
+                fallthrough
+            case "\n", "\u{85}", "\u{2028}", "\u{2029}":
+                lines.append(String(current))
+                current = String.UnicodeScalarView()
+            default:
+                current.append(scalar)
+            }
+        }
+        lines.append(String(current))
+        return lines
     }
 
     /// Where the second spelling of `key` is: the same key later in the mapping whose first key is at `first`.
@@ -178,7 +224,7 @@ enum YAMLDocument {
         case .scanner(let ctx, let problem, let mark, let yaml), .parser(let ctx, let problem, let mark, let yaml),
             .composer(let ctx, let problem, let mark, let yaml):
             // libyaml says "cannot start any token" for a tab; say why.
-            let line = yaml.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(mark.line - 1).first
+            let line = lines(of: yaml).dropFirst(mark.line - 1).first
             let character = line.flatMap { $0.unicodeScalars.dropFirst(mark.column - 1).first }
             let hint = character == "\t" ? "; YAML does not allow tabs for indentation, use spaces" : ""
             reporter.error(mark, "YAML syntax error: \(problem)\(context(ctx))\(hint)")

@@ -60,6 +60,7 @@ extension Daemon {
         for source in RouteSource.allCases { snapshot.routes[source] = router.routeCount(source) }
         snapshot.refusedDefaults = router.counters.refusedDynamicDefaults
         snapshot.refusedOverQuota = router.counters.refusedDynamicOverQuota
+        snapshot.waitingLearnedRoutes = gateway.state.overQuota.count
         snapshot.add(gateway.kernelStatus)
         snapshot.droppedLogLines = log.droppedLines
         return snapshot

@@ -49,6 +49,8 @@ public struct MetricsSnapshot: Sendable {
     /// Learned routes refused: default routes, and those over the dynamic-routes quota.
     public var refusedDefaults = 0
     public var refusedOverQuota = 0
+    /// Learned routes waiting at the quota for room.
+    public var waitingLearnedRoutes = 0
     /// Whether everything configured is in the kernel (`tandem_ready`); nil leaves the gauge out.
     public var ready: Bool?
     /// The changes the kernel refused and Tandem retries, by kind (`rule`, `tunnel-route`, `remote-route`,
@@ -98,6 +100,7 @@ public final class DaemonMetrics: Sendable {
         static let rtt = "tandem_probe_rtt_seconds"
         static let routes = "tandem_routes"
         static let refused = "tandem_learned_routes_refused_total"
+        static let waiting = "tandem_learned_routes_waiting"
         static let netlinkErrors = "tandem_netlink_errors_total"
         static let ready = "tandem_ready"
         static let pending = "tandem_kernel_pending_changes"
@@ -121,6 +124,7 @@ public final class DaemonMetrics: Sendable {
         static let rtt = "Round-trip time of answered health-check probes."
         static let routes = "Routes in the RIB, by source."
         static let refused = "Learned routes refused, by reason (default, quota)."
+        static let waiting = "Learned routes refused at the quota and waiting for room (taken in arrival order)."
         static let netlinkErrors = "Netlink requests the kernel refused."
         static let ready = "1 if everything configured is in the kernel, 0 while a change it refused is retried."
         static let pending = "Changes the kernel refused and Tandem retries, by kind."
@@ -201,6 +205,8 @@ public final class DaemonMetrics: Sendable {
         }
         setCounter(Name.refused, [("reason", "default")], Help.refused, snapshot.refusedDefaults)
         setCounter(Name.refused, [("reason", "quota")], Help.refused, snapshot.refusedOverQuota)
+        registry.makeGauge(descriptor: Self.descriptor(Name.waiting, Help.waiting))
+            .set(to: Double(snapshot.waitingLearnedRoutes))
         if let ready = snapshot.ready {
             registry.makeGauge(descriptor: Self.descriptor(Name.ready, Help.ready)).set(to: ready ? 1.0 : 0.0)
         }

@@ -91,15 +91,16 @@ final class Forwarder: @unchecked Sendable {
 
     let queueCount: Int
     let log: EventLog
-    private let setup: Mutex<ForwardingSetup>
+    // The state the threads share is behind POSIX mutexes, which ThreadSanitizer sees (see PthreadMutex).
+    private let setup: PthreadMutex<ForwardingSetup>
     private let version = Atomic<Int>(0)
     /// The setup version each thread runs with.
-    private let running: Mutex<[Int]>
+    private let running: PthreadMutex<[Int]>
     private let stopping = Atomic<Bool>(false)
     /// The counters of retired pipelines (a reload retires them) ...
-    private let totals = Mutex(ForwarderTotals())
+    private let totals = PthreadMutex(ForwarderTotals())
     /// ... and each thread's current pipeline, published at most every `publishInterval`.
-    private let live: Mutex<[ForwarderTotals]>
+    private let live: PthreadMutex<[ForwarderTotals]>
     static let publishInterval: UInt64 = 100_000_000
     private var threads: [pthread_t] = []
 
@@ -110,10 +111,10 @@ final class Forwarder: @unchecked Sendable {
 
     init(setup: ForwardingSetup, log: EventLog) {
         queueCount = setup.ingress.queues.count
-        self.setup = Mutex(setup)
+        self.setup = PthreadMutex(setup)
         self.log = log
-        running = Mutex([Int](repeating: 0, count: queueCount))
-        live = Mutex([ForwarderTotals](repeating: ForwarderTotals(), count: queueCount))
+        running = PthreadMutex([Int](repeating: 0, count: queueCount))
+        live = PthreadMutex([ForwarderTotals](repeating: ForwarderTotals(), count: queueCount))
     }
 
     /// Starts one thread per ingress queue, named tandem-q<N>.

@@ -51,7 +51,9 @@ extension Gateway {
         if !state.pending.isEmpty && state.pending.retryAt == nil { scheduleRetry() }
     }
 
-    /// The tunnel a learned route leads to: by its output device, or by its gateway.
+    /// The tunnel a learned route leads to: by its gateway inside a BGP tunnel's inside /30 (the address BGP puts
+    /// as the next hop, whatever device the routing daemon wrote), else by its output device, else by its gateway
+    /// as a tunnel's next hop or peer.
     func tunnel(of route: KernelRoute) -> GatewayConfig.Tunnel? {
         // Interface indices change only when devices are made again: looked up once a second at most.
         let now = self.now
@@ -73,13 +75,17 @@ extension Gateway {
                 }
             }
         }
+        func byInsideCIDR(_ gateway: AnyIPAddress) -> GatewayConfig.Tunnel? {
+            guard case .v4(let address) = gateway else { return nil }
+            return config.tunnels.first { $0.bgp?.insideCIDR.contains(address) ?? false }
+        }
         switch route.target {
         case .device(let index): return byDevice(index)
-        case .gateway(let gateway, let device): return byDevice(device) ?? byGateway(gateway)
+        case .gateway(let gateway, let device): return byInsideCIDR(gateway) ?? byDevice(device) ?? byGateway(gateway)
         case .multipath(let hops):
             // Tandem spreads over connections itself; a multipath route is learned through its first hop.
             guard let hop = hops.first else { return nil }
-            return byDevice(hop.device) ?? hop.gateway.flatMap(byGateway)
+            return hop.gateway.flatMap(byInsideCIDR) ?? byDevice(hop.device) ?? hop.gateway.flatMap(byGateway)
         case .nexthopObject, .blackhole: return nil
         }
     }
@@ -107,6 +113,7 @@ extension Gateway {
         do {
             switch try router.learn(route.prefix, via: connection) {
             case .installed:
+                state.overQuota.remove(route.prefix)
                 if state.learned.updateValue(tunnel.name, forKey: route.prefix) == nil {
                     logLearning(
                         "learned \(route.prefix) via tunnel \(tunnel.name) "
@@ -119,9 +126,12 @@ extension Gateway {
                     "refused learned default route \(route.prefix) via tunnel \(tunnel.name): default routes are not "
                         + "learned (refused so far: \(router.counters.refusedDynamicDefaults))")
             case .refusedOverQuota(let quota):
-                log.warning(
-                    "refused learned route \(route.prefix): the quota of \(quota) dynamic routes is full "
-                        + "(limits.dynamic-routes; refused so far: \(router.counters.refusedDynamicOverQuota))")
+                if state.overQuota.add(route.prefix, tunnel: tunnel.name) {
+                    log.warning(
+                        "learned route \(route.prefix) via tunnel \(tunnel.name) waits: the quota of \(quota) dynamic "
+                            + "routes is full (limits.dynamic-routes); it is taken when room frees "
+                            + "(\(state.overQuota.count) waiting, refused so far: \(router.counters.refusedDynamicOverQuota))")
+                }
             }
         } catch {
             log.error("learning \(route.prefix): \(error)")
@@ -129,12 +139,37 @@ extension Gateway {
         return false
     }
 
-    /// Withdraws a route the daemon removed; true if it was learned.
+    /// Withdraws a route the daemon removed; true if it was learned. A route waiting at the quota stops waiting.
     @discardableResult
     func withdraw(_ route: KernelRoute) -> Bool {
+        if state.overQuota.remove(route.prefix) {
+            logLearning("withdrew \(route.prefix) (it was waiting for room under the quota)")
+            return false
+        }
         guard let tunnel = state.learned[route.prefix] else { return false }
         withdraw(route.prefix, tunnel: tunnel)
         return true
+    }
+
+    /// Learns the routes waiting at the quota, longest-waiting first, while there is room; returns the prefixes
+    /// learned. Called after withdrawals (not between a withdrawal and the learning that moves a prefix to
+    /// another tunnel, which must get the room it freed).
+    func takeWaitingRoutes() -> Set<RoutePrefix> {
+        var taken: Set<RoutePrefix> = []
+        while router.dynamicRouteCount < router.configuration.dynamicRouteQuota,
+            let (prefix, tunnel) = state.overQuota.removeFirst()
+        {
+            guard let connection = state.connection(ofTunnel: tunnel),
+                (try? router.learn(prefix, via: connection)) == .installed
+            else { continue }
+            state.learned[prefix] = tunnel
+            state.remotePrefixes.insert(prefix)
+            taken.insert(prefix)
+            logLearning(
+                "learned \(prefix) via tunnel \(tunnel) after waiting for room under the quota "
+                    + "(\(state.overQuota.count) still waiting)")
+        }
+        return taken
     }
 
     func withdraw(_ prefix: RoutePrefix, tunnel name: String) {

@@ -29,18 +29,25 @@ extension Gateway {
         return changes
     }
 
-    /// The state a new configuration starts from: the learned routes that still lead somewhere, and the tunnels
-    /// that are down now kept down (their probes must bring them back, not the reload).
+    /// The state a new configuration starts from: the learned routes that still lead somewhere, then those that
+    /// waited at the quota in their order (a lower quota makes learned routes wait, a higher one takes waiting
+    /// ones), and the tunnels that are down now kept down (their probes must bring them back, not the reload).
     func stateForReload(_ new: GatewayConfig) throws(DaemonError) -> GatewayState {
         var next = try GatewayState(config: new, now: now)
-        for (prefix, tunnel) in state.learned.sorted(by: { $0.key < $1.key }) {
+        let learned = state.learned.sorted(by: { $0.key < $1.key }).map { (prefix: $0.key, tunnel: $0.value) }
+        for (prefix, tunnel) in learned + state.overQuota.inOrder {
             guard let connection = next.connection(ofTunnel: tunnel) else {
                 log.warning("learned route \(prefix) is dropped: tunnel '\(tunnel)' is in no connection any more")
                 continue
             }
-            if (try? next.router.learn(prefix, via: connection)) == .installed {
+            switch try? next.router.learn(prefix, via: connection) {
+            case .installed:
                 next.learned[prefix] = tunnel
                 next.remotePrefixes.insert(prefix)
+            case .refusedOverQuota:
+                next.overQuota.add(prefix, tunnel: tunnel)
+            case .refusedDefaultRoute, nil:
+                break
             }
         }
         for (index, tunnel) in new.tunnels.enumerated() where state.isDown(tunnelNamed: tunnel.name) {

@@ -70,6 +70,9 @@ extension Gateway {
         guard case .dumping = state.learning.phase else { return }
         switch result {
         case .success(let dump):
+            // The dump says what the table holds: the routes that waited at the quota wait again if it has them
+            // (in its order), and are gone if it has not.
+            state.overQuota = PendingLearnedRoutes()
             state.learning.phase = .applying(DumpApplication(dump))
         case .failure(let error):
             log.error("resync of learned routes: \(error); dumping again in 1 s")
@@ -145,6 +148,7 @@ extension Gateway {
             withdrawn += 1
         }
         application.nextCandidate = index
+        if withdrawn > 0 { changed.formUnion(takeWaitingRoutes()) }
         return index == candidates.count
     }
 
@@ -163,6 +167,7 @@ extension Gateway {
             case .removed(let route): if withdraw(route) { changed.insert(route.prefix) }
             }
         }
+        if !state.overQuota.isEmpty { changed.formUnion(takeWaitingRoutes()) }
         if updatingKernel && !changed.isEmpty { updateRemoteRoutes(changed) }
         if flood && updatingKernel {
             learningSummaryOwed = true

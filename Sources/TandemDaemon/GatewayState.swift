@@ -19,6 +19,8 @@ struct GatewayState {
     var controller: FailoverController
     /// Each learned prefix, with the tunnel it was learned through.
     var learned: [RoutePrefix: String] = [:]
+    /// Learned routes refused at the dynamic-route quota, waiting for room.
+    var overQuota = PendingLearnedRoutes()
     /// The prefixes routed into Tandem now: the configuration's and the learned ones ...
     var remotePrefixes: Set<RoutePrefix> = []
     /// ... the target of each one's route in Tandem's table, as the kernel holds it ...

@@ -18,6 +18,18 @@ struct KernelStatus {
     var pending: PendingChanges
     /// Nanoseconds until the next retry; nil when none is due.
     var nextRetryIn: UInt64?
+    /// Learning's counts (nil without a `learning` section).
+    var learning: LearningCounts?
+
+    /// What learning holds, waits for and refused.
+    struct LearningCounts {
+        var learned: Int
+        /// Refused at the quota and waiting for room.
+        var waiting: Int
+        var quota: Int
+        var refusedDefaults: Int
+        var refusedOverQuota: Int
+    }
 
     /// The pending changes of each kind, by the names the metrics' `kind` label and the JSON keys use.
     var pendingCounts: [(kind: String, count: Int)] {
@@ -40,9 +52,15 @@ extension Gateway {
     /// The kernel side now: ready or not, what is pending, the next retry.
     var kernelStatus: KernelStatus {
         let now = self.now
+        let learning = config.learning.map { _ in
+            KernelStatus.LearningCounts(
+                learned: state.learned.count, waiting: state.overQuota.count,
+                quota: router.configuration.dynamicRouteQuota, refusedDefaults: router.counters.refusedDynamicDefaults,
+                refusedOverQuota: router.counters.refusedDynamicOverQuota)
+        }
         return KernelStatus(
             ready: isReady && state.pending.isEmpty, pending: state.pending,
-            nextRetryIn: state.pending.retryAt.map { $0 > now ? $0 - now : 0 })
+            nextRetryIn: state.pending.retryAt.map { $0 > now ? $0 - now : 0 }, learning: learning)
     }
 }
 
@@ -88,6 +106,15 @@ extension GatewayView {
             object.add("retries", pending.attempts)
             object.add(
                 "nextRetryMilliseconds", raw: status.nextRetryIn.map { String($0 / 1_000_000) } ?? "null")
+            if let learning = status.learning {
+                var counts = JSONObject()
+                counts.add("learned", learning.learned)
+                counts.add("waiting", learning.waiting)
+                counts.add("quota", learning.quota)
+                counts.add("refusedDefaults", learning.refusedDefaults)
+                counts.add("refusedOverQuota", learning.refusedOverQuota)
+                object.add("learning", raw: counts.rendered)
+            }
             return object.rendered + "\n"
         }
         var lines: [String] = []
@@ -108,6 +135,12 @@ extension GatewayView {
         }
         if let wait = status.nextRetryIn {
             lines.append("next retry in \(Self.milliseconds(.nanoseconds(wait))) (retries so far \(pending.attempts))")
+        }
+        if let learning = status.learning {
+            lines.append(
+                "learning: \(learning.learned) learned, \(learning.waiting) waiting for room under the quota of "
+                    + "\(learning.quota) (limits.dynamic-routes); refused so far: \(learning.refusedDefaults) default, "
+                    + "\(learning.refusedOverQuota) over the quota")
         }
         return lines.map { $0 + "\n" }.joined()
     }

@@ -1,6 +1,7 @@
 // The health checks of `tandem run`: per tunnel with a `health-check`, a probe every interval, through that tunnel
-// only, each with a sequence number; a probe without an answer within its timeout is lost, an answer after that is
-// late (counted, never taken for a fresh one). The outcomes drive the failover controller (Daemon+Health.swift).
+// only, each with a sequence number and a nonce (ProbeLedger); a probe without an answer within its timeout is
+// lost, an answer after that is late (counted, never taken for a fresh one), and so is one that is not the exact
+// token of a probe in flight. The outcomes drive the failover controller (Daemon+Health.swift).
 
 import TandemConfig
 import TandemLinux
@@ -27,16 +28,13 @@ final class HealthProbes {
         let interval: UInt64
         let timeout: UInt64
         let socket: ProbeSocket
-        var sequence: UInt32 = 0
         var nextSend: UInt64
-        /// Probes sent and not yet answered or lost: sequence number -> when it was sent.
-        var outstanding: [UInt32: UInt64] = [:]
+        /// Probes sent and not yet answered or lost.
+        var ledger: ProbeLedger
         var statistics = ProbeStatistics()
     }
 
     private(set) var probes: [Probe] = []
-    /// Random per run: an answer to an earlier run's probe is not this run's.
-    let nonce = UInt32.random(in: 1...UInt32.max)
 
     /// Opens a probe socket per tunnel with a health check, bound to the tunnel's interface.
     init(config: GatewayConfig, now: UInt64) throws(DaemonError) {
@@ -50,12 +48,13 @@ final class HealthProbes {
                 case .udp: .udpEcho(port: check.port)
                 }
             do {
-                let socket = try ProbeSocket(kind: kind, source: source, device: tunnel.interface)
+                let socket = try ProbeSocket(
+                    kind: kind, source: source, destination: check.destination, device: tunnel.interface)
                 probes.append(
                     Probe(
                         tunnel: TunnelID(index), destination: check.destination,
                         interval: Self.nanoseconds(check.interval), timeout: Self.nanoseconds(check.timeout),
-                        socket: socket, nextSend: now))
+                        socket: socket, nextSend: now, ledger: ProbeLedger(tunnel: UInt32(index))))
             } catch {
                 throw DaemonError("health check of tunnel '\(tunnel.name)': \(error)")
             }
@@ -80,7 +79,7 @@ final class HealthProbes {
         var earliest: UInt64?
         for probe in probes {
             earliest = min(earliest ?? probe.nextSend, probe.nextSend)
-            for sent in probe.outstanding.values { earliest = min(earliest!, sent &+ probe.timeout) }
+            if let sent = probe.ledger.earliestSend { earliest = min(earliest!, sent &+ probe.timeout) }
         }
         return earliest
     }
@@ -89,27 +88,21 @@ final class HealthProbes {
     func fire(now: UInt64) -> [ProbeOutcome] {
         var outcomes: [ProbeOutcome] = []
         for index in probes.indices {
-            // Oldest first, so that the controller sees the failures in the order the probes went out.
-            for (sequence, sent) in probes[index].outstanding.sorted(by: { $0.key < $1.key })
-            where sent &+ probes[index].timeout <= now {
-                probes[index].outstanding[sequence] = nil
-                probes[index].statistics.lost &+= 1
-                outcomes.append(.lost(probes[index].tunnel))
-            }
+            let lost = probes[index].ledger.expire(now: now, timeout: probes[index].timeout)
+            probes[index].statistics.lost &+= UInt64(lost)
+            outcomes += repeatElement(.lost(probes[index].tunnel), count: lost)
             guard probes[index].nextSend <= now else { continue }
             // The next one an interval after this one was due (not after now): the rate stays the configured one.
             probes[index].nextSend = max(probes[index].nextSend &+ probes[index].interval, now &+ 1)
-            probes[index].sequence &+= 1
-            let token = ProbeToken(
-                tunnel: probes[index].tunnel.rawValue, sequence: probes[index].sequence, nonce: nonce)
+            let token = probes[index].ledger.next(now: now)
             probes[index].statistics.sent &+= 1
             do {
-                if try probes[index].socket.send(token, to: probes[index].destination) {
-                    probes[index].outstanding[token.sequence] = now
-                } else {
+                if try !probes[index].socket.send(token) {
+                    probes[index].ledger.forget(token)
                     outcomes.append(.unsent(probes[index].tunnel, reason: "the socket's queue is full"))
                 }
             } catch {
+                probes[index].ledger.forget(token)
                 outcomes.append(.unsent(probes[index].tunnel, reason: "\(error)"))
             }
         }
@@ -123,10 +116,8 @@ final class HealthProbes {
         do { tokens = try probes[index].socket.receive() } catch { return [] }
         var outcomes: [ProbeOutcome] = []
         for token in tokens {
-            guard token.nonce == nonce, token.tunnel == probes[index].tunnel.rawValue,
-                let sent = probes[index].outstanding.removeValue(forKey: token.sequence)
-            else {
-                // Too late (already lost), a duplicate, or not ours.
+            guard let sent = probes[index].ledger.take(token) else {
+                // Too late (already lost), a duplicate, an earlier run's, or forged.
                 probes[index].statistics.late &+= 1
                 continue
             }

@@ -8,8 +8,8 @@ public struct ProbeStatistics: Hashable, Sendable {
     public var answered: UInt64 = 0
     /// Probes without an answer within the timeout.
     public var lost: UInt64 = 0
-    /// Answers that came after their probe's timeout (or to a probe this run never sent): counted here, never
-    /// taken for a fresh answer.
+    /// Answers that came after their probe's timeout, duplicates, and answers that are not the exact token of a
+    /// probe in flight (an earlier run's, or forged: a wrong nonce): counted here, never taken for a fresh answer.
     public var late: UInt64 = 0
     /// The last answer's round-trip time.
     public var lastRTT: Duration?

@@ -1,9 +1,15 @@
 // A tunnel's health probes on the wire: ICMP (ICMPv6) echo requests over a raw socket, or UDP datagrams to an echo
 // service, sent from the probe's source address and bound to the tunnel's interface (SO_BINDTODEVICE), so that
-// they leave through that tunnel only. Each probe carries a token (magic, tunnel, sequence number, a nonce of this
-// run): an answer is matched to the probe it answers, never to a later one, and an answer to an earlier run's
-// probe is not taken at all.
+// they leave through that tunnel only. Each probe carries a token (magic, tunnel, sequence number, a nonce drawn
+// for that probe): an answer is matched to the probe it answers, never to a later one or an earlier run's.
+//
+// An answer decides whether a tunnel carries traffic, so a stranger's datagram must not pass for one: the socket is
+// connected to the probe's destination (the kernel then delivers only what that address sends, on a raw socket
+// too), a raw socket filters out every ICMP type but the echo reply (ICMP_FILTER, ICMP6_FILTER), each answer's
+// source is checked once more as it is read (what was queued before connect), and one read takes a bounded
+// number of datagrams, so that a flood cannot hold the thread that times the probes.
 
+import CTandemLinux
 import TandemPacket
 
 #if canImport(Glibc)
@@ -16,7 +22,7 @@ public struct ProbeToken: Hashable, Sendable {
     public var tunnel: UInt32
     /// The probe's sequence number.
     public var sequence: UInt32
-    /// Random per run.
+    /// Drawn for each probe (see HealthProbes): one that did not see the probe cannot forge its answer.
     public var nonce: UInt32
 
     public init(tunnel: UInt32, sequence: UInt32, nonce: UInt32) {
@@ -56,16 +62,27 @@ public final class ProbeSocket {
 
     public let kind: Kind
     public let family: IPFamily
+    /// Where the probes go, and the only address answers are taken from.
+    public let destination: AnyIPAddress
     /// The socket, for ``EventPoll``.
     public let descriptor: CInt
     private let buffer: UnsafeMutableRawBufferPointer
+    /// Whether `connect` succeeded: the kernel then filters answers by source itself.
+    private var isConnected = false
 
-    /// Opens the socket, binds it to `source` and, if given, to `device`.
-    /// The corresponding C calls are `socket`, `setsockopt(SO_BINDTODEVICE)` and `bind`.
-    public init(kind: Kind, source: AnyIPAddress, device: String?) throws(SystemError) {
+    /// How many datagrams one ``receive()`` reads at most: answers come one per probe, so more is a flood; the rest
+    /// waits for the next turn of the loop (the descriptor stays readable) while timers and other sockets are served.
+    public static let datagramsPerRead = 32
+
+    /// Opens the socket, binds it to `source` and, if given, to `device`, and connects it to `destination` (or
+    /// leaves that to the first send if the kernel has no route there yet).
+    /// The corresponding C calls are `socket`, `setsockopt(SO_BINDTODEVICE)`, `setsockopt(ICMP_FILTER)` or
+    /// `setsockopt(ICMP6_FILTER)` for a raw socket, `bind` and `connect`.
+    public init(kind: Kind, source: AnyIPAddress, destination: AnyIPAddress, device: String?) throws(SystemError) {
         self.kind = kind
         let family = source.family
         self.family = family
+        self.destination = destination
         let domain = family == .ipv4 ? AF_INET : AF_INET6
         let (type, proto): (Int32, Int32) =
             switch kind {
@@ -78,17 +95,24 @@ public final class ProbeSocket {
         }
         buffer = .allocate(byteCount: 2048, alignment: 8)
         do {
+            let descriptor = self.descriptor
             if let device {
                 var name = Array(device.utf8CString)
-                let descriptor = self.descriptor
                 _ = try valueOrErrno("binding the \(what) to its device") {
                     setsockopt(descriptor, SOL_SOCKET, SO_BINDTODEVICE, &name, socklen_t(name.count))
                 }
             }
+            if case .icmpEcho = kind {
+                _ = try valueOrErrno("letting only echo replies through the \(what)") {
+                    CTandemLinux_passOnlyEchoReplies(descriptor, family == .ipv6 ? 1 : 0)
+                }
+            }
             try Self.withSocketAddress(source, port: 0) { address, length throws(SystemError) in
-                let descriptor = self.descriptor
                 _ = try valueOrErrno("binding the \(what) to its address") { bind(descriptor, address, length) }
             }
+            // Connected now if the destination has a route (no route yet, or the device down: at the first send
+            // that finds one; until then answers are still checked by source as they are read).
+            try? connectIfNeeded()
         } catch {
             close(descriptor)
             buffer.deallocate()
@@ -101,8 +125,22 @@ public final class ProbeSocket {
         buffer.deallocate()
     }
 
-    /// Sends one probe to `destination`. Returns false if the socket's queue is full (the probe counts as lost).
-    public func send(_ token: ProbeToken, to destination: AnyIPAddress) throws(SystemError) -> Bool {
+    /// Connects the socket to ``destination`` unless it is. A connect can fail for want of a route (ENETUNREACH
+    /// while the tunnel's device is down): the probe then fails as a send would.
+    private func connectIfNeeded() throws(SystemError) {
+        guard !isConnected else { return }
+        let port: UInt16 = if case .udpEcho(let port) = kind { port } else { 0 }
+        let descriptor = self.descriptor
+        let destination = self.destination
+        try Self.withSocketAddress(destination, port: port) { address, length throws(SystemError) in
+            _ = try valueOrErrno("connecting a probe socket to \(destination)") { connect(descriptor, address, length) }
+        }
+        isConnected = true
+    }
+
+    /// Sends one probe to ``destination``. Returns false if the socket's queue is full (the probe counts as lost).
+    public func send(_ token: ProbeToken) throws(SystemError) -> Bool {
+        try connectIfNeeded()
         var length = 0
         switch kind {
         case .icmpEcho(let identifier):
@@ -123,32 +161,59 @@ public final class ProbeSocket {
             token.write(to: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<ProbeToken.size]))
             length = ProbeToken.size
         }
-        let port: UInt16 = if case .udpEcho(let port) = kind { port } else { 0 }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
         let descriptor = self.descriptor
-        let sent = try Self.withSocketAddress(destination, port: port) { address, addressLength throws(SystemError) in
-            try valueOrWouldBlock("sending a probe to \(destination)") {
-                sendto(descriptor, bytes.baseAddress, bytes.count, 0, address, addressLength)
-            }
+        let sent = try valueOrWouldBlock("sending a probe to \(destination)") {
+            Glibc.send(descriptor, bytes.baseAddress, bytes.count, 0)
         }
         return sent != nil
     }
 
-    /// The tokens of the answers that have arrived (an empty list when none has). Anything else that arrives (other
-    /// ICMP messages on a raw socket, stray datagrams) is skipped.
+    /// The tokens of the answers that have arrived from ``destination`` (an empty list when none has), from at most
+    /// ``datagramsPerRead`` datagrams. Anything else (other ICMP messages, datagrams from elsewhere) is skipped.
     public func receive() throws(SystemError) -> [ProbeToken] {
         var tokens: [ProbeToken] = []
         let descriptor = self.descriptor
         let buffer = self.buffer
-        while let count = try valueOrWouldBlock("reading probe answers", { recv(descriptor, buffer.baseAddress, buffer.count, 0) }) {
-            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            if let token = answer(in: bytes) { tokens.append(token) }
+        for _ in 0..<Self.datagramsPerRead {
+            var sender = sockaddr_storage()
+            var senderLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let received = try withUnsafeMutableBytes(of: &sender) { raw throws(SystemError) in
+                try valueOrWouldBlock("reading probe answers") {
+                    recvfrom(
+                        descriptor, buffer.baseAddress, buffer.count, 0,
+                        raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &senderLength)
+                }
+            }
+            guard let count = received else { break }
+            guard Self.address(of: sender) == destination else { continue }
+            if let token = Self.answer(in: UnsafeRawBufferPointer(rebasing: buffer[0..<count]), kind: kind, family: family) {
+                tokens.append(token)
+            }
         }
         return tokens
     }
 
-    /// The token of an echo answer, or nil.
-    func answer(in bytes: UnsafeRawBufferPointer) -> ProbeToken? {
+    /// The address of a socket address of either family; nil for another family.
+    static func address(of storage: sockaddr_storage) -> AnyIPAddress? {
+        let family = Int32(storage.ss_family)
+        return withUnsafeBytes(of: storage) { raw in
+            switch family {
+            case AF_INET:
+                let address = raw.loadUnaligned(as: sockaddr_in.self)
+                return .v4(IPv4Address(rawValue: UInt32(bigEndian: address.sin_addr.s_addr)))
+            case AF_INET6:
+                let address = raw.loadUnaligned(as: sockaddr_in6.self)
+                let bytes = withUnsafeBytes(of: address.sin6_addr) { $0.loadUnaligned(as: UInt128.self) }
+                return .v6(IPv6Address(rawValue: UInt128(bigEndian: bytes)))
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// The token of an echo answer as a socket of `kind` and `family` reads it, or nil.
+    static func answer(in bytes: UnsafeRawBufferPointer, kind: Kind, family: IPFamily) -> ProbeToken? {
         switch kind {
         case .icmpEcho(let identifier):
             var message = bytes
@@ -156,7 +221,7 @@ public final class ProbeSocket {
                 // An IPv4 raw socket reads the IP header too.
                 guard let first = bytes.first, first >> 4 == 4 else { return nil }
                 let headerLength = Int(first & 0x0F) * 4
-                guard bytes.count >= headerLength + 8 else { return nil }
+                guard headerLength >= 20, bytes.count >= headerLength + 8 else { return nil }
                 message = UnsafeRawBufferPointer(rebasing: bytes[headerLength...])
             }
             guard message.count >= 8 + ProbeToken.size, message[0] == (family == .ipv4 ? 0 : 129),

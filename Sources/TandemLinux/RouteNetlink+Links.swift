@@ -192,19 +192,19 @@ extension RouteNetlink {
     /// destination prefix, fwmark, output device, ports, goto, unreachable, ...) are left out, so that a caller
     /// that deletes what it reads deletes only rules of this shape.
     public func rules(family: IPFamily) throws(SystemError) -> [RoutingRule] {
-        var found: [RoutingRule] = []
         try dump(
             UInt16(RTM_GETRULE), family: Int32(family.addressFamily), headerSize: MemoryLayout<rtmsg>.size, what: "rules"
         ) { reply in
-            if reply.pointee.nlmsg_type == UInt16(RTM_NEWRULE), let rule = Self.parseRule(reply) { found.append(rule) }
+            reply.pointee.nlmsg_type == UInt16(RTM_NEWRULE) ? Self.parseRule(reply) : nil
         }
-        return found
     }
 
     /// Reads a rule message (struct fib_rule_hdr, which has rtmsg's layout, then FRA_* attributes); nil for a rule
-    /// that is not "[iif DEVICE] [oif DEVICE] lookup TABLE".
+    /// that is not "[iif DEVICE] [oif DEVICE] lookup TABLE", and for a malformed message (shorter than the header,
+    /// a value of the wrong size, a device name without its NUL).
     static func parseRule(_ header: UnsafePointer<nlmsghdr>) -> RoutingRule? {
-        let message = mnl_nlmsg_get_payload(header).assumingMemoryBound(to: rtmsg.self).pointee
+        let view = NetlinkMessageView(header: header)
+        guard let message = view.familyHeader(rtmsg.self) else { return nil }
         // fib_rule_hdr: rtm_dst_len is dst_len, rtm_src_len src_len, rtm_tos tos, rtm_type action, rtm_flags flags.
         guard let family = IPFamily(addressFamily: message.rtm_family), message.rtm_type == 1,  // FR_ACT_TO_TBL
             message.rtm_dst_len == 0, message.rtm_src_len == 0, message.rtm_tos == 0,
@@ -216,18 +216,20 @@ extension RouteNetlink {
         var device: String?
         var proto: UInt8 = 0
         var expressible = true
-        forEachAttribute(of: header, headerSize: MemoryLayout<rtmsg>.size) { attribute in
-            switch Int32(mnl_attr_get_type(attribute)) {
-            case Int32(FRA_PRIORITY): priority = mnl_attr_get_u32(attribute)
-            case Int32(FRA_TABLE): table = mnl_attr_get_u32(attribute)
-            case Int32(FRA_IIFNAME): device = String(cString: mnl_attr_get_str(attribute))
-            case Int32(FRA_PROTOCOL): proto = mnl_attr_get_u8(attribute)
+        var malformed = false
+        view.forEachAttribute(headerSize: MemoryLayout<rtmsg>.size) { attribute in
+            // A known attribute of the wrong size: the rule is not read (so never deleted as one of Tandem's).
+            switch Int32(attribute.type) {
+            case Int32(FRA_PRIORITY): priority = attribute.u32.marking(&malformed) ?? priority
+            case Int32(FRA_TABLE): table = attribute.u32.marking(&malformed) ?? table
+            case Int32(FRA_IIFNAME): device = attribute.string.marking(&malformed)
+            case Int32(FRA_PROTOCOL): proto = attribute.u8.marking(&malformed) ?? proto
             case Int32(FRA_FWMARK), Int32(FRA_FWMASK):
-                expressible = expressible && mnl_attr_get_u32(attribute) == 0
+                expressible = expressible && attribute.u32 == 0
             // The kernel always sends the suppressor; -1 means none.
             case Int32(FRA_SUPPRESS_PREFIXLEN), Int32(FRA_SUPPRESS_IFGROUP):
-                expressible = expressible && mnl_attr_get_u32(attribute) == UInt32.max
-            case Int32(FRA_OIFNAME): outputDevice = String(cString: mnl_attr_get_str(attribute))
+                expressible = expressible && attribute.u32 == UInt32.max
+            case Int32(FRA_OIFNAME): outputDevice = attribute.string.marking(&malformed)
             case Int32(FRA_GOTO), Int32(FRA_FLOW), Int32(FRA_TUN_ID), Int32(FRA_L3MDEV),
                 Int32(FRA_UID_RANGE), Int32(FRA_IP_PROTO), Int32(FRA_SPORT_RANGE), Int32(FRA_DPORT_RANGE):
                 expressible = false
@@ -236,7 +238,7 @@ extension RouteNetlink {
             default: break
             }
         }
-        guard expressible else { return nil }
+        guard expressible, !malformed else { return nil }
         return RoutingRule(
             family: family, priority: priority, inputDevice: device, outputDevice: outputDevice, table: table,
             protocol: proto)

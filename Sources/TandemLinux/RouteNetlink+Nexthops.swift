@@ -100,16 +100,13 @@ extension RouteNetlink {
 
     /// The nexthop objects (of one protocol, if given), from a dump (RTM_GETNEXTHOP with NLM_F_DUMP).
     public func nexthops(protocol proto: UInt8? = nil) throws(SystemError) -> [NexthopObject] {
-        var found: [NexthopObject] = []
         try dump(UInt16(RTM_GETNEXTHOP), family: AF_UNSPEC, headerSize: MemoryLayout<nhmsg>.size, what: "nexthops") {
             reply in
-            if reply.pointee.nlmsg_type == UInt16(RTM_NEWNEXTHOP), let object = Self.parseNexthop(reply),
+            guard reply.pointee.nlmsg_type == UInt16(RTM_NEWNEXTHOP), let object = Self.parseNexthop(reply),
                 proto == nil || object.protocol == proto
-            {
-                found.append(object)
-            }
+            else { return nil }
+            return object
         }
-        return found
     }
 
     /// Writes one RTM_NEWNEXTHOP or RTM_DELNEXTHOP message, with an ACK requested.
@@ -156,9 +153,11 @@ extension RouteNetlink {
     }
 
     /// Reads a nexthop message: id, protocol, and device and gateway, group, or blackhole. Nil for kinds Tandem does
-    /// not make (FDB nexthops, encapsulations are read as their device).
+    /// not make (FDB nexthops, encapsulations are read as their device), and for a malformed message (shorter than
+    /// nhmsg, an id, device, gateway or group type of the wrong size, a group that is not whole entries).
     static func parseNexthop(_ header: UnsafePointer<nlmsghdr>) -> NexthopObject? {
-        let message = mnl_nlmsg_get_payload(header).assumingMemoryBound(to: nhmsg.self).pointee
+        let view = NetlinkMessageView(header: header)
+        guard let message = view.familyHeader(nhmsg.self) else { return nil }
         var id: UInt32?
         var device: UInt32?
         var gateway: AnyIPAddress?
@@ -167,23 +166,24 @@ extension RouteNetlink {
         var members: [NexthopObject.GroupMember]?
         var groupType = UInt16(NEXTHOP_GRP_TYPE_MPATH)
         var buckets: UInt16?
-        forEachAttribute(of: header, headerSize: MemoryLayout<nhmsg>.size) { attribute in
-            switch Int32(mnl_attr_get_type(attribute)) {
-            case Int32(NHA_ID): id = mnl_attr_get_u32(attribute)
-            case Int32(NHA_OIF): device = mnl_attr_get_u32(attribute)
-            case Int32(NHA_GATEWAY): gateway = address(attribute)
+        var malformed = false
+        view.forEachAttribute(headerSize: MemoryLayout<nhmsg>.size) { attribute in
+            switch Int32(attribute.type) {
+            case Int32(NHA_ID): id = attribute.u32.marking(&malformed)
+            case Int32(NHA_OIF): device = attribute.u32.marking(&malformed)
+            case Int32(NHA_GATEWAY): gateway = attribute.address.marking(&malformed)
             case Int32(NHA_BLACKHOLE): blackhole = true
             case Int32(NHA_FDB): fdb = true
-            case Int32(NHA_GROUP_TYPE): groupType = mnl_attr_get_u16(attribute)
-            case Int32(NHA_GROUP): members = groupMembers(attribute)
+            case Int32(NHA_GROUP_TYPE): groupType = attribute.u16.marking(&malformed) ?? groupType
+            case Int32(NHA_GROUP): members = groupMembers(attribute).marking(&malformed)
             case Int32(NHA_RES_GROUP):
-                forEachNested(in: attribute) { inner in
-                    if mnl_attr_get_type(inner) == UInt16(NHA_RES_GROUP_BUCKETS) { buckets = mnl_attr_get_u16(inner) }
+                attribute.forEachNested { inner in
+                    if inner.type == UInt16(NHA_RES_GROUP_BUCKETS) { buckets = inner.u16.marking(&malformed) }
                 }
             default: break
             }
         }
-        guard let id, !fdb else { return nil }
+        guard let id, !fdb, !malformed else { return nil }
         let kind: NexthopObject.Kind
         if let members {
             kind = .group(members, resilientBuckets: groupType == UInt16(NEXTHOP_GRP_TYPE_RES) ? buckets ?? 0 : nil)
@@ -198,13 +198,15 @@ extension RouteNetlink {
         return NexthopObject(id: id, protocol: message.nh_protocol, kind: kind)
     }
 
-    /// The members of an NHA_GROUP attribute: an array of struct nexthop_grp. The weight is weight - 1 on the wire,
-    /// its low byte in `weight`; Linux 6.12 puts the high byte in the old `resvd1` (zero before).
-    private static func groupMembers(_ attribute: UnsafePointer<nlattr>) -> [NexthopObject.GroupMember] {
-        let payload = UnsafeRawPointer(mnl_attr_get_payload(attribute)!)
-        let count = Int(mnl_attr_get_payload_len(attribute)) / MemoryLayout<nexthop_grp>.size
-        return (0..<count).map { index in
-            let entry = payload.loadUnaligned(fromByteOffset: index * MemoryLayout<nexthop_grp>.size, as: nexthop_grp.self)
+    /// The members of an NHA_GROUP attribute: an array of struct nexthop_grp; nil unless the payload is whole
+    /// entries. The weight is weight - 1 on the wire, its low byte in `weight`; Linux 6.12 puts the high byte in
+    /// the old `resvd1` (zero before).
+    private static func groupMembers(_ attribute: NetlinkAttribute) -> [NexthopObject.GroupMember]? {
+        let payload = attribute.payload
+        let entrySize = MemoryLayout<nexthop_grp>.size
+        guard payload.count % entrySize == 0 else { return nil }
+        return (0..<payload.count / entrySize).map { index in
+            let entry = payload.loadUnaligned(fromByteOffset: index * entrySize, as: nexthop_grp.self)
             let stored = Int(entry.resvd1) << 8 | Int(entry.weight)
             return NexthopObject.GroupMember(id: entry.id, weight: UInt16(clamping: stored + 1))
         }

@@ -150,7 +150,7 @@ public final class RouteNetlink {
     public func refusals(applying changes: [RouteChange]) throws(SystemError) -> [Refusal] {
         try performReportingIndices(
             count: changes.count, what: "routes", operation: { changes[$0].operation },
-            write: { index, sequence, header in self.put(changes[index], sequence: sequence, into: header) })
+            write: { index, sequence, header in Self.put(changes[index], sequence: sequence, into: header) })
     }
 
     /// Sends `count` requests (each written by `write`, each asking for an ACK) in rounds, reads every answer,
@@ -183,6 +183,9 @@ public final class RouteNetlink {
         write: (Int, UInt32, UnsafeMutablePointer<nlmsghdr>) -> Void, failures: inout [Refusal]
     ) throws(SystemError) {
         let first = sequence
+        // Advanced before sending: if a send fails half way, the next round's numbers still differ from those of
+        // the messages that went out, so their late ACKs cannot be taken for the next round's.
+        sequence = first &+ UInt32(requests.count)
         var index = requests.lowerBound
         while index < requests.upperBound {
             // One sendto may not exceed the socket's send buffer (EMSGSIZE): 64 KiB per send is well inside it.
@@ -204,7 +207,6 @@ public final class RouteNetlink {
                 mnl_socket_sendto(socket, mnl_nlmsg_batch_head(batch), length)
             }
         }
-        sequence = first &+ UInt32(requests.count)
         // Every message asked for an ACK: read until each has its answer.
         var answered = 0
         while answered < requests.count {
@@ -214,11 +216,12 @@ public final class RouteNetlink {
             var message = UnsafeRawPointer(receiveBuffer).assumingMemoryBound(to: nlmsghdr.self)
             var remaining = Int32(received)
             while mnl_nlmsg_ok(message, remaining) {
-                if message.pointee.nlmsg_type == UInt16(NLMSG_ERROR), message.pointee.nlmsg_pid == portID {
+                if message.pointee.nlmsg_type == UInt16(NLMSG_ERROR), message.pointee.nlmsg_pid == portID,
+                    let error = NetlinkMessageView(header: message).errorCode
+                {
                     let offset = Int(message.pointee.nlmsg_seq &- first)
                     if offset >= 0 && offset < requests.count {
                         answered += 1
-                        let error = mnl_nlmsg_get_payload(message).assumingMemoryBound(to: nlmsgerr.self).pointee.error
                         if error != 0 {
                             let index = requests.lowerBound + offset
                             failures.append(
@@ -231,8 +234,9 @@ public final class RouteNetlink {
         }
     }
 
-    /// Writes one RTM_NEWROUTE or RTM_DELROUTE message, with an ACK requested.
-    private func put(_ change: RouteChange, sequence: UInt32, into header: UnsafeMutablePointer<nlmsghdr>) {
+    /// Writes one RTM_NEWROUTE or RTM_DELROUTE message, with an ACK requested. (Internal: the netlink fuzz target
+    /// checks that what ``parse(_:)`` reads, written back, reads the same.)
+    static func put(_ change: RouteChange, sequence: UInt32, into header: UnsafeMutablePointer<nlmsghdr>) {
         let route = change.route
         switch change {
         case .add(_, let replace):
@@ -354,23 +358,46 @@ public final class RouteNetlink {
     public func routes(tables: Set<UInt32>, protocol proto: UInt8? = nil) throws(SystemError) -> [KernelRoute] {
         var found: [KernelRoute] = []
         for family in [AF_INET, AF_INET6] {
-            try dump(UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes") { reply in
-                if reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
+            found += try dump(UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes") {
+                reply in
+                guard reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
                     tables.contains(route.table), proto == nil || route.protocol == proto
-                {
-                    found.append(route)
-                }
+                else { return nil }
+                return route
             }
         }
         return found
     }
 
-    /// Sends one dump request (`type` with NLM_F_DUMP, a zeroed family header of `headerSize` bytes whose first byte
-    /// is the family: rtmsg, nhmsg and fib_rule_hdr all start so) and passes each reply message to `body` until
-    /// NLMSG_DONE. An NLMSG_ERROR reply becomes a ``SystemError`` "dumping `what`".
-    func dump(
+    /// How many times a dump is asked again when the kernel flags it inconsistent (NLM_F_DUMP_INTR: the table
+    /// changed during the walk). A routing daemon loading a table can interrupt a few in a row; it settles.
+    static let dumpAttempts = 8
+
+    /// Sends dump requests (`type` with NLM_F_DUMP, a zeroed family header of `headerSize` bytes whose first byte is
+    /// the family: rtmsg, nhmsg and fib_rule_hdr all start so) and returns what `parse` makes of each reply, from
+    /// a dump the kernel did not flag as interrupted (asked again up to ``dumpAttempts`` times).
+    ///
+    /// - Throws: ``SystemError`` "dumping `what`" for an error reply, EAGAIN when every attempt was interrupted.
+    func dump<Entry>(
+        _ type: UInt16, family: Int32, headerSize: Int, what: String,
+        _ parse: (UnsafePointer<nlmsghdr>) -> Entry?
+    ) throws(SystemError) -> [Entry] {
+        for _ in 0..<Self.dumpAttempts {
+            var entries: [Entry] = []
+            let replies = try dumpOnce(type, family: family, headerSize: headerSize, what: what) { reply in
+                if let entry = parse(reply) { entries.append(entry) }
+            }
+            if !replies.interrupted { return entries }
+        }
+        throw SystemError(
+            code: EAGAIN,
+            operation: "dumping \(what) (the kernel's table changed during each of \(Self.dumpAttempts) dumps)")
+    }
+
+    /// One dump request and its replies, each passed to `body`; other requests' late answers are skipped.
+    private func dumpOnce(
         _ type: UInt16, family: Int32, headerSize: Int, what: String, _ body: (UnsafePointer<nlmsghdr>) -> Void
-    ) throws(SystemError) {
+    ) throws(SystemError) -> NetlinkDumpReplies {
         let header = mnl_nlmsg_put_header(sendBuffer)!
         header.pointee.nlmsg_type = type
         header.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
@@ -381,58 +408,61 @@ public final class RouteNetlink {
         _ = try valueOrErrno("asking the kernel for its \(what)") {
             mnl_socket_sendto(socket, header, Int(header.pointee.nlmsg_len))
         }
-        var done = false
-        while !done {
+        var replies = NetlinkDumpReplies(sequence: sequence, portID: portID, what: what)
+        while !replies.done {
             let received = try valueOrErrno("reading the kernel's \(what)") {
                 mnl_socket_recvfrom(socket, receiveBuffer, Self.receiveBufferSize)
             }
-            var reply = UnsafeRawPointer(receiveBuffer).assumingMemoryBound(to: nlmsghdr.self)
-            var remaining = Int32(received)
-            while mnl_nlmsg_ok(reply, remaining) {
-                if reply.pointee.nlmsg_type == UInt16(NLMSG_DONE) { done = true }
-                if reply.pointee.nlmsg_type == UInt16(NLMSG_ERROR) {
-                    let error = mnl_nlmsg_get_payload(reply).assumingMemoryBound(to: nlmsgerr.self).pointee.error
-                    throw SystemError(code: -error, operation: "dumping \(what)")
-                }
-                if reply.pointee.nlmsg_type != UInt16(NLMSG_DONE) { body(reply) }
-                reply = UnsafePointer(mnl_nlmsg_next(reply, &remaining))
-            }
+            try replies.read(UnsafeRawBufferPointer(start: receiveBuffer, count: received), body)
         }
+        return replies
     }
 
     /// Reads a route message: destination, table, protocol, and where it goes (nexthop object, multipath,
-    /// gateway, device or blackhole). Nil for other kinds (local, broadcast, unreachable, ...).
+    /// gateway, device or blackhole). Nil for other kinds (local, broadcast, unreachable, ...) and for a malformed
+    /// message: shorter than rtmsg, a prefix length beyond the family's width, a destination, gateway, table,
+    /// device or nexthop id of the wrong size. Such a message is left out rather than half read.
     static func parse(_ header: UnsafePointer<nlmsghdr>) -> KernelRoute? {
-        let message = mnl_nlmsg_get_payload(header).assumingMemoryBound(to: rtmsg.self).pointee
+        let view = NetlinkMessageView(header: header)
+        guard let message = view.familyHeader(rtmsg.self) else { return nil }
+        let family: IPFamily
+        switch Int32(message.rtm_family) {
+        case AF_INET: family = .ipv4
+        case AF_INET6: family = .ipv6
+        default: return nil
+        }
+        let length = Int(message.rtm_dst_len)
+        guard length <= family.addressBits else { return nil }
         var table = UInt32(message.rtm_table)
-        var destination: UnsafeRawPointer?
+        var destination: AnyIPAddress?
         var device: UInt32?
         var gateway: AnyIPAddress?
         var nexthopID: UInt32?
         var hops: [KernelRoute.Hop]?
-        forEachAttribute(of: header, headerSize: MemoryLayout<rtmsg>.size) { attribute in
-            switch Int32(mnl_attr_get_type(attribute)) {
-            case Int32(RTA_TABLE.rawValue): table = mnl_attr_get_u32(attribute)
-            case Int32(RTA_DST.rawValue): destination = UnsafeRawPointer(mnl_attr_get_payload(attribute))
-            case Int32(RTA_OIF.rawValue): device = mnl_attr_get_u32(attribute)
-            case Int32(RTA_GATEWAY.rawValue): gateway = address(attribute)
-            case Int32(RTA_VIA.rawValue): gateway = via(attribute)
-            case Int32(RTA_NH_ID.rawValue): nexthopID = mnl_attr_get_u32(attribute)
-            case Int32(RTA_MULTIPATH.rawValue): hops = multipath(attribute)
+        var malformed = false
+        // A known attribute of the wrong size makes the whole message malformed.
+        view.forEachAttribute(headerSize: MemoryLayout<rtmsg>.size) { attribute in
+            switch Int32(attribute.type) {
+            case Int32(RTA_TABLE.rawValue): table = attribute.u32.marking(&malformed) ?? table
+            case Int32(RTA_DST.rawValue): destination = attribute.address(of: family).marking(&malformed)
+            case Int32(RTA_OIF.rawValue): device = attribute.u32.marking(&malformed)
+            case Int32(RTA_GATEWAY.rawValue): gateway = attribute.address(of: family).marking(&malformed)
+            case Int32(RTA_VIA.rawValue): gateway = attribute.via.marking(&malformed)
+            case Int32(RTA_NH_ID.rawValue): nexthopID = attribute.u32.marking(&malformed)
+            case Int32(RTA_MULTIPATH.rawValue): hops = multipath(attribute, family: family).marking(&malformed)
             default: break
             }
         }
-        let length = Int(message.rtm_dst_len)
+        guard !malformed else { return nil }
         let prefix: RoutePrefix
-        switch Int32(message.rtm_family) {
-        case AF_INET:
-            let raw = destination.map { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) } ?? 0
-            prefix = .v4(IPv4Prefix(normalizing: IPv4Address(rawValue: raw), length: length))
-        case AF_INET6:
-            let raw = destination.map { UInt128(bigEndian: $0.loadUnaligned(as: UInt128.self)) } ?? 0
-            prefix = .v6(IPv6Prefix(normalizing: IPv6Address(rawValue: raw), length: length))
-        default:
-            return nil
+        switch destination {
+        case .v4(let address): prefix = .v4(IPv4Prefix(normalizing: address, length: length))
+        case .v6(let address): prefix = .v6(IPv6Prefix(normalizing: address, length: length))
+        case nil:
+            // No RTA_DST: the default route (rtm_dst_len 0); with a length it is malformed.
+            guard length == 0 else { return nil }
+            prefix = family == .ipv4 ? .v4(IPv4Prefix(normalizing: IPv4Address(rawValue: 0), length: 0))
+                : .v6(IPv6Prefix(normalizing: IPv6Address(rawValue: 0), length: 0))
         }
         let target: KernelRoute.Target
         if let nexthopID {
@@ -458,25 +488,32 @@ public final class RouteNetlink {
         return KernelRoute(prefix: prefix, table: table, protocol: message.rtm_protocol, target: target)
     }
 
-    /// The paths of an RTA_MULTIPATH attribute: struct rtnexthop records, each followed by its attributes.
-    private static func multipath(_ attribute: UnsafePointer<nlattr>) -> [KernelRoute.Hop] {
-        let payload = UnsafeRawPointer(mnl_attr_get_payload(attribute)!)
-        let length = Int(mnl_attr_get_payload_len(attribute))
+    /// The paths of an RTA_MULTIPATH attribute: struct rtnexthop records, each followed by its attributes (its
+    /// gateway). Nil if a record's length is below the record or beyond the attribute, or a gateway is malformed.
+    private static func multipath(_ attribute: NetlinkAttribute, family: IPFamily) -> [KernelRoute.Hop]? {
+        let payload = attribute.payload
         let recordSize = MemoryLayout<rtnexthop>.size
         var hops: [KernelRoute.Hop] = []
         var offset = 0
-        while offset + recordSize <= length {
+        while offset + recordSize <= payload.count {
             let record = payload.loadUnaligned(fromByteOffset: offset, as: rtnexthop.self)
             let size = Int(record.rtnh_len)
-            guard size >= recordSize, offset + size <= length else { break }
+            guard size >= recordSize, offset + size <= payload.count else { return nil }
             var gateway: AnyIPAddress?
-            forEachAttribute(at: payload + offset + recordSize, length: size - recordSize) { inner in
-                switch Int32(mnl_attr_get_type(inner)) {
-                case Int32(RTA_GATEWAY.rawValue): gateway = address(inner)
-                case Int32(RTA_VIA.rawValue): gateway = via(inner)
+            var malformed = false
+            let inner = UnsafeRawBufferPointer(rebasing: payload[(offset + recordSize)..<(offset + size)])
+            NetlinkAttribute.forEach(in: inner) { attribute in
+                switch Int32(attribute.type) {
+                case Int32(RTA_GATEWAY.rawValue):
+                    gateway = attribute.address(of: family)
+                    malformed = malformed || gateway == nil
+                case Int32(RTA_VIA.rawValue):
+                    gateway = attribute.via
+                    malformed = malformed || gateway == nil
                 default: break
                 }
             }
+            guard !malformed else { return nil }
             hops.append(
                 KernelRoute.Hop(
                     device: UInt32(bitPattern: record.rtnh_ifindex), gateway: gateway,
@@ -486,50 +523,4 @@ public final class RouteNetlink {
         return hops
     }
 
-    /// An address attribute's value: 4 bytes are IPv4, 16 IPv6 (network byte order); nil for another length.
-    static func address(_ attribute: UnsafePointer<nlattr>) -> AnyIPAddress? {
-        address(UnsafeRawPointer(mnl_attr_get_payload(attribute)!), length: Int(mnl_attr_get_payload_len(attribute)))
-    }
-
-    private static func address(_ bytes: UnsafeRawPointer, length: Int) -> AnyIPAddress? {
-        switch length {
-        case 4: .v4(IPv4Address(rawValue: UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self))))
-        case 16: .v6(IPv6Address(rawValue: UInt128(bigEndian: bytes.loadUnaligned(as: UInt128.self))))
-        default: nil
-        }
-    }
-
-    /// An RTA_VIA attribute's address: struct rtvia is a 2-byte family, then the address.
-    private static func via(_ attribute: UnsafePointer<nlattr>) -> AnyIPAddress? {
-        let length = Int(mnl_attr_get_payload_len(attribute))
-        guard length > 2 else { return nil }
-        return address(UnsafeRawPointer(mnl_attr_get_payload(attribute)!) + 2, length: length - 2)
-    }
-
-    /// Calls `body` with each attribute after a message's family header (rtmsg, nhmsg, fib_rule_hdr).
-    static func forEachAttribute(
-        of header: UnsafePointer<nlmsghdr>, headerSize: Int, _ body: (UnsafePointer<nlattr>) -> Void
-    ) {
-        let start = UnsafeRawPointer(mnl_nlmsg_get_payload_offset(header, headerSize)!)
-        let end = UnsafeRawPointer(mnl_nlmsg_get_payload_tail(header)!)
-        forEachAttribute(at: start, length: end - start, body)
-    }
-
-    /// Calls `body` with each attribute nested in `attribute`.
-    static func forEachNested(in attribute: UnsafePointer<nlattr>, _ body: (UnsafePointer<nlattr>) -> Void) {
-        forEachAttribute(
-            at: UnsafeRawPointer(mnl_attr_get_payload(attribute)!), length: Int(mnl_attr_get_payload_len(attribute)),
-            body)
-    }
-
-    /// Calls `body` with each well-formed attribute in `length` bytes at `start`; stops at a malformed one.
-    static func forEachAttribute(at start: UnsafeRawPointer, length: Int, _ body: (UnsafePointer<nlattr>) -> Void) {
-        var attribute = start.assumingMemoryBound(to: nlattr.self)
-        var remaining = Int32(clamping: length)
-        while mnl_attr_ok(attribute, remaining) {
-            body(attribute)
-            remaining -= (Int32(attribute.pointee.nla_len) + 3) & ~3
-            attribute = UnsafePointer(mnl_attr_next(attribute))
-        }
-    }
 }

@@ -6,4 +6,7 @@ public enum IPFamily: UInt8, Hashable, Sendable, CaseIterable, CustomStringConve
     case ipv6 = 6
 
     public var description: String { self == .ipv4 ? "IPv4" : "IPv6" }
+
+    /// The bits in an address: 32 or 128, the longest prefix length.
+    public var addressBits: Int { self == .ipv4 ? 32 : 128 }
 }

@@ -24,6 +24,42 @@ import Testing
         #expect(router.prefixCounts.installed == Set(config.routes.map(\.prefix)).count)
     }
 
+    /// `preempt: false` reaches the routing layer: the standby keeps the traffic after the active recovers, the
+    /// summary says so, and a single-tunnel connection with it is warned about (issue 12).
+    @Test func preemptFalseKeepsTheStandbyAfterAFailover() throws {
+        let yaml = try String(contentsOfFile: Check.repositoryRoot + "/examples/dual-tunnel.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "preempt-delay: 10s", with: "preempt: false")
+        let config = try GatewayConfig.parse(yaml: yaml, file: "gw.yaml")
+        #expect(!config.connections[0].preempt && config.connections[0].failbackDelay == nil)
+        #expect(config.summary(file: "gw.yaml").contains("to-cloud: dual a1/a2, no preempt"))
+        let clock = ManualClock()
+        let (router, controller) = try config.makeRouter(at: clock.now())
+        var failover = controller
+        let a1 = TunnelID(0)
+        let check = try #require(config.tunnels[0].healthCheck)
+        for _ in 0..<check.downCount {
+            clock.advance(by: check.interval)
+            _ = try failover.record(.failure(.timeout), for: a1, at: clock.now(), router: router)
+        }
+        #expect(router.selectedTunnel(of: ConnectionID(0)) == TunnelID(1))
+        for _ in 0..<check.upCount {
+            clock.advance(by: check.interval)
+            _ = try failover.record(.success, for: a1, at: clock.now(), router: router)
+        }
+        #expect(failover.nextDeadline() == nil)
+        _ = try failover.advance(to: clock.now() + .seconds(3600), router: router)
+        #expect(router.selectedTunnel(of: ConnectionID(0)) == TunnelID(1), "still on the standby an hour later")
+
+        let single = """
+            gateway: {name: gw}
+            tunnels: [{name: t1, device: tnd-t1, peer: 198.18.10.1}]
+            connections: [{name: c1, tunnels: [t1], preempt: false}]
+            routes: [{prefix: 198.19.0.0/16, connection: c1}]
+            """
+        let warned = try GatewayConfig.parse(yaml: single, file: "gw.yaml").warnings.map(\.message)
+        #expect(warned.contains { $0.hasPrefix("'preempt: false' has no effect on connection 'c1'") })
+    }
+
     @Test func dualTunnelExampleFailsOverOnProbesAndFailsBackAfterThePreemptDelay() throws {
         let config = try Self.load("dual-tunnel.yaml")
         let clock = ManualClock()

@@ -294,6 +294,31 @@ import Testing
             ])
     }
 
+    /// A standby without a health check always counts as up: failing over to it can black-hole the traffic
+    /// (issue 12). The active tunnel's check alone is not enough.
+    @Test func aStandbyWithoutAHealthCheckIsWarnedAbout() throws {
+        let yaml = """
+            gateway: {name: site-a}
+            tunnels:
+              - name: a1
+                device: tnd-a1
+                peer: 198.18.10.1
+                health-check: {source: 198.18.10.2, destination: 198.18.10.1}
+              - {name: a2, device: tnd-a2, peer: 198.18.20.1}
+            connections:
+              - {name: c1, tunnels: [a1, a2]}
+            routes:
+              - {prefix: 198.19.0.0/16, connection: c1}
+            """
+        let config = try GatewayConfig.parse(yaml: yaml, file: "gw.yaml")
+        #expect(
+            config.warnings.map(\.description) == [
+                "gw.yaml:9:25: warning: standby tunnel 'a2' of connection 'c1' has no health-check; without one it "
+                    + "always counts as up, so traffic fails over to it even when it is down; give it a health-check "
+                    + "like 'a1's"
+            ])
+    }
+
     @Test func warningsAreReportedWithErrors() throws {
         let yaml = """
             gateway:

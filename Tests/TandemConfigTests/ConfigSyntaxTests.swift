@@ -59,6 +59,20 @@ import Testing
         #expect(found[3].column == 1)
     }
 
+    @Test func duplicateKeysAreFoundInFilesWithCRLFAndCRLineBreaks() {
+        // libyaml breaks lines at CR LF and at a lone CR too; the duplicate search must count lines as it does.
+        let crlf = Check.errors("gateway: {name: a}\r\nroutes: []\r\nroutes: []\r\n")
+        #expect(
+            crlf.contains {
+                $0.line == 3 && $0.column == 1 && $0.message.hasPrefix("duplicate key 'routes' (first at line 2)")
+            }, "\(crlf)")
+        // Found by the ConfigYAML fuzz target (Fuzz/Corpus/ConfigYAML/crash-cr-line-break): the rename went to the
+        // wrong line and the next diagnostic on it came out at column -12.
+        let cr = Check.diagnostics("\rroutes:\n 0\nroutes:")
+        #expect(cr.allSatisfy { $0.column >= 0 }, "\(cr)")
+        #expect(cr.contains { $0.line == 4 && $0.column == 1 && $0.message.hasPrefix("duplicate key 'routes'") }, "\(cr)")
+    }
+
     @Test func unknownTopLevelKeySuggestsTheNearest() {
         let yaml = """
             gateway:
@@ -178,6 +192,22 @@ import Testing
             #expect(error.diagnostics.count == 1)
             #expect(error.diagnostics[0].message.hasSuffix("Is a directory"))
         }
+    }
+
+    /// /dev/zero never ends: read without a bound, it would take the router's memory (issue 13). It is refused
+    /// after the limit, with the reason, and so is a text over the limit.
+    @Test func aFileWithoutEndIsRefusedAtTheSizeLimit() {
+        do {
+            _ = try GatewayConfig.load(path: "/dev/zero")
+            Issue.record("/dev/zero loaded")
+        } catch {
+            #expect(error.diagnostics.map(\.message) == [
+                "cannot read '/dev/zero': it is larger than 16 MiB, the most Tandem reads as a configuration; "
+                    + "check that this is the gateway's file"
+            ])
+        }
+        let text = header + "#" + String(repeating: "x", count: 16 << 20) + "\n"
+        #expect(throws: ConfigErrors.self) { try GatewayConfig.parse(yaml: text, file: "big.yaml") }
     }
 
     @Test func invalidUTF8NamesTheLine() throws {

@@ -232,6 +232,36 @@ struct GatewayTests {
         #expect(fixture.remote["0.0.0.0/0"] == nil)
     }
 
+    /// BGP puts the peer's inside address as the next hop; the device the routing daemon writes may be one no
+    /// tunnel names as its interface (the inside /30 lives on the tunnel's own device), or even another tunnel's.
+    /// The inside /30 decides, before the device (issue 12).
+    @Test func aLearnedNextHopInsideATunnelsInsideCIDRLeadsToThatTunnel() throws {
+        let yaml = """
+            gateway: {name: gw, ingress: tnd-in, local-asn: 65000}
+            linux: {protocol: 77, table: 100, rule-priority: 900}
+            tunnels:
+              - {name: b1, device: tnd-b1, interface: gw-a, peer: 198.18.1.2, routing: bgp, bgp: {inside-cidr: 169.254.10.0/30, peer-asn: 65100}}
+              - {name: b2, device: tnd-b2, interface: gw-b, peer: 198.18.2.2, routing: bgp, bgp: {inside-cidr: 169.254.20.0/30, peer-asn: 65100}}
+            connections: [{name: c1, tunnels: [b1]}, {name: c2, tunnels: [b2]}]
+            learning: {table: 254, protocols: [bird]}
+            """
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(yaml)
+        let gwA = fixture.kernel.interfaceIndex(named: "gw-a")!
+        let elsewhere = fixture.kernel.addLink("tnd-b2-inside")
+        let peerB2 = AnyIPAddress.v4(try IPv4Address("169.254.20.1"))
+        func bird(_ prefix: String, _ target: KernelRoute.Target) -> KernelRoute {
+            KernelRoute(prefix: GatewayFixture.prefix(prefix), table: 254, protocol: 12, target: target)
+        }
+        fixture.kernel.install(bird("198.21.0.0/16", .gateway(peerB2, device: elsewhere)))
+        fixture.kernel.install(bird("198.22.0.0/16", .gateway(peerB2, device: gwA)))
+        fixture.kernel.install(bird("198.23.0.0/16", .multipath([KernelRoute.Hop(device: elsewhere, gateway: peerB2)])))
+        gateway.readNotifications(from: fixture.kernel)
+        for prefix in ["198.21.0.0/16", "198.22.0.0/16", "198.23.0.0/16"] {
+            #expect(gateway.state.learned[GatewayFixture.prefix(prefix)] == "b2", "\(prefix)")
+        }
+    }
+
     @Test func aFloodOfNotificationsIsReadABatchPerTurn() throws {
         let fixture = GatewayFixture()
         let gateway = try fixture.started(GatewayFixture.fullTableYAML)

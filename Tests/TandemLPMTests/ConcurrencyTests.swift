@@ -63,11 +63,23 @@ struct ConcurrencyTests {
         #expect(reads.load(ordering: .relaxed) > 0)
     }
 
+    /// The table the churn runs under, and how many changes it makes: 200 000 IPv4 and 50 000 IPv6 prefixes of the
+    /// full table and as many changes; with TANDEM_TEST_UNDER_SANITIZER=1 (tools/lib/check-sanitizers sets it) a
+    /// small synthetic table and a twentieth of the changes, because a debug build under ThreadSanitizer runs these
+    /// loops a hundred times slower, and ThreadSanitizer needs the accesses to happen, not to collide. The churned
+    /// prefixes and the probes stay the same, so the reader still races the writer in every slot the churn touches.
+    static let underSanitizer = ProcessInfo.processInfo.environment["TANDEM_TEST_UNDER_SANITIZER"] == "1"
+    static var background: RouteTableData {
+        underSanitizer
+            ? SyntheticTable.generate(seed: 7, scale: 0.02, reason: "TANDEM_TEST_UNDER_SANITIZER=1") : fullTable
+    }
+    static func operations(_ full: Int) -> Int { underSanitizer ? full / 20 : full }
+
     @Test("IPv4: churn under a million-route table")
     func ipv4() throws {
         let table = IPv4Table()
         // Values below 1000 for the background table so they cannot pass for churned ones.
-        table.load(fullTable.ipv4.prefix(200_000).enumerated().map { ($0.element, UInt32($0.offset % 997)) })
+        table.load(Self.background.ipv4.prefix(200_000).enumerated().map { ($0.element, UInt32($0.offset % 997)) })
         var churned: [IPv4Prefix] = []
         for third in 0..<64 {  // nested prefixes under 198.18.0.0/15: /16 ... /32, across slots
             let base = UInt32(0xC612_0000) | UInt32(third) << 10
@@ -80,13 +92,13 @@ struct ConcurrencyTests {
         let probes = (0..<64).flatMap { third in
             [0, 5, 6, 255, 1023].map { IPv4Address(rawValue: 0xC612_0000 | UInt32(third) << 10 | UInt32($0)) }
         }
-        Self.churn(table, churned: churned, base: base, probes: probes, operations: 200_000)
+        Self.churn(table, churned: churned, base: base, probes: probes, operations: Self.operations(200_000))
     }
 
     @Test("IPv6: churn across depths")
     func ipv6() throws {
         let table = IPv6Table()
-        table.load(fullTable.ipv6.prefix(50_000).enumerated().map { ($0.element, UInt32($0.offset % 997)) })
+        table.load(Self.background.ipv6.prefix(50_000).enumerated().map { ($0.element, UInt32($0.offset % 997)) })
         let root: UInt128 = 0x2001_0db8 << 96
         var churned: [IPv6Prefix] = []
         for branch in 0..<32 {
@@ -101,7 +113,7 @@ struct ConcurrencyTests {
         let probes = (0..<32).flatMap { branch in
             [0x1234, 0x1235, 0, 0xFFFF].map { IPv6Address(rawValue: root | UInt128(branch) << 72 | UInt128($0)) }
         }
-        Self.churn(table, churned: churned, base: base, probes: probes, operations: 50_000)
+        Self.churn(table, churned: churned, base: base, probes: probes, operations: Self.operations(50_000))
     }
 }
 

@@ -154,6 +154,17 @@ import TandemRouting
             "3s route add 198.19.0.0/16 via c1 source dynamic metric 5\n1s route withdraw 2001:db8::/32 via c2\n", file: "ev")
         #expect(events?.map(\.offset) == [1_000_000_000, 3_000_000_000], "sorted by time")
     }
+
+    @Test func aTimeBeyondWhat64BitsOfNanosecondsHoldIsAnErrorNotATrap() {
+        // Found by the TextLines fuzz target (Fuzz/Corpus/TextLines/crash-duration-beyond-uint64): "2e30s" trapped
+        // converting 2e39 ns to UInt64.
+        #expect(throws: ReplayEventError(file: "ev", line: 1, message: "'1e11s' is not a time; write it like 2.5s, 250ms or 0s (after the first packet)")) {
+            try ReplayEvent.parse("1e11s tunnel a1 down", file: "ev")
+        }
+        #expect(throws: ReplayEventError.self) { try ReplayEvent.parse("2e30s tunnel a1 down\n", file: "ev") }
+        let latest = try? ReplayEvent.parse("18446744073s tunnel a1 down", file: "ev")
+        #expect((latest?.first?.offset ?? 0) > 18_446_744_000_000_000_000, "the last whole second 64 bits hold")
+    }
 }
 
 extension ReplayTests {

@@ -54,6 +54,10 @@ int CTandemLinux_dropBoundingCapability(unsigned int capability);
 /// (EINVAL for a capability this kernel does not know). Needs no privilege.
 int CTandemLinux_boundingCapabilityIsSet(unsigned int capability);
 
+/// Lets only echo replies through a raw ICMP (ipv6 == 0) or ICMPv6 (ipv6 != 0) socket: ICMP_FILTER or ICMP6_FILTER.
+/// 0, or -1 with errno.
+int CTandemLinux_passOnlyEchoReplies(int fd, int ipv6);
+
 /// pthread_setname_np(pthread_self(), name) (behind _GNU_SOURCE): 0 or an error number.
 int CTandemLinux_setThreadName(const char *name);
 

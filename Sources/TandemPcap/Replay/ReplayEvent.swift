@@ -114,13 +114,16 @@ public struct ReplayEvent: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// "2.5s", "250ms", "10us", "0" -> nanoseconds.
+    /// "2.5s", "250ms", "10us", "0" -> nanoseconds; `nil` for what is not a time, or one past what 64 bits of
+    /// nanoseconds hold (584 years: "1e11s" would trap converting to `UInt64`).
     static func parseDuration(_ text: String) -> UInt64? {
         let units: [(String, Double)] = [("ms", 1e6), ("us", 1e3), ("ns", 1), ("s", 1e9), ("m", 60e9)]
         if text == "0" { return 0 }
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let value = Double(text.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
-            return UInt64((value * scale).rounded())
+            let nanoseconds = (value * scale).rounded()
+            guard nanoseconds < 0x1p64 else { return nil }
+            return UInt64(nanoseconds)
         }
         return nil
     }

@@ -18,14 +18,24 @@ public final class ReaderEpochs: @unchecked Sendable {
     @usableFromInline let global = Atomic<UInt64>(1)
     /// Per reader: the global epoch it saw at its last quiescent point, or 0 while offline or unused.
     @usableFromInline let observed: UnsafeMutablePointer<Atomic<UInt64>>
-    private let used = Mutex<[Bool]>(Array(repeating: false, count: ReaderEpochs.capacity))
+    /// Per slot: whether a reader holds it. Claimed with a compare-and-exchange, not under a lock: Swift's
+    /// `Mutex` on Linux waits in a futex that ThreadSanitizer cannot see, so two threads registering at once
+    /// looked like a data race on the slot list (tools/lib/check-sanitizers); atomics it sees.
+    private let used: UnsafeMutablePointer<Atomic<Bool>>
 
     public init() {
         observed = .allocate(capacity: Self.capacity)
-        for index in 0..<Self.capacity { (observed + index).initialize(to: Atomic(0)) }
+        used = .allocate(capacity: Self.capacity)
+        for index in 0..<Self.capacity {
+            (observed + index).initialize(to: Atomic(0))
+            (used + index).initialize(to: Atomic(false))
+        }
     }
 
-    deinit { observed.deallocate() }
+    deinit {
+        observed.deallocate()
+        used.deallocate()
+    }
 
     /// A registered reader thread's handle.
     public struct Reader: Sendable {
@@ -34,20 +44,21 @@ public final class ReaderEpochs: @unchecked Sendable {
 
     /// Registers a reader thread; it starts online. Returns nil when ``capacity`` readers are registered.
     public func register() -> Reader? {
-        let slot = used.withLock { used -> Int? in
-            guard let free = used.firstIndex(of: false) else { return nil }
-            used[free] = true
-            return free
+        for slot in 0..<Self.capacity {
+            guard used[slot].compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+                continue
+            }
+            let reader = Reader(slot: slot)
+            online(reader)
+            return reader
         }
-        guard let slot else { return nil }
-        observed[slot].store(global.load(ordering: .acquiring), ordering: .releasing)
-        return Reader(slot: slot)
+        return nil
     }
 
     /// Unregisters a reader; it must hold no pointer into the plane any more.
     public func unregister(_ reader: Reader) {
         observed[reader.slot].store(0, ordering: .releasing)
-        used.withLock { $0[reader.slot] = false }
+        used[reader.slot].store(false, ordering: .releasing)
     }
 
     /// Announces that `reader` holds no pointer obtained before this call (call it between batches).
@@ -60,13 +71,24 @@ public final class ReaderEpochs: @unchecked Sendable {
     public func offline(_ reader: Reader) { observed[reader.slot].store(0, ordering: .releasing) }
 
     /// Announces that `reader` reads the plane again.
-    public func online(_ reader: Reader) { quiescent(reader) }
+    ///
+    /// Unlike ``quiescent(_:)`` this needs a full fence: the store that makes the reader visible must be ordered
+    /// before the reader's next load of a pointer, or (a store followed by a load, which even x86 reorders) the
+    /// writer could still see the reader offline, free the object it replaced, while the reader loads the old pointer.
+    /// The writer's side of the pair is the fence in ``safeEpoch()``. A quiescent reader needs no fence: it was
+    /// already online with an older epoch, which holds back anything retired after it.
+    public func online(_ reader: Reader) {
+        observed[reader.slot].store(global.load(ordering: .acquiring), ordering: .sequentiallyConsistent)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+    }
 
     /// Writer: called after unlinking an object; returns the epoch after which it may be freed.
     func retire() -> UInt64 { global.add(1, ordering: .sequentiallyConsistent).newValue }
 
     /// Writer: every object retired at an epoch at or below this one is unreachable to readers.
     func safeEpoch() -> UInt64 {
+        // Orders the caller's unlinking of the object before the loads of the readers' epochs (see ``online(_:)``).
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
         var safe = UInt64.max
         for slot in 0..<Self.capacity {
             let seen = observed[slot].load(ordering: .acquiring)

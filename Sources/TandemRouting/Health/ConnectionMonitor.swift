@@ -45,9 +45,10 @@ public struct ConnectionMonitor: Sendable {
     ///
     /// - Parameters:
     ///   - tunnels: The connection's tunnels and their health settings.
-    ///   - preemptDelay: How long the active tunnel must stay up before traffic fails back to it (at least zero).
+    ///   - preemptDelay: How long the active tunnel must stay up before traffic fails back to it (at least zero);
+    ///     nil: never (non-revertive).
     ///   - instant: The current time.
-    public init(tunnels: ConnectionTunnels, preemptDelay: Duration, at instant: MonotonicInstant) {
+    public init(tunnels: ConnectionTunnels, preemptDelay: Duration?, at instant: MonotonicInstant) {
         switch tunnels {
         case .single(let settings):
             active = TunnelTrack(settings)
@@ -72,7 +73,7 @@ public struct ConnectionMonitor: Sendable {
     ///   - initial: The health state of each tunnel before its first probe.
     ///   - instant: The current time.
     public init(
-        mode: TunnelMode, health: HealthCheckPolicy, damping: DampingPolicy?, preemptDelay: Duration,
+        mode: TunnelMode, health: HealthCheckPolicy, damping: DampingPolicy?, preemptDelay: Duration?,
         initial: HealthState = .up, at instant: MonotonicInstant
     ) {
         let settings = TunnelHealthSettings(health: health, damping: damping, initial: initial)

@@ -24,7 +24,7 @@ public struct FailoverController {
     ///
     /// - Throws: ``RoutingError`` if a settings list does not match its connection's number of tunnels.
     public init(
-        router: Router, preemptDelay: (ConnectionID) -> Duration, tunnels: (ConnectionID) -> ConnectionTunnels,
+        router: Router, preemptDelay: (ConnectionID) -> Duration?, tunnels: (ConnectionID) -> ConnectionTunnels,
         at instant: MonotonicInstant
     ) throws(RoutingError) {
         connections = router.configuration.connections

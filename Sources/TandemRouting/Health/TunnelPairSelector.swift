@@ -19,15 +19,16 @@ public struct SelectionChange: Hashable, Sendable {
 ///
 /// In dual-tunnel mode: the active tunnel while it is up; the standby at once when the active goes down; back to
 /// the active once it has been up without a break for the preempt delay (revertive, with a hold time; a delay of
-/// zero fails back at once). If the standby goes down while the active is up (waiting out the delay or not),
+/// zero fails back at once), or never (non-revertive, keepalived's `nopreempt`: a nil delay; traffic stays on the
+/// standby until it fails). If the standby goes down while the active is up (waiting out the delay or not),
 /// traffic goes to the active at once. With both down, nothing is selected; the first tunnel to come up is taken,
 /// the active one first if both come up together. In single-tunnel mode: the active tunnel while it is up, else
 /// nothing; the standby role is ignored.
 public struct TunnelPairSelector: Sendable {
     /// One or two tunnels.
     public let mode: TunnelMode
-    /// How long the active tunnel must stay up before traffic goes back to it from the standby.
-    public let preemptDelay: Duration
+    /// How long the active tunnel must stay up before traffic goes back to it from the standby; nil: never.
+    public let preemptDelay: Duration?
     /// The tunnel that carries traffic.
     public private(set) var selected: TunnelSelection
     private var activeUp: Bool
@@ -41,15 +42,16 @@ public struct TunnelPairSelector: Sendable {
     ///
     /// - Parameters:
     ///   - mode: One or two tunnels.
-    ///   - preemptDelay: How long the active tunnel must stay up before traffic fails back to it (at least zero).
+    ///   - preemptDelay: How long the active tunnel must stay up before traffic fails back to it (at least zero);
+    ///     nil: traffic stays on the standby while it is up.
     ///   - active: The effective state of the active tunnel.
     ///   - standby: The effective state of the standby tunnel; ignored in single-tunnel mode.
     ///   - instant: The current time.
     public init(
-        mode: TunnelMode, preemptDelay: Duration, active: HealthState, standby: HealthState = .down,
+        mode: TunnelMode, preemptDelay: Duration?, active: HealthState, standby: HealthState = .down,
         at instant: MonotonicInstant
     ) {
-        precondition(preemptDelay >= .zero, "preempt delay must not be negative")
+        precondition((preemptDelay ?? .zero) >= .zero, "preempt delay must not be negative")
         self.mode = mode
         self.preemptDelay = preemptDelay
         self.activeUp = active == .up
@@ -69,7 +71,8 @@ public struct TunnelPairSelector: Sendable {
 
     /// When ``advance(to:)`` must next be called: the end of the preempt delay while waiting to fail back.
     public var nextDeadline: MonotonicInstant? {
-        selected == .standby && activeUp ? activeUpSince + preemptDelay : nil
+        guard selected == .standby, activeUp, let preemptDelay else { return nil }
+        return activeUpSince + preemptDelay
     }
 
     /// Gives the new effective state of one tunnel.
@@ -116,8 +119,8 @@ public struct TunnelPairSelector: Sendable {
             (next, reason) = (standbyUp ? .standby : .none, .tunnelDown(.active))
         case .standby where !standbyUp:
             (next, reason) = (activeUp ? .active : .none, .tunnelDown(.standby))
-        case .standby where activeUp && activeUpSince + preemptDelay <= time:
-            (next, reason) = (.active, .preemptDelayElapsed(preemptDelay))
+        case .standby where activeUp && preemptDelay.map({ activeUpSince + $0 <= time }) ?? false:
+            (next, reason) = (.active, .preemptDelayElapsed(preemptDelay!))
         case .none where activeUp || standbyUp:
             (next, reason) = (activeUp ? .active : .standby, .tunnelUp(activeUp ? .active : .standby))
         default:

@@ -2,7 +2,7 @@ import TandemRouting
 import Testing
 
 @Suite struct TunnelPairSelectorTests {
-    func dual(delay: Duration = .seconds(5), active: HealthState = .up, standby: HealthState = .up)
+    func dual(delay: Duration? = .seconds(5), active: HealthState = .up, standby: HealthState = .up)
         -> TunnelPairSelector
     {
         TunnelPairSelector(mode: .dual, preemptDelay: delay, active: active, standby: standby, at: .zero)
@@ -93,6 +93,24 @@ import Testing
         #expect(change?.to == .active && change?.time == ms(1020) && change?.reason == .preemptDelayElapsed(.zero))
         #expect(change?.reason.description == "active tunnel up (no preempt delay)")
         #expect(selector.nextDeadline == nil)
+    }
+
+    /// Non-revertive (`preempt: false`, issue 12): after a failover the standby keeps the traffic while it is up,
+    /// however long the active has been back; when the standby fails, traffic goes to the active at once.
+    @Test func withoutPreemptTrafficStaysOnTheStandbyUntilItFails() {
+        var selector = dual(delay: nil)
+        _ = selector.update(.active, to: .down, at: ms(1000))
+        #expect(selector.update(.active, to: .up, at: ms(2000)) == nil)
+        #expect(selector.nextDeadline == nil)
+        #expect(selector.advance(to: ms(3_600_000)) == nil)
+        #expect(selector.selected == .standby)
+        let change = selector.update(.standby, to: .down, at: ms(3_600_001))
+        #expect(change?.to == .active && change?.reason == .tunnelDown(.standby))
+        // Back on the active, a failover still goes to the standby, and stays there again.
+        #expect(selector.update(.standby, to: .up, at: ms(3_600_100)) == nil)
+        #expect(selector.update(.active, to: .down, at: ms(3_600_200))?.to == .standby)
+        #expect(selector.update(.active, to: .up, at: ms(3_600_300)) == nil)
+        #expect(selector.selected == .standby)
     }
 
     @Test func singleTunnelModeSelectsTheTunnelOrNothing() {
