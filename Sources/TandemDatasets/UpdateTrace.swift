@@ -58,6 +58,17 @@ public struct UpdateTrace: Sendable {
         -> UpdateTrace
     {
         if let path = SharedData.path(of: SharedData.updateTrace) { return try load(path: path) }
+        return synthesize(
+            over: table, count: count, seed: seed,
+            reason: "\(SharedData.updateTrace) not found in \(SharedData.searchDescription)")
+    }
+
+    /// `count` generated updates over `table`, ten a second: withdrawals and re-announcements of its prefixes
+    /// (picked at random), and one in ten a new /24 at random, next hops 198.18.255.1 to .8; `reason` says why
+    /// the trace is generated (it goes into `origin`).
+    public static func synthesize(over table: [IPv4Prefix], count: Int = 23_446, seed: UInt64 = 2014, reason: String)
+        -> UpdateTrace
+    {
         var random = SplitMix64(seed: seed)
         var updates: [RouteUpdate] = []
         let nextHops = (1...8).map { IPv4Address(198, 18, 255, UInt8($0)) }
@@ -76,8 +87,11 @@ public struct UpdateTrace: Sendable {
                         nextHop: kind == .withdraw ? IPv4Address(rawValue: 0) : nextHops[index % 8]))
             }
         }
-        return UpdateTrace(
-            updates: updates,
-            origin: .synthetic(seed: seed, reason: "\(SharedData.updateTrace) not found in \(SharedData.searchDescription)"))
+        return UpdateTrace(updates: updates, origin: .synthetic(seed: seed, reason: reason))
     }
+}
+
+extension RouteUpdate {
+    /// The update as a line of a trace file, `<unix time> <a|w> <prefix> <next hop>`: what `UpdateTrace.load` reads.
+    public var line: String { "\(time) \(kind == .announce ? "a" : "w") \(prefix) \(nextHop)" }
 }

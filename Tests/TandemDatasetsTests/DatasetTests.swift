@@ -70,6 +70,17 @@ struct DatasetTests {
         }
     }
 
+    @Test("A generated trace written as lines (tandem gen-updates) reads back as the same updates")
+    func generatedTraceRoundTrip() throws {
+        let table = SyntheticTable.generate(seed: 1, scale: 0.001, reason: "test").ipv4
+        let trace = UpdateTrace.synthesize(over: table, count: 500, seed: 7, reason: "test")
+        #expect(trace.updates.contains { $0.kind == .withdraw } && trace.updates.contains { $0.kind == .announce })
+        try withFile(trace.updates.map(\.line).joined(separator: "\n") + "\n") { path in
+            let loaded = try UpdateTrace.load(path: path)
+            #expect(loaded.updates == trace.updates)
+        }
+    }
+
     @Test("The synthetic table has the 2024 table's prefix-length mix")
     func syntheticMix() throws {
         let data = SyntheticTable.generate(seed: 1, scale: 0.05, reason: "test")

@@ -5,7 +5,8 @@
 #   site --veth-- gateway (Tandem runs here) --veth-- zone-a --veth-- cloud
 #                                            \--veth-- zone-b --veth--/
 #
-# Five network namespaces named "tnd<pid>-<role>" (unique per run, so parallel runs cannot collide),
+# Five network namespaces named "tnd<pid>-<role>" (unique per run, so parallel runs cannot collide; a script that
+# sets TOPO_PREFIX before sourcing this file gets "<TOPO_PREFIX><pid>-<role>", e.g. tools/soak's "tsoak<pid>-gw"),
 # five veth pairs made inside them (nothing is ever made in, moved through or changed in the root
 # namespace), IPv4 from 198.18.0.0/15 and IPv6 from 2001:db8::/32 on every link:
 #
@@ -31,8 +32,8 @@
 # topology_spawn NS LOGFILE CMD... starts a process inside a namespace and remembers its pid, so that
 # topology_destroy stops it; topology_destroy also stops whatever else is left inside the namespaces.
 
-# Namespace names: unique per run.
-TOPO_TAG="tnd$$"
+# Namespace names: unique per run (and per tool, with TOPO_PREFIX).
+TOPO_TAG="${TOPO_PREFIX:-tnd}$$"
 TOPO_SITE="$TOPO_TAG-site"
 TOPO_GW="$TOPO_TAG-gw"
 TOPO_ZONE_A="$TOPO_TAG-za"

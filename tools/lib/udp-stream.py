@@ -3,6 +3,7 @@
 
   udp-stream.py send --to ADDR --port P --rate PPS --seconds S [--flows N] [--source-port-base B]
   udp-stream.py receive --port P --seconds S --out FILE.json [--bind ADDR] [--late-ms MS] [--progress SECONDS]
+                        [--max-gaps N]
 
 The sender sends PPS datagrams per second (spread round-robin over N flows: N source ports), each carrying
 (flow, sequence number, send time). The receiver records, for every datagram, its flow, sequence number, arrival
@@ -15,10 +16,11 @@ A datagram that arrives more than --late-ms (100) after it was sent (sender and 
 the test namespaces) is late: held in a queue while its path was down (a neighbour entry waiting for ARP keeps up to
 unres_qlen_bytes of packets and sends them when the link returns), it came far too late to count. "outage" is the
 longest run of sequence numbers not delivered on time (missing or late), in milliseconds at 1 ms each; "late" and
-"max_latency_ms" count them; "gaps" lists the runs not delivered on time (at most 200 per flow, each with how many
-of them came late) and "changes" the interface changes among the datagrams delivered on time. Changes and gaps carry
-the sender's wall-clock send times around them ("sent", "sent_before", "sent_after": seconds since the epoch), so that
-a failover can be set against the gateway's event log and the moments a test failed or restored a path.
+"max_latency_ms" count them; "gaps" lists the runs not delivered on time (at most --max-gaps, default 200, per
+flow: tools/soak's hour with a failover every 30 s has more; each with how many of them came late) and "changes" the
+interface changes among the datagrams delivered on time. Changes and gaps carry the sender's wall-clock send times
+around them ("sent", "sent_before", "sent_after": seconds since the epoch), so that a failover can be set against the
+gateway's event log and the moments a test failed or restored a path.
 """
 import argparse
 import json
@@ -99,12 +101,12 @@ def receive(args):
                 interface = names.get(struct.unpack_from("I", value, 16)[0], "?")
         flows.setdefault(flow, []).append((sequence, sent, interface, time.time()))
         window[interface] = window.get(interface, 0) + 1
-    summary = summarize(flows, args.late_ms)
+    summary = summarize(flows, args.late_ms, args.max_gaps)
     with open(args.out, "w") as out:
         json.dump(summary, out, indent=1)
 
 
-def summarize(flows, late_ms=100):
+def summarize(flows, late_ms=100, max_gaps=200):
     """The receiver's summary (the module's docstring) of {flow: [(sequence, sent, interface, arrived), ...]}, the
     datagrams in the order they came; sent and arrived in seconds since the epoch."""
     summary = {"flows": {}}
@@ -136,7 +138,7 @@ def summarize(flows, late_ms=100):
             if b - a > 1:
                 if b - a - 1 > outage:
                     outage, outage_after = b - a - 1, a
-                if len(gaps) < 200:
+                if len(gaps) < max_gaps:
                     gaps.append({"after": a, "length": b - a - 1,
                                  "late": sum(1 for q in range(a + 1, b) if q in seen),
                                  "sent_before": sent_at[a], "sent_after": sent_at[b]})
@@ -178,6 +180,7 @@ def main():
     receiver.add_argument("--bind", default="0.0.0.0")
     receiver.add_argument("--out", required=True)
     receiver.add_argument("--late-ms", type=float, default=100)
+    receiver.add_argument("--max-gaps", type=int, default=200, help="gaps listed per flow, at most")
     receiver.add_argument("--progress", type=float, default=0,
                           help="every this many seconds, print the datagrams per interface since the last line")
     args = parser.parse_args()
