@@ -39,6 +39,18 @@ import sys
 LIB = os.path.dirname(os.path.abspath(__file__))
 
 
+def read_text(path: str) -> str:
+    """A file's text, the file closed at once."""
+    with open(path, encoding="utf-8") as file:
+        return file.read()
+
+
+def read_json(path: str):
+    """A JSON file's value (closed at once: the soak reads a few, and Python warns about files left open)."""
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
 def _failover_analysis():
     spec = importlib.util.spec_from_file_location("failover_analysis", os.path.join(LIB, "failover-analysis.py"))
     module = importlib.util.module_from_spec(spec)
@@ -169,7 +181,7 @@ def analyse(args):
         figures["threads"] = {"start": samples[0]["threads"], "end": samples[-1]["threads"]}
 
     # --- the stream ------------------------------------------------------------------------------------------------
-    summary = json.load(open(args.summary))
+    summary = read_json(args.summary)
     flow = summary.get("flows", {}).get("0")
     log_events = events(args.log)
     flaps = read_flaps(args.flaps)
@@ -216,7 +228,7 @@ def analyse(args):
     verdict(flow["duplicates"] == 0, f"datagrams delivered twice: {flow['duplicates']}")
 
     # --- reloads ---------------------------------------------------------------------------------------------------
-    reloads = len(open(args.reloads).read().split())
+    reloads = len(read_text(args.reloads).split())
     with open(args.log, errors="replace") as f:
         lines = f.read().splitlines()
     reloaded = sum(1 for line in lines if line.startswith("tandem: reloaded: "))
@@ -233,7 +245,7 @@ def analyse(args):
         verdict(ok > 0 and failed == 0, f"{what}: {ok} of {ok + failed} whole" + (f" (first failure: {first})"
                                                                                   if first else ""))
     try:
-        result = json.load(open(args.iperf))
+        result = read_json(args.iperf)
         received = result["end"]["sum_received"]
         figures["iperf3"] = {"bytes": received["bytes"], "mbit_per_s": round(received["bits_per_second"] / 1e6, 1),
                              "retransmits": result["end"].get("sum_sent", {}).get("retransmits")}
@@ -249,7 +261,7 @@ def analyse(args):
 
 def reload_distance(gap, reloads_path):
     """How far a gap lies from the nearest SIGHUP: a loss right after one points at the reload."""
-    times = [float(t) for t in open(reloads_path).read().split()]
+    times = [float(t) for t in read_text(reloads_path).split()]
     if not times:
         return "no SIGHUP"
     nearest = min(times, key=lambda t: abs(gap["sent_before"] - t))

@@ -11,6 +11,7 @@ import importlib.util
 import io
 import json
 import os
+import pathlib
 import tempfile
 import unittest
 
@@ -95,7 +96,7 @@ class SoakTest(unittest.TestCase):
                        "--samples", self.path("samples.csv"), "--show", self.path("show.txt"),
                        "--scrape", self.path("scrape.txt"), "--iperf", self.path("iperf3.json"),
                        "--figures", self.path("figures.json")])
-        self.figures = json.load(open(self.path("figures.json")))
+        self.figures = json.loads(pathlib.Path(self.path("figures.json")).read_text())
         return [tuple(line.split(" ", 1)) for line in out.getvalue().splitlines() if line]
 
     def failures(self, lines):
