@@ -158,7 +158,7 @@ struct NetlinkDumpRepliesTests {
         return (routes, replies)
     }
 
-    @Test func lateAnswersOfAnEarlierRequestAreSkipped() throws {
+    @Test func lateAnswersOfAnEarlierRequestAreLeftOut() throws {
         // Request 7 timed out: its refusal (EEXIST) and the tail of its dump arrive while dump 8 is read; so does a
         // reply addressed to another socket's port.
         let stale = Self.error(-EEXIST, sequence: 7) + Self.route(1, sequence: 7) + Self.done(sequence: 7)
