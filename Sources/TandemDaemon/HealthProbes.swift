@@ -24,7 +24,6 @@ enum ProbeOutcome: Hashable {
 final class HealthProbes {
     struct Probe {
         let tunnel: TunnelID
-        let destination: AnyIPAddress
         let interval: UInt64
         let timeout: UInt64
         let socket: ProbeSocket
@@ -52,7 +51,7 @@ final class HealthProbes {
                     kind: kind, source: source, destination: check.destination, device: tunnel.interface)
                 probes.append(
                     Probe(
-                        tunnel: TunnelID(index), destination: check.destination,
+                        tunnel: TunnelID(index),
                         interval: Self.nanoseconds(check.interval), timeout: Self.nanoseconds(check.timeout),
                         socket: socket, nextSend: now, ledger: ProbeLedger(tunnel: UInt32(index))))
             } catch {
