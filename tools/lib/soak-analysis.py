@@ -30,13 +30,11 @@ does not decide.
 """
 import argparse
 import csv
-import importlib.util
 import json
-import os
 import statistics
 import sys
 
-LIB = os.path.dirname(os.path.abspath(__file__))
+import toolmodules
 
 
 def read_text(path: str) -> str:
@@ -51,14 +49,7 @@ def read_json(path: str):
         return json.load(file)
 
 
-def _failover_analysis():
-    spec = importlib.util.spec_from_file_location("failover_analysis", os.path.join(LIB, "failover-analysis.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-events = _failover_analysis().events
+events = toolmodules.load("failover_analysis", "failover-analysis.py").events
 
 
 def read_flaps(path):

@@ -7,25 +7,16 @@ line in-process. Run: python3 -m unittest discover -s tools/lib -p 'test_*.py' (
 """
 import contextlib
 import datetime
-import importlib.util
 import io
 import json
 import os
 import tempfile
 import unittest
 
-LIB = os.path.dirname(os.path.abspath(__file__))
+import toolmodules
 
-
-def load_module(name, filename):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(LIB, filename))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-analysis = load_module("failover_analysis", "failover-analysis.py")
-udp_stream = load_module("udp_stream", "udp-stream.py")
+analysis = toolmodules.load("failover_analysis", "failover-analysis.py")
+udp_stream = toolmodules.load("udp_stream", "udp-stream.py")
 
 T0 = 1_800_000_000.0  # the stream's start, seconds since the epoch
 MS = 0.001

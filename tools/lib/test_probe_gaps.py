@@ -1,17 +1,15 @@
 """Tests of tools/lib/probe-gaps.py: which frames are probes, and the gaps it reports (no root, no network)."""
 
 import contextlib
-import importlib.util
 import io
 import os
 import struct
 import tempfile
 import unittest
 
-spec = importlib.util.spec_from_file_location(
-    "probe_gaps", os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe-gaps.py"))
-probe_gaps = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe_gaps)
+import toolmodules
+
+probe_gaps = toolmodules.load("probe_gaps", "probe-gaps.py")
 
 
 def frame(protocol: int, payload: bytes, ethertype: bytes = b"\x08\x00") -> bytes:

@@ -7,7 +7,6 @@ directory and runs the analysis in-process. Run: python3 -m unittest discover -s
 """
 import contextlib
 import datetime
-import importlib.util
 import io
 import json
 import os
@@ -15,18 +14,10 @@ import pathlib
 import tempfile
 import unittest
 
-LIB = os.path.dirname(os.path.abspath(__file__))
+import toolmodules
 
-
-def load_module(name, filename):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(LIB, filename))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-soak = load_module("soak_analysis", "soak-analysis.py")
-udp_stream = load_module("udp_stream", "udp-stream.py")
+soak = toolmodules.load("soak_analysis", "soak-analysis.py")
+udp_stream = toolmodules.load("udp_stream", "udp-stream.py")
 
 T0 = 1_800_000_000.0
 SECONDS = 180
