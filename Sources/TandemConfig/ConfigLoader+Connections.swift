@@ -85,6 +85,8 @@ extension ConfigLoader {
                 connection: label, names: tunnelNamesListed, locations: tunnelLocations, fields: f)
         }
 
+        checkDrained(connection: label, names: tunnelNamesListed)
+
         guard let name, let preempt, let revertive, !dampingFailed, !f.failed else { return }
         connections.append(
             Connection(
@@ -126,6 +128,20 @@ extension ConfigLoader {
                     + "up, so traffic fails over to it even when it is down; give it a health-check like "
                     + "'\(active.name)'s")
         }
+    }
+
+    /// A connection whose every tunnel the file drains carries nothing until an operator undrains one: allowed (a
+    /// connection kept out of service), but worth a warning at the `drained` key.
+    func checkDrained(connection label: String, names: [String]) {
+        let listed = names.compactMap { name in tunnels.first { $0.name == name } }
+        guard !listed.isEmpty, listed.count == names.count, listed.allSatisfy(\.drained),
+            let location = listed[0].keyLocations["drained"]
+        else { return }
+        let who = listed.count == 1 ? "its only tunnel '\(listed[0].name)' is" : "both its tunnels are"
+        reporter.warning(
+            location,
+            "\(label) carries no traffic: \(who) drained; undrain with 'tandem undrain TUNNEL' or remove "
+                + "'drained: true'")
     }
 
     func readDamping(_ node: Node, label: String) -> GatewayConfig.Damping? {

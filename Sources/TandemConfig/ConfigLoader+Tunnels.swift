@@ -20,6 +20,7 @@ extension ConfigLoader {
             ? f.int("mtu", in: 1280...65535, default: Tunnel.defaultMTU, why: " for an IPv6 peer")
             : f.int("mtu", in: 576...65535, default: Tunnel.defaultMTU, why: peer == nil ? "" : " for an IPv4 peer")
         let routing = f.choice("routing", default: Tunnel.Routing.static)
+        let drained = f.bool("drained", default: false)
         let label = name.map { "tunnel '\($0)'" } ?? "this tunnel"
 
         var bgp: GatewayConfig.BGP?
@@ -73,7 +74,8 @@ extension ConfigLoader {
 
         if let interface { checkInterface(interface, device: device, tunnel: name, fields: f) }
 
-        guard let name, let device, let peer, let mtu, let routing, !bgpFailed, !healthFailed, !f.failed else {
+        guard let name, let device, let peer, let mtu, let routing, let drained, !bgpFailed, !healthFailed, !f.failed
+        else {
             return
         }
         if f.has("zone") && zone == nil { return }
@@ -81,7 +83,7 @@ extension ConfigLoader {
             Tunnel(
                 name: name, device: device, interface: interface, nextHopIPv4: nextHops.ipv4,
                 nextHopIPv6: nextHops.ipv6, peer: peer, zone: zone, mtu: mtu, routing: routing, bgp: bgp,
-                healthCheck: healthCheck, location: f.location, keyLocations: f.keyLocations))
+                healthCheck: healthCheck, drained: drained, location: f.location, keyLocations: f.keyLocations))
     }
 
     /// `next-hop-ipv4` and `next-hop-ipv6`, each of its own family.

@@ -60,7 +60,7 @@ enum ConfigKeys {
     static let limits = ["dynamic-routes", "policy-routes"]
     static let tunnel = [
         "name", "device", "interface", "next-hop-ipv4", "next-hop-ipv6", "peer", "zone", "mtu", "routing", "bgp",
-        "health-check",
+        "health-check", "drained",
     ]
     static let bgp = ["inside-cidr", "local-asn", "peer-asn"]
     static let healthCheck = [

@@ -56,7 +56,7 @@ extension GatewayConfig {
             let check = tunnel(named: name)?.healthCheck
             return TunnelHealthSettings(
                 health: HealthCheckPolicy(downCount: check?.downCount ?? 3, upCount: check?.upCount ?? 3),
-                damping: damping)
+                damping: damping, probed: check != nil)
         }
         if let standby = connection.standby {
             return .dual(active: settings(connection.active), standby: settings(standby))

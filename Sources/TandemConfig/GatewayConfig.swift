@@ -252,6 +252,9 @@ extension GatewayConfig {
         public var bgp: BGP?
         /// The health check; without one the tunnel always counts as up.
         public var healthCheck: HealthCheck?
+        /// Drained by the file: `tandem run` drains the tunnel at start and on each reload (down for selection, its
+        /// probes go on), until `tandem undrain`.
+        public var drained: Bool
         public var location: SourceLocation
         public var keyLocations: [String: SourceLocation]
 
@@ -259,7 +262,7 @@ extension GatewayConfig {
         public init(
             name: String, device: String, interface: String? = nil, nextHopIPv4: IPv4Address? = nil,
             nextHopIPv6: IPv6Address? = nil, peer: AnyIPAddress, zone: String? = nil, mtu: Int = Tunnel.defaultMTU,
-            routing: Routing = .static, bgp: BGP? = nil, healthCheck: HealthCheck? = nil,
+            routing: Routing = .static, bgp: BGP? = nil, healthCheck: HealthCheck? = nil, drained: Bool = false,
             location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
         ) {
             self.name = name
@@ -273,6 +276,7 @@ extension GatewayConfig {
             self.routing = routing
             self.bgp = bgp
             self.healthCheck = healthCheck
+            self.drained = drained
             self.location = location
             self.keyLocations = keyLocations
         }

@@ -4,6 +4,8 @@
 //   show routes [PREFIX] [limit N] [json]
 //   show groups|connections|tunnels|counters|status [json]
 //   lookup ADDRESS [from SOURCE] [proto P] [sport N] [dport N] [json]
+//   drain TUNNEL [force] [json]
+//   undrain TUNNEL [json]
 //
 // An answer that starts with "error: " is one line saying what was wrong with the request.
 
@@ -23,6 +25,11 @@ public struct ControlRequest: Hashable, Sendable {
         case status
         /// Where a packet of this flow goes.
         case lookup(Flow)
+        /// Moves traffic off a tunnel without a failure: down for selection, its probes go on. Refused when that
+        /// leaves its connection without a tunnel, unless `force`.
+        case drain(tunnel: String, force: Bool)
+        /// Makes a drained tunnel selectable again.
+        case undrain(tunnel: String)
     }
 
     /// The fields of a packet that decide its path.
@@ -76,6 +83,10 @@ public struct ControlRequest: Hashable, Sendable {
             if flow.protocol != 0 { words += ["proto", String(flow.protocol)] }
             if flow.sourcePort != 0 { words += ["sport", String(flow.sourcePort)] }
             if flow.destinationPort != 0 { words += ["dport", String(flow.destinationPort)] }
+        case .drain(let tunnel, let force):
+            words = ["drain", tunnel]
+            if force { words.append("force") }
+        case .undrain(let tunnel): words = ["undrain", tunnel]
         }
         if json { words.append("json") }
         return words.joined(separator: " ")
@@ -144,8 +155,19 @@ public struct ControlRequest: Hashable, Sendable {
                 index += 2
             }
             query = .lookup(flow)
+        case ("drain", _):
+            guard words.count >= 2 else { throw ControlRequestError("drain needs a tunnel's name") }
+            guard words.count == 2 || (words.count == 3 && words[2] == "force") else {
+                throw ControlRequestError("unknown drain option '\(words[2...].joined(separator: " "))': only 'force'")
+            }
+            query = .drain(tunnel: words[1], force: words.count == 3)
+        case ("undrain", _):
+            guard words.count == 2 else {
+                throw ControlRequestError(words.count < 2 ? "undrain needs a tunnel's name" : "undrain takes one tunnel")
+            }
+            query = .undrain(tunnel: words[1])
         default:
-            throw ControlRequestError("unknown request '\(verb)': use show or lookup")
+            throw ControlRequestError("unknown request '\(verb)': use show, lookup, drain or undrain")
         }
     }
 

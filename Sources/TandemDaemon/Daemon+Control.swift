@@ -17,7 +17,7 @@ extension Daemon {
         do {
             if controlSocketPath == nil { try UnixListener.makeDirectory(ControlSocket.directory, mode: 0o700) }
             control = ControlServer(listener: try UnixListener(path: path, mode: 0o600), log: log) { [unowned self] in
-                view.answer($0)
+                gateway.answerChange($0) ?? view.answer($0)
             }
             log.info("control socket: \(path)")
         } catch {

@@ -52,6 +52,8 @@ public final class Daemon {
     /// Learning: the notification socket, and the dump of the watched table under way after it overflowed.
     var monitor: RouteMonitor?
     var tableDump: BackgroundJob<Result<WatchedTableDump, SystemError>>?
+    /// Link notifications of the tunnels' interfaces (Daemon+Links).
+    var links: LinkMonitor?
 
     /// Metrics: the Prometheus values, and the endpoint of the `metrics` section (see Daemon+Metrics).
     let metrics = DaemonMetrics.shared
@@ -143,6 +145,7 @@ public final class Daemon {
             log.info("ready: \(config.gateway.mode) mode, " + devicesSummary + $0)
             gatewayReady()
         }
+        try startLinkMonitor()
         try gateway.start(ingressIndex: deviceIndices[config.gateway.ingress] ?? 0)
         service.keepAlive()
         try startProbes()
@@ -199,6 +202,7 @@ public final class Daemon {
                 }
             }
             try watchRouteNotifications(in: loop)
+            try watchLinks(in: loop)
             try registerControl(in: loop)
             try metricsServer?.register(in: loop) { [log] in log.warning("metrics: \($0)") }
             polledProbes = []

@@ -1,5 +1,5 @@
 // A reload, all or nothing. The new configuration's state is built aside (a new router with the learned routes that
-// still lead somewhere, the tunnels that are down kept down), its rules and routes are added next to the old ones,
+// still lead somewhere, the tunnels that are down kept down, the drained ones kept drained), its rules and routes are added next to the old ones,
 // the daemon switches its pipeline threads over, and then what only the old configuration needed is removed. If any
 // step fails, the old state value is put back whole and the kernel is reconciled to it: nothing of the new file
 // stays behind. The daemon decides what only a restart can change (Daemon+Reload.swift) and makes the devices.
@@ -54,6 +54,9 @@ extension Gateway {
             _ = try? next.controller.force(
                 TunnelID(index), to: .down, at: MonotonicInstant(nanoseconds: now), router: next.router)
         }
+        // Link state and drains: a tunnel whose interface is down stays down; a drain lasts (by name) across it.
+        applyLinkStates(to: &next)
+        applyDrains(to: &next, keeping: state)
         next.ingressIndex = state.ingressIndex
         // A resync under way goes on (its dump and queue hold what the routing daemon did, whatever the file says).
         next.learning = state.learning

@@ -101,6 +101,9 @@ final class Gateway {
     /// - Parameter ingressIndex: Userspace mode: the ingress device the remote routes point at.
     func start(ingressIndex: UInt32) throws(DaemonError) {
         state.ingressIndex = ingressIndex
+        // A tunnel whose interface is down starts down; the file's drains start drained.
+        readLinkStates()
+        applyDrains(to: &state, keeping: nil)
         if config.gateway.mode == .kernel { tuneKernelForKernelMode() }
         do {
             let interfaces = tunnelInterfaces(of: config)

@@ -26,6 +26,9 @@ extension GatewayView {
             do { return ControlAnswer(text: try lookup(flow, json: request.json)) } catch {
                 return .error(error.description)
             }
+        case .drain, .undrain:
+            // The gateway answers these (Gateway+Drain); a view only reads.
+            return .error("drain and undrain need the running gateway")
         }
     }
 

@@ -32,6 +32,8 @@ public protocol KernelPort: AnyObject {
     func refusals(applying changes: [LinkChange]) throws(SystemError) -> [Refusal]
     /// The index of the network device `name`, or nil when there is none.
     func interfaceIndex(named name: String) -> UInt32?
+    /// Every network device with whether it can carry traffic (a dump).
+    func linkStates() throws(SystemError) -> [LinkState]
 
     /// A `/proc/sys` setting of this namespace.
     func read(_ setting: KernelSetting) throws(SystemError) -> String
@@ -81,6 +83,8 @@ final class LinuxKernel: KernelPort {
     func refusals(applying changes: [LinkChange]) throws(SystemError) -> [Refusal] {
         try netlink.refusals(applying: changes)
     }
+
+    func linkStates() throws(SystemError) -> [LinkState] { try netlink.links() }
 
     func interfaceIndex(named name: String) -> UInt32? {
         let index = if_nametoindex(name)

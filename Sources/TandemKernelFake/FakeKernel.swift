@@ -76,6 +76,10 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
         removeNexthops(gone)
     }
 
+    /// Sets a device's state as its carrier or an `ip link set` would (the routes through it stay: tests that want
+    /// the kernel's deletions on carrier loss delete them themselves).
+    public func setLink(_ name: String, up: Bool) { links[name]?.up = up }
+
     /// Refuses the changes `matches` picks with `code` (the next `times` of them, or all while the rule stands).
     public func refuse(_ code: Int32, times: Int? = nil, where matches: @escaping (Change) -> Bool) {
         refusals.append((matches, code, times))
@@ -182,6 +186,10 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
     }
 
     public func interfaceIndex(named name: String) -> UInt32? { links[name]?.index }
+
+    public func linkStates() throws(SystemError) -> [LinkState] {
+        links.map { LinkState(name: $0.key, index: $0.value.index, up: $0.value.up) }.sorted { $0.index < $1.index }
+    }
 
     public func read(_ setting: KernelSetting) throws(SystemError) -> String {
         guard let value = settings[setting.description] else {

@@ -20,6 +20,14 @@ public enum ChangeReason: Hashable, Sendable, CustomStringConvertible {
     case tunnelUp(TunnelRole)
     /// The active tunnel has been up for the preempt delay: traffic goes back to it.
     case preemptDelayElapsed(Duration)
+    /// The tunnel's interface lost its carrier, went admin down or was deleted: the tunnel is down at once.
+    case linkDown(TunnelRole)
+    /// The tunnel's interface is up again (a tunnel without a health check is up again with it).
+    case linkUp(TunnelRole)
+    /// An operator drained the tunnel (`tandem drain`, or `drained: true` in the file).
+    case drained(TunnelRole)
+    /// An operator undrained the tunnel (`tandem undrain`): traffic goes back to it at once if it is up.
+    case undrained(TunnelRole)
 
     /// The reason as a short sentence, such as "3 consecutive probe failures (last: timeout)".
     public var description: String {
@@ -41,6 +49,14 @@ public enum ChangeReason: Hashable, Sendable, CustomStringConvertible {
         case .preemptDelayElapsed(let delay):
             delay <= .zero
                 ? "active tunnel up (no preempt delay)" : "active tunnel up for the preempt delay of \(readable(delay))"
+        case .linkDown(let role):
+            "\(role) tunnel link down"
+        case .linkUp(let role):
+            "\(role) tunnel link up"
+        case .drained(let role):
+            "\(role) tunnel drained"
+        case .undrained(let role):
+            "\(role) tunnel undrained"
         }
     }
 }

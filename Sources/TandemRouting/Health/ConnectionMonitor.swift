@@ -10,12 +10,18 @@ public struct TunnelHealthSettings: Hashable, Sendable {
     /// The health state before the first probe: `.up` for a tunnel without health checks, which is taken as up;
     /// a driver with probes may start it `.down` so that it must prove itself.
     public var initial: HealthState
+    /// Whether probes drive the tunnel's health. Without them, a tunnel whose link comes back is up again at once
+    /// (nothing else would bring it up); with them, its probes must show it up first.
+    public var probed: Bool
 
     /// Makes the settings.
-    public init(health: HealthCheckPolicy, damping: DampingPolicy? = nil, initial: HealthState = .up) {
+    public init(
+        health: HealthCheckPolicy, damping: DampingPolicy? = nil, initial: HealthState = .up, probed: Bool = true
+    ) {
         self.health = health
         self.damping = damping
         self.initial = initial
+        self.probed = probed
     }
 }
 
@@ -30,8 +36,11 @@ public enum ConnectionTunnels: Hashable, Sendable {
 /// The health of a connection's tunnels and the choice of the one that carries its traffic.
 ///
 /// Each tunnel has a ``HealthStateMachine`` fed by its probe results and, optionally, a ``FlapDamper``; its
-/// *effective* state is its health state, except down while held down. A ``TunnelPairSelector`` picks the tunnel
-/// from the effective states. The monitor never reads a clock: every call carries the time, and the driver calls
+/// *effective* state is its health state, except down while held down or while its link is down. A tunnel whose
+/// link goes down (``setLink(up:for:at:)``) is down at once, without waiting for probes; when the link comes back, its
+/// probes must bring it up (the up-count, then the preempt delay), or, without probes, it is up at once. A drained
+/// tunnel (``setDrained(_:for:at:)``) is down for selection whatever its health, and its probes go on. A
+/// ``TunnelPairSelector`` picks the tunnel from the *selectable* states: effective, and not drained. The monitor never reads a clock: every call carries the time, and the driver calls
 /// ``advance(to:)`` at ``nextDeadline()`` for the timers (hold-down release, preempt delay). Time that goes
 /// backwards is taken as no time passed.
 public struct ConnectionMonitor: Sendable {
@@ -58,8 +67,8 @@ public struct ConnectionMonitor: Sendable {
             standby = TunnelTrack(standbySettings)
         }
         selector = TunnelPairSelector(
-            mode: standby == nil ? .single : .dual, preemptDelay: preemptDelay, active: active.effective,
-            standby: standby?.effective ?? .down, at: instant)
+            mode: standby == nil ? .single : .dual, preemptDelay: preemptDelay, active: active.selectable,
+            standby: standby?.selectable ?? .down, at: instant)
         now = instant
     }
 
@@ -91,6 +100,15 @@ public struct ConnectionMonitor: Sendable {
     /// The state routing uses for the tunnel: its health state, or down while held down. The standby of a
     /// single-tunnel connection is down.
     public func effectiveState(of role: TunnelRole) -> HealthState { track(role)?.effective ?? .down }
+
+    /// The state the selector uses: the effective state, or down while drained.
+    public func selectableState(of role: TunnelRole) -> HealthState { track(role)?.selectable ?? .down }
+
+    /// Whether the tunnel's interface is down (as last reported).
+    public func isLinkDown(_ role: TunnelRole) -> Bool { track(role)?.linkDown ?? false }
+
+    /// Whether an operator drained the tunnel.
+    public func isDrained(_ role: TunnelRole) -> Bool { track(role)?.drained ?? false }
 
     /// The tunnel's health state from its probes alone, ignoring damping.
     public func healthState(of role: TunnelRole) -> HealthState { track(role)?.health.state ?? .down }
@@ -125,7 +143,52 @@ public struct ConnectionMonitor: Sendable {
         case .active: active.record(result, role: .active, at: time, into: &events)
         case .standby: standby?.record(result, role: .standby, at: time, into: &events)
         }
-        if let state = track(role)?.effective, let change = selector.update(role, to: state, at: time) {
+        if let state = track(role)?.selectable, let change = selector.update(role, to: state, at: time) {
+            events.append(MonitorEvent(change))
+        }
+        return events
+    }
+
+    /// Records the state of the tunnel's interface: down (carrier lost, admin down, deleted) takes the tunnel down
+    /// at once and moves traffic to the other tunnel; up lets its probes bring it up (with a fresh up-count), or
+    /// brings a tunnel without probes up at once. A state already known changes nothing.
+    ///
+    /// - Parameters:
+    ///   - up: Whether the link can carry traffic.
+    ///   - role: The tunnel; `.standby` is ignored in single-tunnel mode.
+    ///   - instant: When the notification arrived.
+    /// - Returns: The changes, in order: due timers, then link, health, hold-down and selection.
+    public mutating func setLink(up: Bool, for role: TunnelRole, at instant: MonotonicInstant) -> [MonitorEvent] {
+        var events = advance(to: instant)
+        let time = now
+        guard let current = track(role), current.linkDown == up else { return events }
+        let reason: ChangeReason = up ? .linkUp(role) : .linkDown(role)
+        events.append(MonitorEvent(time: time, tunnel: role, kind: up ? .linkUp : .linkDown, reason: reason))
+        modify(role) { $0.setLink(up: up, role: role, at: time, into: &events) }
+        if let state = self.track(role)?.selectable, let change = selector.update(role, to: state, at: time) {
+            events.append(MonitorEvent(up ? change : change.because(reason)))
+        }
+        return events
+    }
+
+    /// Drains or undrains a tunnel. Drained, it is down for selection (traffic moves to the other tunnel at once)
+    /// while its probes go on. Undrained, it is selectable again at once if up; an undrained active tunnel takes
+    /// the traffic back at once, without the preempt delay and even when failback is off: an operator asked.
+    ///
+    /// - Returns: The changes: the drain itself, then the selection.
+    public mutating func setDrained(_ drained: Bool, for role: TunnelRole, at instant: MonotonicInstant)
+        -> [MonitorEvent]
+    {
+        var events = advance(to: instant)
+        let time = now
+        guard let current = track(role), current.drained != drained else { return events }
+        let reason: ChangeReason = drained ? .drained(role) : .undrained(role)
+        events.append(MonitorEvent(time: time, tunnel: role, kind: drained ? .drained : .undrained, reason: reason))
+        modify(role) { $0.drained = drained }
+        if let state = self.track(role)?.selectable, let change = selector.update(role, to: state, at: time) {
+            events.append(MonitorEvent(drained ? change.because(reason) : change))
+        }
+        if !drained, role == .active, let change = selector.preferActive(at: time, reason: reason) {
             events.append(MonitorEvent(change))
         }
         return events
@@ -162,7 +225,7 @@ public struct ConnectionMonitor: Sendable {
         case .standby: change = standby?.damper?.advance(to: deadline)
         }
         if let change { events.append(MonitorEvent(change, tunnel: role)) }
-        if let state = track(role)?.effective, let selection = selector.update(role, to: state, at: deadline) {
+        if let state = track(role)?.selectable, let selection = selector.update(role, to: state, at: deadline) {
             events.append(MonitorEvent(selection))
         }
     }
@@ -179,26 +242,64 @@ public struct ConnectionMonitor: Sendable {
         case .standby: standby
         }
     }
+
+    private mutating func modify(_ role: TunnelRole, _ body: (inout TunnelTrack) -> Void) {
+        switch role {
+        case .active: body(&active)
+        case .standby: if standby != nil { body(&standby!) }
+        }
+    }
 }
 
 /// One tunnel's health state machine and flap damper.
 private struct TunnelTrack: Sendable {
     var health: HealthStateMachine
     var damper: FlapDamper?
+    let probed: Bool
+    /// The interface is down: the tunnel is down whatever its probes say.
+    var linkDown = false
+    /// An operator drained it: down for selection, health as usual.
+    var drained = false
 
     init(_ settings: TunnelHealthSettings) {
         health = HealthStateMachine(policy: settings.health, initial: settings.initial)
         damper = settings.damping.map(FlapDamper.init(policy:))
+        probed = settings.probed
     }
 
-    /// Down while held down, else the health state.
-    var effective: HealthState { damper?.isHeldDown == true ? .down : health.state }
+    /// Down while held down or while the link is down, else the health state.
+    var effective: HealthState { damper?.isHeldDown == true || linkDown ? .down : health.state }
 
-    /// Feeds a probe result to the health machine and its transition, if any, to the damper.
+    /// What the selector sees: the effective state, or down while drained.
+    var selectable: HealthState { drained ? .down : effective }
+
+    /// Feeds a probe result to the health machine and its transition, if any, to the damper. While the link is down
+    /// a success does not count towards the up-count: the count starts when the link is back.
     mutating func record(
         _ result: ProbeResult, role: TunnelRole, at time: MonotonicInstant, into events: inout [MonitorEvent]
     ) {
+        if linkDown {
+            _ = health.force(to: .down, at: time, reason: .linkDown(role))
+            return
+        }
         guard let transition = health.record(result, at: time) else { return }
+        observe(transition, role: role, into: &events)
+    }
+
+    /// Link down: health down at once (the count of successes starts afresh). Link up: a tunnel without probes is
+    /// up at once; one with probes waits for them.
+    mutating func setLink(up: Bool, role: TunnelRole, at time: MonotonicInstant, into events: inout [MonitorEvent]) {
+        linkDown = !up
+        guard !up || !probed else { return }
+        let reason: ChangeReason = up ? .linkUp(role) : .linkDown(role)
+        if let transition = health.force(to: up ? .up : .down, at: time, reason: reason) {
+            observe(transition, role: role, into: &events)
+        }
+    }
+
+    private mutating func observe(
+        _ transition: HealthTransition, role: TunnelRole, into events: inout [MonitorEvent]
+    ) {
         events.append(
             MonitorEvent(
                 time: transition.time, tunnel: role, kind: transition.to == .up ? .healthUp : .healthDown,

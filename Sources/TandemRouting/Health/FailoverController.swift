@@ -90,6 +90,47 @@ public struct FailoverController {
         return events
     }
 
+    /// Records the state of a tunnel's interface (see ``ConnectionMonitor/setLink(up:for:at:)``) and applies any
+    /// selection change to `router`.
+    public mutating func setLink(up: Bool, for tunnel: TunnelID, at instant: MonotonicInstant, router: Router)
+        throws(RoutingError) -> [Event]
+    {
+        guard let (connection, role) = placement[tunnel] else { throw .unknownTunnel(tunnel) }
+        let events = monitors[connection.index].setLink(up: up, for: role, at: instant)
+        return try finish(events, connection: connection, router: router)
+    }
+
+    /// Drains or undrains a tunnel (see ``ConnectionMonitor/setDrained(_:for:at:)``) and applies any selection
+    /// change to `router`.
+    public mutating func setDrained(_ drained: Bool, for tunnel: TunnelID, at instant: MonotonicInstant, router: Router)
+        throws(RoutingError) -> [Event]
+    {
+        guard let (connection, role) = placement[tunnel] else { throw .unknownTunnel(tunnel) }
+        let events = monitors[connection.index].setDrained(drained, for: role, at: instant)
+        return try finish(events, connection: connection, router: router)
+    }
+
+    /// Whether the tunnel is drained.
+    public func isDrained(_ tunnel: TunnelID) -> Bool {
+        guard let (connection, role) = placement[tunnel] else { return false }
+        return monitors[connection.index].isDrained(role)
+    }
+
+    /// Whether the tunnel's interface is down.
+    public func isLinkDown(_ tunnel: TunnelID) -> Bool {
+        guard let (connection, role) = placement[tunnel] else { return false }
+        return monitors[connection.index].isLinkDown(role)
+    }
+
+    /// Whether draining the tunnel would leave its connection without a tunnel to carry traffic: it is the only one,
+    /// or the other one is down or drained.
+    public func drainLeavesNoTunnel(_ tunnel: TunnelID) -> Bool {
+        guard let (connection, role) = placement[tunnel] else { return false }
+        let monitor = monitors[connection.index]
+        guard monitor.mode == .dual else { return true }
+        return monitor.selectableState(of: role == .active ? .standby : .active) == .down
+    }
+
     private func finish(_ events: [MonitorEvent], connection: ConnectionID, router: Router) throws(RoutingError)
         -> [Event]
     {

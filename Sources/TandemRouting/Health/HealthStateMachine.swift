@@ -90,6 +90,21 @@ public struct HealthStateMachine: Sendable {
         }
     }
 
+    /// Sets the state without probe results (a link went down, or a tunnel without probes has its link back), and
+    /// starts the count of results against it afresh: after a forced down, ``HealthCheckPolicy/upCount`` successes
+    /// bring it up.
+    ///
+    /// - Returns: The transition, if the state changed.
+    public mutating func force(to next: HealthState, at time: MonotonicInstant, reason: ChangeReason)
+        -> HealthTransition?
+    {
+        guard next != state else {
+            streak = 0
+            return nil
+        }
+        return change(to: next, at: time, reason: reason)
+    }
+
     private mutating func change(to next: HealthState, at time: MonotonicInstant, reason: ChangeReason)
         -> HealthTransition
     {

@@ -15,9 +15,17 @@ public struct MonitorEvent: Hashable, Sendable, CustomStringConvertible {
         case released
         /// The tunnel that carries the connection's traffic changed.
         case selectionChanged(from: TunnelSelection, to: TunnelSelection)
+        /// The tunnel's interface went down (carrier lost, admin down, deleted).
+        case linkDown
+        /// The tunnel's interface came up again.
+        case linkUp
+        /// An operator drained the tunnel: down for selection, its probes go on.
+        case drained
+        /// An operator undrained the tunnel.
+        case undrained
 
         /// The kind's name for structured logs: `healthUp`, `healthDown`, `heldDown`, `released`,
-        /// `selectionChanged`.
+        /// `selectionChanged`, `linkDown`, `linkUp`, `drained`, `undrained`.
         public var name: String {
             switch self {
             case .healthUp: "healthUp"
@@ -25,6 +33,10 @@ public struct MonitorEvent: Hashable, Sendable, CustomStringConvertible {
             case .heldDown: "heldDown"
             case .released: "released"
             case .selectionChanged: "selectionChanged"
+            case .linkDown: "linkDown"
+            case .linkUp: "linkUp"
+            case .drained: "drained"
+            case .undrained: "undrained"
             }
         }
 
@@ -36,6 +48,10 @@ public struct MonitorEvent: Hashable, Sendable, CustomStringConvertible {
             case .heldDown(let until): "held down until \(until)"
             case .released: "released"
             case .selectionChanged(let from, let to): "switch \(from) -> \(to)"
+            case .linkDown: "link down"
+            case .linkUp: "link up"
+            case .drained: "drained"
+            case .undrained: "undrained"
             }
         }
     }

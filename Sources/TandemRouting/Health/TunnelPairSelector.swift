@@ -13,6 +13,11 @@ public struct SelectionChange: Hashable, Sendable {
     public let cause: TunnelRole
     /// Why.
     public let reason: ChangeReason
+
+    /// The same change with another reason (a tunnel down because of its link, or drained).
+    func because(_ reason: ChangeReason) -> SelectionChange {
+        SelectionChange(time: time, from: from, to: to, cause: cause, reason: reason)
+    }
 }
 
 /// Chooses the tunnel that carries a connection's traffic from the effective states of its tunnels.
@@ -109,6 +114,18 @@ public struct TunnelPairSelector: Sendable {
         now = max(now, instant)
         guard let deadline = nextDeadline, deadline <= now else { return nil }
         return reselect(at: deadline, cause: .active)
+    }
+
+    /// Moves traffic back to the active tunnel at once if it is up and the standby carries it, whatever the preempt
+    /// delay (an operator's undrain).
+    ///
+    /// - Returns: The change of selection, if any.
+    public mutating func preferActive(at instant: MonotonicInstant, reason: ChangeReason) -> SelectionChange? {
+        now = max(now, instant)
+        guard selected == .standby, activeUp else { return nil }
+        let change = SelectionChange(time: now, from: selected, to: .active, cause: .active, reason: reason)
+        selected = .active
+        return change
     }
 
     private mutating func reselect(at time: MonotonicInstant, cause: TunnelRole) -> SelectionChange? {
