@@ -240,6 +240,8 @@ extension GatewayView {
             let carrying = health.map { carryingTunnel(of: $0.connection) == tunnel.name } ?? false
             let probes = probes(index)
             let probed = tunnel.healthCheck != nil
+            let linkDown = controller?.isLinkDown(id) ?? false
+            let drained = controller?.isDrained(id) ?? false
             if json {
                 var object = JSONObject()
                 object.add("name", tunnel.name)
@@ -250,6 +252,8 @@ extension GatewayView {
                 object.add("role", health?.role.description)
                 object.add("state", health?.state.description)
                 object.add("heldDown", health?.heldDown ?? false)
+                object.add("linkDown", linkDown)
+                object.add("drained", drained)
                 object.add("carrying", carrying)
                 var figures = JSONObject()
                 figures.add("healthCheck", probed)
@@ -265,7 +269,7 @@ extension GatewayView {
             var line = "\(tunnel.name) device \(tunnel.device) interface \(tunnel.interface ?? "-") "
                 + "zone \(tunnel.zone ?? "-") connection \(connection ?? "-") \(health?.role.description ?? "-") "
                 + (health?.state.description ?? "-") + (health?.heldDown == true ? " held-down" : "")
-                + (carrying ? " carrying" : "")
+                + (linkDown ? " link-down" : "") + (drained ? " drained" : "") + (carrying ? " carrying" : "")
             if probed {
                 line += " probes sent \(probes.sent) answered \(probes.answered) lost \(probes.lost) late \(probes.late)"
                     + " rtt last \(probes.lastRTT.map(Self.milliseconds) ?? "-")"
