@@ -40,15 +40,20 @@ extension Gateway {
         }
     }
 
-    /// Link notifications: each tunnel on an interface named in them takes its state (the last one wins).
+    /// Link notifications: each tunnel on an interface named in them takes its state (the last one wins). A link
+    /// back up gets its tunnel table back at once (the kernel drops a device's routes when it goes admin down), so
+    /// that its probes, which must bring the tunnel up, have a way out.
     func handle(_ links: [LinkState]) {
         guard !links.isEmpty else { return }
         var latest: [String: Bool] = [:]
         for link in links { latest[link.name] = link.up }
+        var cameBack = false
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let interface = tunnel.interface, let up = latest[interface] else { continue }
+            if up && controller.isLinkDown(TunnelID(index)) { cameBack = true }
             setLink(up: up, of: TunnelID(index))
         }
+        if cameBack { tunnelInterfacesChanged() }
     }
 
     /// Gives the controller a tunnel's link state; its events are logged (and, in kernel mode, put in the nexthop

@@ -24,6 +24,20 @@ struct ControlRequestTests {
         #expect(v6 == ControlRequest(.routes(prefix: try RoutePrefix("2001:db8::1/128"), limit: 3), json: true))
     }
 
+    @Test func drainAndUndrainRoundTripAndBadOnesAreRefused() throws {
+        let requests: [ControlRequest] = [
+            ControlRequest(.drain(tunnel: "a1", force: false)), ControlRequest(.drain(tunnel: "a1", force: true), json: true),
+            ControlRequest(.undrain(tunnel: "a2")),
+        ]
+        #expect(requests.map(\.line) == ["drain a1", "drain a1 force json", "undrain a2"])
+        for request in requests { #expect(try ControlRequest(line: request.line) == request) }
+        for bad in ["drain", "undrain", "drain a1 now", "undrain a1 force", "undrain a1 a2"] {
+            #expect(throws: ControlRequestError.self, "\(bad)") { try ControlRequest(line: bad) }
+        }
+        let unknown = #expect(throws: ControlRequestError.self) { try ControlRequest(line: "drian a1") }
+        #expect(unknown?.description == "unknown request 'drian': use show, lookup, drain or undrain")
+    }
+
     @Test func theDefaultSocketIsNamedAfterTheGateway() {
         #expect(ControlSocket.defaultPath(gateway: "site-a") == "/run/tandem/site-a.sock")
     }
