@@ -64,7 +64,10 @@ extension Gateway {
             let why: String
             if let standby = connection.standby {
                 let other = standby == name ? connection.active : standby
-                why = "the other tunnel of connection \(connection.name), \(other), is down or drained"
+                let otherDrained = config.tunnels.firstIndex { $0.name == other }.map {
+                    controller.isDrained(TunnelID($0))
+                } ?? false
+                why = "the other tunnel of connection \(connection.name), \(other), is \(otherDrained ? "drained" : "down")"
             } else {
                 why = "it is the only tunnel of connection \(connection.name)"
             }

@@ -134,12 +134,21 @@ struct GatewayLinkAndDrainTests {
         _ = try gateway.drain("a1")
         let refused = gateway.answerChange(ControlRequest(.drain(tunnel: "a2", force: false)))?.collect() ?? ""
         #expect(
-            refused == "error: tunnel a2 not drained: the other tunnel of connection c1, a1, is down or drained, so "
+            refused == "error: tunnel a2 not drained: the other tunnel of connection c1, a1, is drained, so "
                 + "the connection would carry no traffic; add --force to drain it anyway\n")
         #expect(carrying(gateway) == "a2")
         let forced = try gateway.drain("a2", force: true)
         #expect(forced.text == "tunnel a2 drained: connection c1 carries no traffic")
         #expect(gateway.router.selectedTunnel(of: ConnectionID(0)) == nil || !gateway.router.isUp(ConnectionID(0)))
+        // The other way round: a2 carries while a1 is down (not drained).
+        _ = try gateway.undrain("a2")
+        _ = try gateway.undrain("a1")
+        fixture.clock.advance(by: .milliseconds(20))
+        gateway.handle([.lost(TunnelID(0)), .lost(TunnelID(0)), .lost(TunnelID(0))], at: fixture.clock.now().nanoseconds)
+        #expect(carrying(gateway) == "a2")
+        #expect(throws: DaemonError.self) { try gateway.drain("a2") }
+        let down = gateway.answerChange(ControlRequest(.drain(tunnel: "a2", force: false)))?.collect() ?? ""
+        #expect(down.contains("the other tunnel of connection c1, a1, is down, so"), "\(down)")
     }
 
     @Test func theOnlyTunnelOfAConnectionIsNotDrainedWithoutForce() throws {
