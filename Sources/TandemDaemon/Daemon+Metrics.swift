@@ -41,7 +41,11 @@ extension Daemon {
             if let (connection, role) = gateway.controller.placement(of: TunnelID(index)) {
                 up = gateway.controller.monitor(of: connection).effectiveState(of: role) == .up
             }
-            snapshot.tunnels.append(.init(name: tunnel.name, device: tunnel.device, up: up))
+            let id = TunnelID(index)
+            snapshot.tunnels.append(
+                .init(
+                    name: tunnel.name, device: tunnel.device, up: up, linkUp: !gateway.controller.isLinkDown(id),
+                    drained: gateway.controller.isDrained(id)))
         }
         for (index, connection) in config.connections.enumerated() {
             let selected: String? =

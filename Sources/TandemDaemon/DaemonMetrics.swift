@@ -17,10 +17,16 @@ public struct MetricsSnapshot: Sendable {
         public var device: String
         /// Whether the failover controller takes it for up (its effective state).
         public var up: Bool
-        public init(name: String, device: String, up: Bool) {
+        /// Whether its interface can carry traffic (as the last link notification said).
+        public var linkUp: Bool
+        /// Whether an operator (or the file) drained it.
+        public var drained: Bool
+        public init(name: String, device: String, up: Bool, linkUp: Bool = true, drained: Bool = false) {
             self.name = name
             self.device = device
             self.up = up
+            self.linkUp = linkUp
+            self.drained = drained
         }
     }
 
@@ -95,6 +101,8 @@ public final class DaemonMetrics: Sendable {
         static let failedReplies = "tandem_failed_icmp_writes_total"
         static let tunnelUp = "tandem_tunnel_up"
         static let selected = "tandem_connection_selected_tunnel"
+        static let linkUp = "tandem_tunnel_link_up"
+        static let drained = "tandem_tunnel_drained"
         static let failovers = "tandem_failovers_total"
         static let probes = "tandem_probes_total"
         static let rtt = "tandem_probe_rtt_seconds"
@@ -119,6 +127,8 @@ public final class DaemonMetrics: Sendable {
         static let failedReplies = "ICMP errors the ingress device did not take."
         static let tunnelUp = "1 if the tunnel is up for the failover controller, 0 if down."
         static let selected = "1 for the tunnel a connection sends its traffic on, 0 for its other tunnels."
+        static let linkUp = "1 if the tunnel's interface is up (carrier, admin up, present), 0 if not."
+        static let drained = "1 if the tunnel is drained (down for selection, its probes go on), 0 if not."
         static let failovers = "Changes of a connection's selected tunnel."
         static let probes = "Health-check probes decided, by result (answered, lost)."
         static let rtt = "Round-trip time of answered health-check probes."
@@ -190,6 +200,10 @@ public final class DaemonMetrics: Sendable {
             let labels = [("tunnel", tunnel.name)]
             registry.makeGauge(descriptor: Self.descriptor(Name.tunnelUp, Help.tunnelUp), labels: labels)
                 .set(to: tunnel.up ? 1.0 : 0.0)
+            registry.makeGauge(descriptor: Self.descriptor(Name.linkUp, Help.linkUp), labels: labels)
+                .set(to: tunnel.linkUp ? 1.0 : 0.0)
+            registry.makeGauge(descriptor: Self.descriptor(Name.drained, Help.drained), labels: labels)
+                .set(to: tunnel.drained ? 1.0 : 0.0)
         }
         for connection in snapshot.connections {
             for tunnel in connection.tunnels {

@@ -23,7 +23,8 @@ struct DaemonMetricsTests {
         snapshot.pipeline = counters
         snapshot.failedWrites = 3
         snapshot.tunnels = [
-            .init(name: "a1", device: "tnd-a1", up: false), .init(name: "b1", device: "tnd-b1", up: true),
+            .init(name: "a1", device: "tnd-a1", up: false, linkUp: false),
+            .init(name: "b1", device: "tnd-b1", up: true, drained: true),
         ]
         snapshot.connections = [.init(name: "c1", tunnels: ["a1", "b1"], selected: "b1")]
         snapshot.routes = [.static: 12, .dynamic: 1000, .system: 2]
@@ -54,6 +55,10 @@ struct DaemonMetricsTests {
             "tandem_failed_writes_total 3",
             #"tandem_tunnel_up{tunnel="a1"} 0.0"#,
             #"tandem_tunnel_up{tunnel="b1"} 1.0"#,
+            #"tandem_tunnel_link_up{tunnel="a1"} 0.0"#,
+            #"tandem_tunnel_link_up{tunnel="b1"} 1.0"#,
+            #"tandem_tunnel_drained{tunnel="a1"} 0.0"#,
+            #"tandem_tunnel_drained{tunnel="b1"} 1.0"#,
             #"tandem_connection_selected_tunnel{connection="c1",tunnel="a1"} 0.0"#,
             #"tandem_connection_selected_tunnel{connection="c1",tunnel="b1"} 1.0"#,
             #"tandem_routes{source="static"} 12.0"#,
