@@ -52,7 +52,7 @@ extension GatewayConfig {
 enum ConfigKeys {
     static let top = [
         "gateway", "ecmp", "limits", "icmp", "tunnels", "connections", "routes", "policy-routes", "learning",
-        "linux", "metrics",
+        "linux", "metrics", "advertise",
     ]
     static let icmp = ["source-ipv4", "source-ipv6", "ratelimit", "burst", "msgs-per-sec", "msgs-burst"]
     static let gateway = ["name", "mode", "routing-mode", "local-asn", "ingress"]
@@ -62,7 +62,7 @@ enum ConfigKeys {
         "name", "device", "interface", "next-hop-ipv4", "next-hop-ipv6", "peer", "zone", "mtu", "routing", "bgp",
         "health-check",
     ]
-    static let bgp = ["inside-cidr", "local-asn", "peer-asn"]
+    static let bgp = ["inside-cidr", "local-asn", "peer-asn", "local-address", "peer-address", "bfd"]
     static let healthCheck = [
         "source", "destination", "protocol", "port", "interval", "timeout", "down-count", "up-count",
     ]
@@ -120,6 +120,8 @@ final class ConfigLoader {
     /// Policy routes by (match, priority, connection), to find the same one written twice.
     var policyKeys: [String: SourceLocation] = [:]
     var learning: GatewayConfig.Learning?
+    /// The advertised prefixes that are valid, in file order.
+    var advertise: [GatewayConfig.Advertisement] = []
     var linux: GatewayConfig.Linux? = GatewayConfig.Linux()
     /// The metrics endpoint; nil when the file has no `metrics` section (or it has an error).
     var metrics: GatewayConfig.Metrics?
@@ -161,12 +163,14 @@ final class ConfigLoader {
         if let node = top.node("learning") { readLearning(node) }
         if let node = top.node("linux") { readLinux(node) }
         if let node = top.node("metrics") { readMetrics(node) }
+        readAdvertise(top)
 
         checkLearningAgainstLinux()
         checkPolicyRouteLimit(policyNodes)
         if routingMode == .destination { checkOverlappingRoutes() }
         checkLocalASNs()
         warnAboutUnusedParts()
+        warnAboutAdvertise()
 
         if reporter.hasErrors { throw ConfigErrors(reporter.diagnostics) }
         guard let gateway, let ecmp, let limits, let icmp, let linux else {
@@ -180,6 +184,7 @@ final class ConfigLoader {
         config.icmp = icmp
         config.linux = linux
         config.metrics = metrics
+        config.advertise = advertise
         return config
     }
 }

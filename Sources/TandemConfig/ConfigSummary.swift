@@ -61,6 +61,10 @@ extension GatewayConfig {
             let names = learning.protocols.map(Learning.protocolName).joined(separator: ", ")
             lines.append(row("learning", "table \(learning.table), protocols \(names)"))
         }
+        if !advertise.isEmpty {
+            let count = advertise.count == 1 ? "1 prefix" : "\(advertise.count) prefixes"
+            lines.append(row("advertise", "\(count) (\(list(advertise.map(\.prefix.description))))"))
+        }
         return lines.joined(separator: "\n")
     }
 
