@@ -108,6 +108,8 @@ struct BirdConfigurationWriter {
         let learning = config.learning ?? GatewayConfig.Learning()
         let count = sessions.count == 1 ? "1 BGP session" : "\(sessions.count) BGP sessions"
         let asn = sessions.first.map { " (local ASN \($0.bgp.localASN))" } ?? ""
+        // A line break in the file's name would end the comment and put the rest of the name into the configuration.
+        let file = String(self.file.map { $0.isNewline ? " " : $0 })
         return """
             # Written by tandem bird-config from \(file); do not edit it by hand: change \(file) and run tandem bird-config again.
             #
