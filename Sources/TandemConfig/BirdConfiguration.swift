@@ -133,7 +133,9 @@ struct BirdConfigurationWriter {
             guard !prefixes.isEmpty else { return nil }
             return "define \(Self.advertiseSet(family)) = [ \(prefixes.map(\.description).joined(separator: ", ")) ];"
         }
-        guard !sets.isEmpty else { return "# The file advertises no prefix ('advertise'): the sessions announce nothing." }
+        guard !sets.isEmpty else {
+            return "# The file advertises no prefix ('advertise'): the sessions announce nothing."
+        }
         return (["# The prefixes the gateway announces as its own ('advertise')."] + sets).joined(separator: "\n")
     }
 

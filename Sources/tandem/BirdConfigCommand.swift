@@ -20,7 +20,8 @@ struct BirdConfig: ParsableCommand {
     @Argument(help: "The gateway configuration file (YAML).")
     var file: String
 
-    @Option(name: .long, help: "Write the configuration to this file (replaced in one step) instead of standard output.")
+    @Option(
+        name: .long, help: "Write the configuration to this file (replaced in one step) instead of standard output.")
     var output: String?
 
     func run() throws {

@@ -149,8 +149,10 @@ import Testing
         #expect(text == expected)
         if text != expected {
             // The first line that differs, to see at once what changed.
-            let (got, want) = (text.split(separator: "\n", omittingEmptySubsequences: false),
-                expected.split(separator: "\n", omittingEmptySubsequences: false))
+            let (got, want) = (
+                text.split(separator: "\n", omittingEmptySubsequences: false),
+                expected.split(separator: "\n", omittingEmptySubsequences: false)
+            )
             if let index = zip(got, want).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
                 Issue.record("line \(index + 1): got '\(got[index])', expected '\(want[index])'")
             }
@@ -165,31 +167,40 @@ import Testing
         // An IPv6 advertised prefix: IPv6 channels with extended next hops, both kernel protocols.
         let advertised = try Self.bird(Self.twoSessions.replacing("  - 198.18.1.0/24", with: "  - 2001:db8:100::/48"))
         #expect(advertised.contains("define TANDEM_ADVERTISE6 = [ 2001:db8:100::/48 ];"))
-        #expect(advertised.contains("protocol static tandem_advertise6 {\n  ipv6;\n  route 2001:db8:100::/48 unreachable;\n}"))
+        #expect(
+            advertised.contains(
+                "protocol static tandem_advertise6 {\n  ipv6;\n  route 2001:db8:100::/48 unreachable;\n}"))
         #expect(advertised.contains("protocol kernel tandem_kernel6 {\n  kernel table 100;\n  merge paths yes;"))
-        #expect(advertised.contains(
-            """
-              ipv6 {
-                extended next hop on;
-                import filter tandem_import;
-                import limit 20 action block;
-                export filter tandem_export6;
-              };
-            }
-            """))
+        #expect(
+            advertised.contains(
+                """
+                  ipv6 {
+                    extended next hop on;
+                    import filter tandem_import;
+                    import limit 20 action block;
+                    export filter tandem_export6;
+                  };
+                }
+                """))
         #expect(advertised.components(separatedBy: "extended next hop on;").count == 3)
         // An IPv6 route alone: IPv6 routes are learned, nothing IPv6 is advertised.
         let routed = try Self.bird(
             Self.twoSessions.replacing(
                 "  - {prefix: 198.19.0.0/16, connection: c-static}",
-                with: "  - {prefix: 198.19.0.0/16, connection: c-static}\n  - {prefix: 2001:db8::/32, connection: c-static}"))
+                with:
+                    "  - {prefix: 198.19.0.0/16, connection: c-static}\n  - {prefix: 2001:db8::/32, connection: c-static}"
+            ))
         #expect(routed.contains("protocol kernel tandem_kernel6 {"))
         #expect(!routed.contains("tandem_advertise6") && !routed.contains("tandem_export6"))
-        #expect(routed.contains("    extended next hop on;\n    import filter tandem_import;\n    import limit 20 action block;\n    export none;"))
+        #expect(
+            routed.contains(
+                "    extended next hop on;\n    import filter tandem_import;\n    import limit 20 action block;\n    export none;"
+            ))
     }
 
     @Test func withoutAdvertisedPrefixesNothingIsExported() throws {
-        let text = try Self.bird(Self.twoSessions.replacing("advertise:\n  - 198.18.0.0/24\n  - 198.18.1.0/24\n", with: ""))
+        let text = try Self.bird(
+            Self.twoSessions.replacing("advertise:\n  - 198.18.0.0/24\n  - 198.18.1.0/24\n", with: ""))
         #expect(text.contains("# The file advertises no prefix ('advertise'): the sessions announce nothing."))
         #expect(!text.contains("protocol static") && !text.contains("filter tandem_export4"))
         #expect(text.components(separatedBy: "    export none;").count == 3)
@@ -198,7 +209,8 @@ import Testing
     @Test func aQuotaOfZeroImportsNothing() throws {
         let text = try Self.bird(Self.twoSessions.replacing("dynamic-routes: 20", with: "dynamic-routes: 0"))
         #expect(!text.contains("import limit") && !text.contains("import filter"))
-        #expect(text.components(separatedBy: "  ipv4 {\n    import none;\n    export filter tandem_export4;").count == 3)
+        #expect(
+            text.components(separatedBy: "  ipv4 {\n    import none;\n    export filter tandem_export4;").count == 3)
         #expect(text.contains("# One session per BGP tunnel. limits.dynamic-routes is 0: nothing is imported."))
     }
 
@@ -223,7 +235,8 @@ import Testing
         let names = BirdIdentifiers.protocolNames(forTunnels: ["a-1", "a_1", "a.1", "path", long, long + "-", "b"])
         #expect(
             names == [
-                "tunnel_a_1", "tunnel_a_1_2", "tunnel_a_1_3", "tunnel_path", "tunnel_" + String(repeating: "x", count: 57),
+                "tunnel_a_1", "tunnel_a_1_2", "tunnel_a_1_3", "tunnel_path",
+                "tunnel_" + String(repeating: "x", count: 57),
                 "tunnel_" + String(repeating: "x", count: 55) + "_2", "tunnel_b",
             ])
         #expect(names.allSatisfy { $0.count <= 64 })

@@ -85,7 +85,8 @@ struct BirdParseTests {
 
     /// BIRD's parser is not lenient: a configuration it must refuse is refused, so an accepted one means something.
     @Test func birdRefusesABrokenConfiguration() throws {
-        let config = try GatewayConfig.parse(yaml: Self.gateway(tunnels: 1, bfdTunnels: 0, ipv6: false), file: "gw.yaml")
+        let config = try GatewayConfig.parse(
+            yaml: Self.gateway(tunnels: 1, bfdTunnels: 0, ipv6: false), file: "gw.yaml")
         let broken = try config.birdConfiguration(file: "gw.yaml").replacing("learn off;", with: "lern off;")
         try withBirdFile(broken) { file in
             let result = try Bird.parse(file)
@@ -102,7 +103,8 @@ struct BirdParseTests {
 
     /// Writes `text` to bird.conf in a directory of its own, removed afterwards.
     private func withBirdFile(_ text: String, _ body: (String) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-bird-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tandem-bird-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("bird.conf").path

@@ -79,7 +79,8 @@ struct BirdSessionTests {
         #expect(established, "\((try? lab.birdc("gw", ["show", "protocols", "all"])) ?? "")")
         let merged = lab.waitFor(seconds: 15) {
             let table = (try? lab.ip(["-n", lab.gateway, "route", "show", "table", "100"])) ?? ""
-            return table.contains("nexthop via 169.254.10.2 dev vti-b1") && table.contains("nexthop via 169.254.10.6 dev vti-b2")
+            return table.contains("nexthop via 169.254.10.2 dev vti-b1")
+                && table.contains("nexthop via 169.254.10.6 dev vti-b2")
         }
         let table = try lab.ip(["-n", lab.gateway, "route", "show", "table", "100"])
         #expect(merged, "table 100:\n\(table)")
@@ -99,7 +100,8 @@ struct BirdSessionTests {
         let zoneB = try lab.birdc("b", ["show", "route"])
         #expect(announced, "zone a:\n\(zoneA)\nzone b:\n\(zoneB)")
         #expect(!zoneA.contains("198.19.5.0/24"), "zone b's route was announced to zone a:\n\(zoneA)")
-        #expect(!zoneB.contains("198.19.1.0/24") && !zoneB.contains("0.0.0.0/0"), "zone a's routes reached b:\n\(zoneB)")
+        #expect(
+            !zoneB.contains("198.19.1.0/24") && !zoneB.contains("0.0.0.0/0"), "zone a's routes reached b:\n\(zoneB)")
 
         // Past the import limit (3) the further routes are dropped and the session stays up.
         try lab.reconfigure(
@@ -131,7 +133,8 @@ final class BirdLab {
         birdcPath = (birdPath as NSString).deletingLastPathComponent + "/birdc"
         let tag = "tbc\(getpid() % 100_000)"
         (gateway, zoneA, zoneB) = (tag + "-gw", tag + "-za", tag + "-zb")
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-bird-lab-\(UUID().uuidString)").path
+        directory =
+            FileManager.default.temporaryDirectory.appendingPathComponent("tandem-bird-lab-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var made: [String] = []
         do {
