@@ -164,18 +164,43 @@ struct BirdConfigurationWriter {
     }
 
     /// BGP-learned routes into the table Tandem learns from; multipath routes merged (ECMP over the connections).
+    ///
+    /// IPv6 differs: the sessions run over the IPv4 inside /30s, so IPv6 routes come with IPv4 next hops (extended
+    /// next hop), and Linux installs no IPv6 route through an IPv4 gateway, nor an IPv6 multipath route of devices
+    /// alone. Each IPv6 route is written as a route out of the interface of the session BIRD prefers (`ifname =
+    /// ifname` drops the gateway), which Tandem maps to that tunnel; no merging, so no IPv6 ECMP over the sessions.
     func kernelProtocol(_ family: IPFamily) -> String {
         let table = (config.learning ?? GatewayConfig.Learning()).table
+        guard family == .ipv6 else {
+            return """
+                # IPv4 routes learned over BGP into kernel table \(table), as proto bird, equal paths of several sessions
+                # merged into one multipath route (ECMP). Nothing is read back from the kernel.
+                protocol kernel \(Self.kernelName(family)) {
+                  kernel table \(table);
+                  merge paths yes;
+                  learn off;
+                  ipv4 {
+                    import none;
+                    export where source = RTS_BGP;
+                  };
+                }
+                """
+        }
         return """
-            # \(family) routes learned over BGP into kernel table \(table), as proto bird, equal paths of several sessions
-            # merged into one multipath route (ECMP). Nothing is read back from the kernel.
+            # IPv6 routes learned over BGP into kernel table \(table), as proto bird. Their next hops are IPv4 (the sessions
+            # run over the inside /30s), which Linux cannot install, nor a multipath IPv6 route of devices alone: each
+            # route goes out of the interface of the session BIRD prefers, which Tandem maps to that tunnel (so no IPv6
+            # ECMP over the sessions). Nothing is read back from the kernel.
             protocol kernel \(Self.kernelName(family)) {
               kernel table \(table);
-              merge paths yes;
               learn off;
-              \(Self.channel(family)) {
+              ipv6 {
                 import none;
-                export where source = RTS_BGP;
+                export filter {
+                  if source != RTS_BGP then reject;
+                  ifname = ifname;
+                  accept;
+                };
               };
             }
             """

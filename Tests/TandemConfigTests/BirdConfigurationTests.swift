@@ -170,7 +170,10 @@ import Testing
         #expect(
             advertised.contains(
                 "protocol static tandem_advertise6 {\n  ipv6;\n  route 2001:db8:100::/48 unreachable;\n}"))
-        #expect(advertised.contains("protocol kernel tandem_kernel6 {\n  kernel table 100;\n  merge paths yes;"))
+        #expect(
+            advertised.contains(
+                "protocol kernel tandem_kernel6 {\n  kernel table 100;\n  learn off;\n  ipv6 {\n    import none;\n    export filter {\n      if source != RTS_BGP then reject;\n      ifname = ifname;"
+            ))
         #expect(
             advertised.contains(
                 """

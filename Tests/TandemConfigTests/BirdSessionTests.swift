@@ -33,24 +33,33 @@ struct BirdSessionTests {
         connections:
           - {name: c1, tunnels: [b1]}
           - {name: c2, tunnels: [b2]}
-        advertise: [198.18.0.0/24]
+        advertise: [198.18.0.0/24, 2001:db8:100::/48]
         learning: {table: 100}
         """
 
-    /// A customer gateway announcing `routes` (as unreachable static routes) to the gateway at `gateway`.
-    static func peer(local: String, gateway: String, asn: Int, routes: [String], bfd: Bool) -> String {
-        """
-        router id \(local);
-        protocol device {}
-        \(bfd ? "protocol bfd {}" : "")
-        protocol static announced { ipv4; \(routes.map { "route \($0) unreachable;" }.joined(separator: " ")) }
-        protocol bgp upstream {
-          local \(local) as \(asn);
-          neighbor \(gateway) as 65000;
-          \(bfd ? "bfd on;" : "")
-          ipv4 { import all; export all; };
+    /// A customer gateway announcing `routes` (as unreachable static routes) to the gateway at `gateway`, and
+    /// `routes6` over an IPv6 channel with extended next hops (the session is IPv4).
+    static func peer(
+        local: String, gateway: String, asn: Int, routes: [String], routes6: [String] = ["2001:db8:200::/48"],
+        bfd: Bool
+    ) -> String {
+        func statics(_ prefixes: [String]) -> String {
+            prefixes.map { "route \($0) unreachable;" }.joined(separator: " ")
         }
-        """
+        return """
+            router id \(local);
+            protocol device {}
+            \(bfd ? "protocol bfd {}" : "")
+            protocol static announced { ipv4; \(statics(routes)) }
+            protocol static announced6 { ipv6; \(statics(routes6)) }
+            protocol bgp upstream {
+              local \(local) as \(asn);
+              neighbor \(gateway) as 65000;
+              \(bfd ? "bfd on;" : "")
+              ipv4 { import all; export all; };
+              ipv6 { extended next hop on; import all; export all; };
+            }
+            """
     }
 
     @Test func sessionsLearnOneMultipathRouteRefuseTheDefaultAndAnnounceOnlyTheAdvertisedPrefix() throws {
@@ -64,7 +73,8 @@ struct BirdSessionTests {
             "a", in: lab.zoneA,
             configuration: Self.peer(
                 local: "169.254.10.2", gateway: "169.254.10.1", asn: 65100,
-                routes: ["198.19.0.0/16", "198.19.1.0/24", "0.0.0.0/0"], bfd: true))
+                routes: ["198.19.0.0/16", "198.19.1.0/24", "0.0.0.0/0"], routes6: ["2001:db8:200::/48", "::/0"],
+                bfd: true))
         let zoneBRoutes = ["198.19.0.0/16", "198.19.5.0/24"]
         try lab.start(
             "b", in: lab.zoneB,
@@ -88,13 +98,31 @@ struct BirdSessionTests {
         #expect(table.contains("198.19.1.0/24 via 169.254.10.2 dev vti-b1 proto bird"), "table 100:\n\(table)")
         #expect(table.contains("198.19.5.0/24 via 169.254.10.6 dev vti-b2 proto bird"), "table 100:\n\(table)")
         #expect(!table.contains("default"), "a default route was learned:\n\(table)")
+        // IPv6 routes come with IPv4 next hops (extended next hop), which Linux cannot install: the route goes out of
+        // the interface of the session BIRD prefers, a tunnel's interface; ::/0 is refused.
+        let learned6 = lab.waitFor(seconds: 15) {
+            ((try? lab.ip(["-n", lab.gateway, "-6", "route", "show", "table", "100"])) ?? "").contains(
+                "2001:db8:200::/48")
+        }
+        let table6 = (try? lab.ip(["-n", lab.gateway, "-6", "route", "show", "table", "100"])) ?? ""
+        #expect(learned6, "IPv6 table 100:\n\(table6)")
+        #expect(
+            table6.contains("2001:db8:200::/48 dev vti-b1 proto bird")
+                || table6.contains("2001:db8:200::/48 dev vti-b2 proto bird"), "IPv6 table 100:\n\(table6)")
+        #expect(!table6.contains("default"), "a default route was learned:\n\(table6)")
+
         // The advertised prefix originates in BIRD only: no kernel table of the gateway has it.
         let all = try lab.ip(["-n", lab.gateway, "route", "show", "table", "all"])
+        let all6 = try lab.ip(["-n", lab.gateway, "-6", "route", "show", "table", "all"])
         #expect(!all.contains("198.18.0.0/24"), "the advertised prefix reached the kernel:\n\(all)")
+        #expect(!all6.contains("2001:db8:100::/48"), "the advertised prefix reached the kernel:\n\(all6)")
 
         // Each peer gets the advertised prefix, and never the other peer's routes.
         let announced = lab.waitFor(seconds: 15) {
-            ["a", "b"].allSatisfy { ((try? lab.birdc($0, ["show", "route"])) ?? "").contains("198.18.0.0/24") }
+            ["a", "b"].allSatisfy {
+                let routes = (try? lab.birdc($0, ["show", "route"])) ?? ""
+                return routes.contains("198.18.0.0/24") && routes.contains("2001:db8:100::/48")
+            }
         }
         let zoneA = try lab.birdc("a", ["show", "route"])
         let zoneB = try lab.birdc("b", ["show", "route"])
