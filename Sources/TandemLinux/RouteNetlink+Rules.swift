@@ -93,10 +93,10 @@ extension RouteNetlink {
         mnl_attr_put_u32(header, UInt16(FRA_TABLE), rule.table)
         // The kernel takes a prefix as its address and the header's length: `from 0.0.0.0/0` is `from all`.
         if let source = rule.source, source.length > 0 {
-            putAddress(source.address, type: UInt16(FRA_SRC), into: header)
+            putAddress(source.ruleAddress, type: UInt16(FRA_SRC), into: header)
         }
         if let destination = rule.destination, destination.length > 0 {
-            putAddress(destination.address, type: UInt16(FRA_DST), into: header)
+            putAddress(destination.ruleAddress, type: UInt16(FRA_DST), into: header)
         }
         if let proto = rule.ipProtocol { mnl_attr_put_u8(header, UInt16(FRA_IP_PROTO), proto) }
         if let ports = rule.destinationPorts {
@@ -218,8 +218,8 @@ extension NetlinkAttribute {
 }
 
 extension RoutePrefix {
-    /// The prefix's address, of either family.
-    var address: AnyIPAddress {
+    /// The prefix's address, of either family (a rule's FRA_SRC / FRA_DST).
+    fileprivate var ruleAddress: AnyIPAddress {
         switch self {
         case .v4(let prefix): .v4(prefix.address)
         case .v6(let prefix): .v6(prefix.address)
