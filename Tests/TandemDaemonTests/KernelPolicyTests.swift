@@ -5,6 +5,10 @@ import TandemPacket
 import TandemRouting
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import TandemDaemon
 
 /// Kernel mode's policy routes on a fake kernel: each policy route set is a rule with its selectors into a table of
@@ -152,6 +156,20 @@ struct KernelPolicyTests {
         gateway.tunnelInterfacesChanged()
         #expect(members(fixture, Self.v6Group) == [Self.a2v6])
         #expect(fixture.kernel.table(104)[Self.prefix("::/0")]?.target == .nexthopObject(Self.v6Group))
+        #expect(fixture.kernel.table(103)[Self.prefix("0.0.0.0/0")]?.target == .nexthopObject(Self.udpGroup))
+    }
+
+    @Test func aRefusedDefaultRouteIsRetried() throws {
+        let fixture = GatewayFixture()
+        fixture.kernel.refuse(ENETDOWN, times: 1) { change in
+            if case .route(.add(let route, _)) = change { return route.table == 103 }
+            return false
+        }
+        let gateway = try fixture.started(Self.yaml)
+        #expect(fixture.kernel.table(103).isEmpty)
+        #expect(fixture.log.contains("Network is down"))
+        fixture.clock.advance(by: .seconds(1))
+        gateway.tick()
         #expect(fixture.kernel.table(103)[Self.prefix("0.0.0.0/0")]?.target == .nexthopObject(Self.udpGroup))
     }
 
