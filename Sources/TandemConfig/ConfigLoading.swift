@@ -71,7 +71,7 @@ enum ConfigKeys {
     static let healthCheck = [
         "source", "destination", "protocol", "port", "interval", "timeout", "down-count", "up-count",
     ]
-    static let connection = ["name", "tunnels", "preempt-delay", "preempt", "damping"]
+    static let connection = ["name", "tunnels", "preempt-delay", "preempt", "damping", "weight"]
     static let damping = ["flaps", "window", "penalty"]
     static let route = ["prefix", "connection", "source", "weight", "metric"]
     static let policyRoute = [

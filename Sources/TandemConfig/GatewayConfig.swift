@@ -377,19 +377,24 @@ extension GatewayConfig {
         public var preempt: Bool
         /// Flap damping, if set.
         public var damping: Damping?
+        /// The weight of the routes learned through the connection, 1...100 (default 100; key `weight`): a prefix
+        /// that BGP learns through several connections spreads over them in proportion.
+        public var learnedWeight: Int
         public var location: SourceLocation
         public var keyLocations: [String: SourceLocation]
 
         /// Makes a connection.
         public init(
             name: String, tunnels: [String], preemptDelay: Duration = .zero, preempt: Bool = true,
-            damping: Damping? = nil, location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
+            damping: Damping? = nil, learnedWeight: Int = Route.defaultWeight, location: SourceLocation = .unknown,
+            keyLocations: [String: SourceLocation] = [:]
         ) {
             self.name = name
             self.tunnels = tunnels
             self.preemptDelay = preemptDelay
             self.preempt = preempt
             self.damping = damping
+            self.learnedWeight = learnedWeight
             self.location = location
             self.keyLocations = keyLocations
         }

@@ -181,7 +181,7 @@ extension Gateway {
     {
         guard state.kernelMode != nil else { return [] }
         var needed: Set<UInt32> = []
-        for prefix in prefixes {
+        for prefix in prefixes where state.systemRouteTunnels[prefix] == nil {
             guard let chain = router.chain(of: prefix) else { continue }
             needed.insert(KernelModeState.groupID(chain, prefix.family))
         }

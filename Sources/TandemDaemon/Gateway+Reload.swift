@@ -34,18 +34,24 @@ extension Gateway {
     /// ones), and the tunnels that are down now kept down (their probes must bring them back, not the reload).
     func stateForReload(_ new: GatewayConfig) throws(DaemonError) -> GatewayState {
         var next = try GatewayState(config: new, now: now)
-        let learned = state.learned.sorted(by: { $0.key < $1.key }).map { (prefix: $0.key, tunnel: $0.value) }
+        let learned = state.learned.sorted(by: { $0.key < $1.key }).flatMap { prefix, paths in
+            paths.tunnels.map { (prefix: prefix, tunnel: $0) }
+        }
         for (prefix, tunnel) in learned + state.overQuota.inOrder {
             guard let connection = next.connection(ofTunnel: tunnel) else {
-                log.warning("learned route \(prefix) is dropped: tunnel '\(tunnel)' is in no connection any more")
+                log.warning("learned route \(prefix) via tunnel '\(tunnel)' is dropped: the tunnel is in no connection any more")
                 continue
             }
-            switch try? next.router.learn(prefix, via: connection) {
+            // Two tunnels that were in two connections may be in one now: one path per connection.
+            let paths = next.learned[prefix]?.tunnels ?? []
+            guard !paths.contains(where: { next.connection(ofTunnel: $0) == connection }) else { continue }
+            let weight = UInt8(clamping: new.connections[connection.index].learnedWeight)
+            switch try? next.router.learn(prefix, via: connection, weight: weight) {
             case .installed:
-                next.learned[prefix] = tunnel
+                next.learned[prefix] = LearnedPaths(paths + [tunnel])
                 next.remotePrefixes.insert(prefix)
             case .refusedOverQuota:
-                next.overQuota.add(prefix, tunnel: tunnel)
+                next.overQuota.add(prefix, connection: new.connections[connection.index].name, tunnel: tunnel)
             case .refusedDefaultRoute, nil:
                 break
             }
@@ -55,6 +61,8 @@ extension Gateway {
                 TunnelID(index), to: .down, at: MonotonicInstant(nanoseconds: now), router: next.router)
         }
         next.ingressIndex = state.ingressIndex
+        // Overlaps reported under the old file are not reported again; recheckOverlaps() brings them up to date.
+        next.overlaps = state.overlaps.filter { next.learned[$0.key] != nil }
         // A resync under way goes on (its dump and queue hold what the routing daemon did, whatever the file says).
         next.learning = state.learning
         return next
@@ -73,6 +81,7 @@ extension Gateway {
         for warning in KernelPlan.defaultPolicyWarnings(of: new) { log.warning(warning) }
 
         let old = state
+        interfaceIndicesTime = nil
         state = try stateForReload(new)
         let tables = Array(Set(old.plan.tables + state.plan.tables)).sorted()
         do {
@@ -98,6 +107,7 @@ extension Gateway {
         }
         // What only the old configuration needed goes: stale rules and tunnel tables.
         resyncKernel(tables: tables)
+        recheckOverlaps()
         scheduleRetry()
         let counts = router.prefixCounts
         log.info(

@@ -44,6 +44,8 @@ final class Gateway {
     /// Dumps the watched table off the control thread and hands the result to ``dumpFinished(_:)`` (the daemon's
     /// BackgroundJob); nil: the dump is made at once, on the calling thread (tests).
     var dumpWatchedTable: ((GatewayConfig.Learning) -> Void)?
+    /// Learned prefixes reported as overlapping another connection's route since start (a counter: reloads keep it).
+    var overlapsReported = 0
     /// The tunnels' interface indices, for mapping learned routes, and when they were looked up.
     var interfaceIndicesCache: [String: UInt32] = [:]
     var interfaceIndicesTime: UInt64?
@@ -219,6 +221,8 @@ final class Gateway {
             log.error("restoring the tunnel tables: \(error)")
         }
         if state.kernelMode != nil { repairAndRefreshNexthops() }
+        // The derived system routes go out of the interfaces by index.
+        if !state.systemRouteTunnels.isEmpty { updateRemoteRoutes(Set(state.systemRouteTunnels.keys)) }
         scheduleRetry()
     }
 
@@ -236,9 +240,15 @@ final class Gateway {
         }
     }
 
-    /// Where a remote prefix's kernel route leads: into Tandem, or (kernel mode) to its nexthop group.
+    /// Where a remote prefix's kernel route leads: into Tandem, or (kernel mode) to its nexthop group; a derived
+    /// system route (a BGP tunnel's inside /30) out of its own tunnel's interface, in both modes.
     func remoteTarget(for prefix: RoutePrefix) -> KernelRoute.Target? {
-        switch config.gateway.mode {
+        if let tunnel = state.systemRouteTunnels[prefix] {
+            guard let interface = config.tunnel(named: tunnel)?.interface, let index = interfaceIndices[interface]
+            else { return nil }
+            return .device(index)
+        }
+        return switch config.gateway.mode {
         case .userspace: .device(state.ingressIndex)
         case .kernel: state.kernelMode?.target(for: prefix, router: router)
         }

@@ -7,7 +7,8 @@
 //   table T+1+i: default dev <interface> [via <next hop>]     ... leave through the real tunnel device
 //                <next hop> dev <interface>                   (the next hop is on the link)
 //   rule  priority P+1                         lookup T       everything else meets Tandem's table first:
-//   table T: <remote prefix> dev <ingress>                    the remote prefixes go into Tandem.
+//   table T: <remote prefix> dev <ingress>                    the remote prefixes go into Tandem;
+//            <inside /30 of BGP tunnel i> dev <interface>     a derived system route goes out of its own tunnel.
 // The egress rules come first: a packet Tandem has forwarded must not meet table T again (it would loop).
 // Kernel mode has no egress devices (so no iif rules), and its routes in T go through nexthop objects
 // (Gateway+KernelMode.swift); the tunnel tables and oif rules are there for the probes. Kernel mode also makes each
@@ -63,7 +64,7 @@ struct KernelPlan {
     /// routes except default routes (a default route in Tandem's table would pull in all traffic, the return
     /// traffic to the site included; ``defaultPolicyWarnings(of:)`` says so).
     static func configuredPrefixes(of config: GatewayConfig) -> Set<RoutePrefix> {
-        var prefixes = Set(config.routes.map(\.prefix))
+        var prefixes = Set(config.routes.map(\.prefix)).union(config.derivedSystemRoutes.map(\.prefix))
         for route in config.policyRoutes where !route.destination.isDefault { prefixes.insert(route.destination) }
         return prefixes
     }
