@@ -8,11 +8,13 @@ import Yams
 extension GatewayConfig {
     /// Reads and checks a configuration file.
     ///
-    /// - Parameter path: The file's path; diagnostics name the file by this path.
+    /// - Parameters:
+    ///   - path: The file's path; diagnostics name the file by this path.
+    ///   - kernel: What the kernel offers, for the kernel-mode checks (`ecmp.seed`); the running one by default.
     /// - Returns: The configuration, with its ``warnings``.
     /// - Throws: ``ConfigErrors`` with every problem found, sorted by line. A file that cannot be read gives one
     ///   diagnostic naming the file and the system's reason (`No such file or directory`).
-    public static func load(path: String) throws(ConfigErrors) -> GatewayConfig {
+    public static func load(path: String, kernel: KernelFeatures = .running) throws(ConfigErrors) -> GatewayConfig {
         switch YAMLDocument.readFile(path) {
         case .failure(let error):
             throw ConfigErrors([
@@ -25,7 +27,7 @@ extension GatewayConfig {
             guard let text = YAMLDocument.decode(bytes, reporter: reporter) else {
                 throw ConfigErrors(reporter.diagnostics)
             }
-            return try ConfigLoader(reporter: reporter).load(text)
+            return try ConfigLoader(reporter: reporter, kernel: kernel).load(text)
         }
     }
 
@@ -34,9 +36,12 @@ extension GatewayConfig {
     /// - Parameters:
     ///   - yaml: The YAML text.
     ///   - file: The name to put in diagnostics and source locations.
+    ///   - kernel: What the kernel offers, for the kernel-mode checks (`ecmp.seed`); the running one by default.
     /// - Returns: The configuration, with its ``warnings``.
     /// - Throws: ``ConfigErrors`` with every problem found, sorted by line.
-    public static func parse(yaml: String, file: String) throws(ConfigErrors) -> GatewayConfig {
+    public static func parse(yaml: String, file: String, kernel: KernelFeatures = .running) throws(ConfigErrors)
+        -> GatewayConfig
+    {
         guard yaml.utf8.count <= YAMLDocument.maximumSize else {
             throw ConfigErrors([
                 ConfigDiagnostic(
@@ -44,7 +49,7 @@ extension GatewayConfig {
                     message: "cannot read '\(file)': \(YAMLDocument.ReadFailure.tooLarge.text)")
             ])
         }
-        return try ConfigLoader(reporter: Reporter(file: file)).load(yaml)
+        return try ConfigLoader(reporter: Reporter(file: file), kernel: kernel).load(yaml)
     }
 }
 
@@ -87,6 +92,8 @@ final class ConfigLoader {
     typealias Connection = GatewayConfig.Connection
 
     let reporter: Reporter
+    /// What the kernel offers (kernel mode's checks).
+    let kernel: KernelFeatures
 
     // The gateway's settings, each kept apart so that one bad value does not hide the others' checks.
     var gateway: Gateway?
@@ -128,7 +135,10 @@ final class ConfigLoader {
     /// The tunnel and where the interface is given, by interface.
     var interfaceOwners: [String: (tunnel: String, location: SourceLocation)] = [:]
 
-    init(reporter: Reporter) { self.reporter = reporter }
+    init(reporter: Reporter, kernel: KernelFeatures = .running) {
+        self.reporter = reporter
+        self.kernel = kernel
+    }
 
     /// Reads and checks `text`.
     func load(_ text: String) throws(ConfigErrors) -> GatewayConfig {
@@ -169,6 +179,7 @@ final class ConfigLoader {
         checkPolicyRouteLimit(policyNodes)
         if routingMode == .destination { checkOverlappingRoutes() }
         checkLocalASNs()
+        checkKernelModeParity()
         warnAboutUnusedParts()
         warnAboutAdvertise()
 

@@ -87,7 +87,7 @@ extension Gateway {
         do {
             let rules = try sync.reconcileRules(desired: state.plan.rules, keepStale: true)
             let tunnelRoutes = try sync.reconcileRoutes(
-                tables: state.plan.tables.filter { $0 != new.linux.table },
+                tables: state.plan.tunnelTables,
                 desired: state.plan.tunnelRoutes(interfaceIndex: interfaces), keepStale: true)
             if let failure = (rules + tunnelRoutes).failures.first { throw DaemonError("\(failure)") }
             if new.gateway.mode == .kernel {
@@ -125,11 +125,13 @@ extension Gateway {
     }
 
     /// Makes rules and tunnel tables exactly the current plan (removing what is stale in `tables`). Tandem's own
-    /// table is not looked at: the caller has just reconciled it.
+    /// table and kernel mode's policy tables are not looked at: the caller has just reconciled them.
     func resyncKernel(tables: [UInt32]) {
         do {
             let rules = try sync.reconcileRules(desired: state.plan.rules)
-            let tunnelTables = tables.filter { $0 != config.linux.table }
+            // The current policy tables were reconciled with the nexthops; old ones (and old tunnel tables) empty.
+            let policyTables = Set(state.plan.policyTables)
+            let tunnelTables = tables.filter { $0 != config.linux.table && !policyTables.contains($0) }
             let routes = try sync.reconcileRoutes(
                 tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: tunnelInterfaces(of: config)))
             record(rules + routes)

@@ -109,7 +109,7 @@ final class Gateway {
             let rules = try sync.reconcileRules(desired: state.plan.rules)
             keepAlive()
             // The tunnel tables before the nexthops: the kernel checks a nexthop's gateway through them.
-            let tunnelTables = state.plan.tables.filter { $0 != config.linux.table }
+            let tunnelTables = state.plan.tunnelTables
             let tunnelRoutes = try sync.reconcileRoutes(
                 tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: interfaces))
             record(rules + tunnelRoutes)
@@ -213,7 +213,7 @@ final class Gateway {
     func tunnelInterfacesChanged() {
         interfaceIndicesTime = nil
         do {
-            let tunnelTables = state.plan.tables.filter { $0 != config.linux.table }
+            let tunnelTables = state.plan.tunnelTables
             record(
                 try sync.reconcileRoutes(
                     tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: tunnelInterfaces(of: config))))

@@ -188,11 +188,12 @@ struct GatewayTests {
         _ = try fixture.started()
         let first = fixture.tandemRules()
         let firstRoutes = fixture.remote
-        // Same protocol, its own ingress, table and rule priority, another remote prefix.
+        // Same protocol, its own ingress, table and rule priority band (900 to 1001 is the first one's), another
+        // remote prefix.
         fixture.kernel.addLink("tnd-in2")
         let second = GatewayFixture.yaml
             .replacingOccurrences(of: "ingress: tnd-in", with: "ingress: tnd-in2")
-            .replacingOccurrences(of: "table: 100, rule-priority: 900", with: "table: 110, rule-priority: 950")
+            .replacingOccurrences(of: "table: 100, rule-priority: 900", with: "table: 110, rule-priority: 1200")
             .replacingOccurrences(of: "tnd-a", with: "tnd-b")
             .replacingOccurrences(of: "198.19.0.0/16", with: "198.19.64.0/18")
         let other = try fixture.gateway(second)
