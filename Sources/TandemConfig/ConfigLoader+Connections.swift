@@ -1,4 +1,4 @@
-// The connections section: tunnel pairs (rule 2), preempt delay and damping.
+// The connections section: tunnel pairs (rule 2), preempt delay, damping and the weight of learned routes.
 
 import TandemPacket
 import TandemRouting
@@ -85,13 +85,17 @@ extension ConfigLoader {
                 connection: label, names: tunnelNamesListed, locations: tunnelLocations, fields: f)
         }
 
+        // The weight of the routes learned through the connection: how a prefix learned through several
+        // connections (BGP ECMP) spreads over them.
+        let weight = f.int("weight", in: 1...100, default: GatewayConfig.Route.defaultWeight)
+
         checkDrained(connection: label, names: tunnelNamesListed)
 
-        guard let name, let preempt, let revertive, !dampingFailed, !f.failed else { return }
+        guard let name, let preempt, let revertive, let weight, !dampingFailed, !f.failed else { return }
         connections.append(
             Connection(
                 name: name, tunnels: tunnelNamesListed, preemptDelay: preempt, preempt: revertive, damping: damping,
-                location: f.location, keyLocations: f.keyLocations))
+                learnedWeight: weight, location: f.location, keyLocations: f.keyLocations))
     }
 
     /// Rule 2 (same routing on both tunnels), and the warnings about a pair that cannot fail over well.

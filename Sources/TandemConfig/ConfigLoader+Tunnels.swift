@@ -154,10 +154,56 @@ extension ConfigLoader {
             f.missing("local-asn", hint: "; set it here or as 'local-asn' in 'gateway'")
         }
         let peerASN = f.int("peer-asn", in: 1...Int(UInt32.max)).map { UInt32($0) }
-        guard let inside, let localASN, let peerASN, !f.failed else { return nil }
+        let bfd = f.bool("bfd", default: false)
+        let ends = inside.flatMap { readSessionAddresses(f, inside: $0) }
+        guard let inside, let localASN, let peerASN, let bfd, let ends, !f.failed else { return nil }
         return GatewayConfig.BGP(
-            insideCIDR: inside, localASN: localASN, peerASN: peerASN, location: f.location,
-            keyLocations: f.keyLocations)
+            insideCIDR: inside, localASN: localASN, peerASN: peerASN, localAddress: ends.local,
+            peerAddress: ends.peer, bfd: bfd, location: f.location, keyLocations: f.keyLocations)
+    }
+
+    /// `local-address` and `peer-address`: the two host addresses of the inside /30, one each. Either may be left
+    /// out: it is then the host the other does not take (both left out: Tandem the first, the peer the second).
+    func readSessionAddresses(_ f: Fields, inside: IPv4Prefix) -> (local: IPv4Address, peer: IPv4Address)? {
+        let hosts = [GatewayConfig.BGP.firstHost(of: inside), GatewayConfig.BGP.secondHost(of: inside)]
+        let fix = "use \(hosts[0]) or \(hosts[1]), the host addresses of 'inside-cidr' \(inside)"
+        func read(_ key: String) -> IPv4Address?? {
+            guard f.has(key) else { return .some(nil) }
+            switch f.address(key) {
+            case nil:
+                return nil
+            case .v6(let address):
+                f.fail(key, "'\(key)' \(address) is IPv6; BGP runs over the IPv4 inside /30: \(fix)")
+                return nil
+            case .v4(let address):
+                guard hosts.contains(address) else {
+                    let what =
+                        !inside.contains(address)
+                        ? "is not in"
+                        : address == inside.address ? "is the network address of" : "is the broadcast address of"
+                    f.fail(key, "'\(key)' \(address) \(what) 'inside-cidr' \(inside); \(fix)")
+                    return nil
+                }
+                return .some(address)
+            }
+        }
+        guard case .some(let local) = read("local-address"), case .some(let peer) = read("peer-address") else {
+            return nil
+        }
+        switch (local, peer) {
+        case (let local?, let peer?):
+            guard local != peer else {
+                f.fail(
+                    "peer-address",
+                    "'peer-address' \(peer) is also 'local-address'; the two ends of the session take the two host "
+                        + "addresses of 'inside-cidr' \(inside), \(hosts[0]) and \(hosts[1])")
+                return nil
+            }
+            return (local, peer)
+        case (let local?, nil): return (local, local == hosts[0] ? hosts[1] : hosts[0])
+        case (nil, let peer?): return (peer == hosts[0] ? hosts[1] : hosts[0], peer)
+        case (nil, nil): return (hosts[0], hosts[1])
+        }
     }
 
     /// Rule 3: a /30 in 169.254.0.0/16, not reserved, not another tunnel's.

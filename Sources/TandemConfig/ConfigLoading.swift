@@ -8,11 +8,13 @@ import Yams
 extension GatewayConfig {
     /// Reads and checks a configuration file.
     ///
-    /// - Parameter path: The file's path; diagnostics name the file by this path.
+    /// - Parameters:
+    ///   - path: The file's path; diagnostics name the file by this path.
+    ///   - kernel: What the kernel offers, for the kernel-mode checks (`ecmp.seed`); the running one by default.
     /// - Returns: The configuration, with its ``warnings``.
     /// - Throws: ``ConfigErrors`` with every problem found, sorted by line. A file that cannot be read gives one
     ///   diagnostic naming the file and the system's reason (`No such file or directory`).
-    public static func load(path: String) throws(ConfigErrors) -> GatewayConfig {
+    public static func load(path: String, kernel: KernelFeatures = .running) throws(ConfigErrors) -> GatewayConfig {
         switch YAMLDocument.readFile(path) {
         case .failure(let error):
             throw ConfigErrors([
@@ -25,7 +27,7 @@ extension GatewayConfig {
             guard let text = YAMLDocument.decode(bytes, reporter: reporter) else {
                 throw ConfigErrors(reporter.diagnostics)
             }
-            return try ConfigLoader(reporter: reporter).load(text)
+            return try ConfigLoader(reporter: reporter, kernel: kernel).load(text)
         }
     }
 
@@ -34,9 +36,12 @@ extension GatewayConfig {
     /// - Parameters:
     ///   - yaml: The YAML text.
     ///   - file: The name to put in diagnostics and source locations.
+    ///   - kernel: What the kernel offers, for the kernel-mode checks (`ecmp.seed`); the running one by default.
     /// - Returns: The configuration, with its ``warnings``.
     /// - Throws: ``ConfigErrors`` with every problem found, sorted by line.
-    public static func parse(yaml: String, file: String) throws(ConfigErrors) -> GatewayConfig {
+    public static func parse(yaml: String, file: String, kernel: KernelFeatures = .running) throws(ConfigErrors)
+        -> GatewayConfig
+    {
         guard yaml.utf8.count <= YAMLDocument.maximumSize else {
             throw ConfigErrors([
                 ConfigDiagnostic(
@@ -44,7 +49,7 @@ extension GatewayConfig {
                     message: "cannot read '\(file)': \(YAMLDocument.ReadFailure.tooLarge.text)")
             ])
         }
-        return try ConfigLoader(reporter: Reporter(file: file)).load(yaml)
+        return try ConfigLoader(reporter: Reporter(file: file), kernel: kernel).load(yaml)
     }
 }
 
@@ -52,7 +57,7 @@ extension GatewayConfig {
 enum ConfigKeys {
     static let top = [
         "gateway", "ecmp", "limits", "icmp", "tunnels", "connections", "routes", "policy-routes", "learning",
-        "linux", "metrics",
+        "linux", "metrics", "advertise",
     ]
     static let icmp = ["source-ipv4", "source-ipv6", "ratelimit", "burst", "msgs-per-sec", "msgs-burst"]
     static let gateway = ["name", "mode", "routing-mode", "local-asn", "ingress"]
@@ -62,11 +67,11 @@ enum ConfigKeys {
         "name", "device", "interface", "next-hop-ipv4", "next-hop-ipv6", "peer", "zone", "mtu", "routing", "bgp",
         "health-check", "drained",
     ]
-    static let bgp = ["inside-cidr", "local-asn", "peer-asn"]
+    static let bgp = ["inside-cidr", "local-asn", "peer-asn", "local-address", "peer-address", "bfd"]
     static let healthCheck = [
         "source", "destination", "protocol", "port", "interval", "timeout", "down-count", "up-count",
     ]
-    static let connection = ["name", "tunnels", "preempt-delay", "preempt", "damping"]
+    static let connection = ["name", "tunnels", "preempt-delay", "preempt", "damping", "weight"]
     static let damping = ["flaps", "window", "penalty"]
     static let route = ["prefix", "connection", "source", "weight", "metric"]
     static let policyRoute = [
@@ -87,6 +92,8 @@ final class ConfigLoader {
     typealias Connection = GatewayConfig.Connection
 
     let reporter: Reporter
+    /// What the kernel offers (kernel mode's checks).
+    let kernel: KernelFeatures
 
     // The gateway's settings, each kept apart so that one bad value does not hide the others' checks.
     var gateway: Gateway?
@@ -120,13 +127,18 @@ final class ConfigLoader {
     /// Policy routes by (match, priority, connection), to find the same one written twice.
     var policyKeys: [String: SourceLocation] = [:]
     var learning: GatewayConfig.Learning?
+    /// The advertised prefixes that are valid, in file order.
+    var advertise: [GatewayConfig.Advertisement] = []
     var linux: GatewayConfig.Linux? = GatewayConfig.Linux()
     /// The metrics endpoint; nil when the file has no `metrics` section (or it has an error).
     var metrics: GatewayConfig.Metrics?
     /// The tunnel and where the interface is given, by interface.
     var interfaceOwners: [String: (tunnel: String, location: SourceLocation)] = [:]
 
-    init(reporter: Reporter) { self.reporter = reporter }
+    init(reporter: Reporter, kernel: KernelFeatures = .running) {
+        self.reporter = reporter
+        self.kernel = kernel
+    }
 
     /// Reads and checks `text`.
     func load(_ text: String) throws(ConfigErrors) -> GatewayConfig {
@@ -161,12 +173,15 @@ final class ConfigLoader {
         if let node = top.node("learning") { readLearning(node) }
         if let node = top.node("linux") { readLinux(node) }
         if let node = top.node("metrics") { readMetrics(node) }
+        readAdvertise(top)
 
         checkLearningAgainstLinux()
         checkPolicyRouteLimit(policyNodes)
         if routingMode == .destination { checkOverlappingRoutes() }
         checkLocalASNs()
+        checkKernelModeParity()
         warnAboutUnusedParts()
+        warnAboutAdvertise()
 
         if reporter.hasErrors { throw ConfigErrors(reporter.diagnostics) }
         guard let gateway, let ecmp, let limits, let icmp, let linux else {
@@ -180,6 +195,7 @@ final class ConfigLoader {
         config.icmp = icmp
         config.linux = linux
         config.metrics = metrics
+        config.advertise = advertise
         return config
     }
 }

@@ -31,13 +31,16 @@ extension GatewayConfig {
         let tunnelItems = tunnels.map { "\($0.name) -> \($0.peer) on \($0.device)" }
         lines.append(row("tunnels", "\(tunnels.count)" + (tunnels.isEmpty ? "" : " (\(list(tunnelItems)))")))
 
+        func weight(_ connection: Connection) -> String {
+            connection.learnedWeight == Route.defaultWeight ? "" : ", learned weight \(connection.learnedWeight)"
+        }
         let connectionItems = connections.map { connection in
             if let standby = connection.standby {
                 let failback =
                     connection.preempt ? "preempt \(ConfigDuration.format(connection.preemptDelay))" : "no preempt"
-                return "\(connection.name): dual \(connection.active)/\(standby), \(failback)"
+                return "\(connection.name): dual \(connection.active)/\(standby), \(failback)" + weight(connection)
             }
-            return "\(connection.name): single \(connection.active)"
+            return "\(connection.name): single \(connection.active)" + weight(connection)
         }
         lines.append(
             row("connections", "\(connections.count)" + (connections.isEmpty ? "" : " (\(list(connectionItems)))")))
@@ -48,7 +51,8 @@ extension GatewayConfig {
             row(
                 "routes",
                 "\(bySource(.static)) static, \(bySource(.specific)) specific, \(bySource(.system)) system "
-                    + "(IPv4 \(ipv4), IPv6 \(routes.count - ipv4))"))
+                    + "(IPv4 \(ipv4), IPv6 \(routes.count - ipv4))"
+                    + (derivedSystemRoutes.isEmpty ? "" : "; \(derivedSystemRoutes.count) system derived (BGP inside /30s)")))
         lines.append(row("policy", policyRoutes.count == 1 ? "1 route" : "\(policyRoutes.count) routes"))
 
         let groups = nextHopSetCount
@@ -60,6 +64,10 @@ extension GatewayConfig {
         if let learning {
             let names = learning.protocols.map(Learning.protocolName).joined(separator: ", ")
             lines.append(row("learning", "table \(learning.table), protocols \(names)"))
+        }
+        if !advertise.isEmpty {
+            let count = advertise.count == 1 ? "1 prefix" : "\(advertise.count) prefixes"
+            lines.append(row("advertise", "\(count) (\(list(advertise.map(\.prefix.description))))"))
         }
         return lines.joined(separator: "\n")
     }

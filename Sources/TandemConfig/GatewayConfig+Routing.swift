@@ -34,7 +34,10 @@ extension GatewayConfig {
                 TandemRouting.Route(
                     prefix: route.prefix, source: route.source, connection: connection(route.connection),
                     weight: UInt8(route.weight), metric: route.metric)
-            },
+            }
+                + derivedSystemRoutes.map { route in
+                    TandemRouting.Route(prefix: route.prefix, source: .system, connection: connection(route.connection))
+                },
             policyRoutes: policyRoutes.map { route in
                 TandemRouting.PolicyRoute(
                     match: .init(
@@ -44,6 +47,28 @@ extension GatewayConfig {
                     connection: connection(route.connection))
             },
             capacity: capacity)
+    }
+
+    /// A route the gateway derives from its tunnels rather than reads from `routes`: a system route (P1).
+    public struct DerivedSystemRoute: Hashable, Sendable {
+        /// A BGP tunnel's inside /30.
+        public var prefix: RoutePrefix
+        /// The tunnel it leads through, whatever its connection selects: the kernel route goes out of this tunnel's
+        /// interface.
+        public var tunnel: String
+        /// The tunnel's connection, which carries the route in the RIB.
+        public var connection: String
+    }
+
+    /// The system routes derived from the tunnels: each BGP tunnel's inside /30 through that tunnel, so that the BGP
+    /// session and the probes to the peer's inside address use their own tunnel whatever is learned (a learned
+    /// 169.254.0.0/16, or the other tunnel's selection). Tunnels in no connection have none.
+    public var derivedSystemRoutes: [DerivedSystemRoute] {
+        tunnels.compactMap { tunnel in
+            guard let bgp = tunnel.bgp, let connection = connections.first(where: { $0.tunnels.contains(tunnel.name) })
+            else { return nil }
+            return DerivedSystemRoute(prefix: .v4(bgp.insideCIDR), tunnel: tunnel.name, connection: connection.name)
+        }
     }
 
     /// The health settings of a connection's tunnels. A tunnel without a health check counts as up (nothing

@@ -28,6 +28,8 @@ public struct GatewayConfig: Hashable, Sendable {
     public var policyRoutes: [PolicyRoute]
     /// Route learning from a routing daemon, if the file asks for it.
     public var learning: Learning?
+    /// The prefixes the gateway announces as its own to every BGP peer (`advertise`), in file order.
+    public var advertise: [Advertisement] = []
     /// How `tandem run` programs the kernel: protocol number, tables, rules, queues, offloads.
     public var linux: Linux = Linux()
     /// The Prometheus endpoint of `tandem run`; nil (the default) serves no metrics.
@@ -290,19 +292,43 @@ extension GatewayConfig {
         public var localASN: UInt32
         /// The customer gateway's ASN.
         public var peerASN: UInt32
+        /// Tandem's end of the session: one of the two host addresses of `insideCIDR` (default the first).
+        public var localAddress: IPv4Address
+        /// The customer gateway's end of the session: the other host address of `insideCIDR` (default the second).
+        public var peerAddress: IPv4Address
+        /// Whether the session is watched by BFD (default false).
+        public var bfd: Bool
         public var location: SourceLocation
         public var keyLocations: [String: SourceLocation]
 
         /// Makes a BGP session.
+        ///
+        /// - Parameters:
+        ///   - localAddress: Tandem's end; nil: the first host of `insideCIDR`.
+        ///   - peerAddress: The peer's end; nil: the second host of `insideCIDR`.
         public init(
-            insideCIDR: IPv4Prefix, localASN: UInt32, peerASN: UInt32, location: SourceLocation = .unknown,
+            insideCIDR: IPv4Prefix, localASN: UInt32, peerASN: UInt32, localAddress: IPv4Address? = nil,
+            peerAddress: IPv4Address? = nil, bfd: Bool = false, location: SourceLocation = .unknown,
             keyLocations: [String: SourceLocation] = [:]
         ) {
             self.insideCIDR = insideCIDR
             self.localASN = localASN
             self.peerASN = peerASN
+            self.localAddress = localAddress ?? BGP.firstHost(of: insideCIDR)
+            self.peerAddress = peerAddress ?? BGP.secondHost(of: insideCIDR)
+            self.bfd = bfd
             self.location = location
             self.keyLocations = keyLocations
+        }
+
+        /// The first host address of an inside /30 (169.254.10.1 of 169.254.10.0/30).
+        public static func firstHost(of inside: IPv4Prefix) -> IPv4Address {
+            IPv4Address(rawValue: inside.address.rawValue &+ 1)
+        }
+
+        /// The second host address of an inside /30 (169.254.10.2 of 169.254.10.0/30).
+        public static func secondHost(of inside: IPv4Prefix) -> IPv4Address {
+            IPv4Address(rawValue: inside.address.rawValue &+ 2)
         }
     }
 
@@ -381,19 +407,24 @@ extension GatewayConfig {
         public var preempt: Bool
         /// Flap damping, if set.
         public var damping: Damping?
+        /// The weight of the routes learned through the connection, 1...100 (default 100; key `weight`): a prefix
+        /// that BGP learns through several connections spreads over them in proportion.
+        public var learnedWeight: Int
         public var location: SourceLocation
         public var keyLocations: [String: SourceLocation]
 
         /// Makes a connection.
         public init(
             name: String, tunnels: [String], preemptDelay: Duration = .zero, preempt: Bool = true,
-            damping: Damping? = nil, location: SourceLocation = .unknown, keyLocations: [String: SourceLocation] = [:]
+            damping: Damping? = nil, learnedWeight: Int = Route.defaultWeight, location: SourceLocation = .unknown,
+            keyLocations: [String: SourceLocation] = [:]
         ) {
             self.name = name
             self.tunnels = tunnels
             self.preemptDelay = preemptDelay
             self.preempt = preempt
             self.damping = damping
+            self.learnedWeight = learnedWeight
             self.location = location
             self.keyLocations = keyLocations
         }

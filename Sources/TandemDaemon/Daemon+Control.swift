@@ -30,9 +30,7 @@ extension Daemon {
 
     /// The gateway as `show` sees it now.
     var view: GatewayView {
-        GatewayView(
-            config: config, router: router, controller: gateway.state.controller,
-            probes: { self.probeFigures(ofTunnel: $0) }, counters: forwarder?.summary, kernel: gateway.kernelStatus)
+        gateway.view(probes: { self.probeFigures(ofTunnel: $0) }, counters: forwarder?.summary)
     }
 
     /// The probe figures of a tunnel (by index): zeros for a tunnel without a health check.

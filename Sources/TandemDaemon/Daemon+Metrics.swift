@@ -65,6 +65,8 @@ extension Daemon {
         snapshot.refusedDefaults = router.counters.refusedDynamicDefaults
         snapshot.refusedOverQuota = router.counters.refusedDynamicOverQuota
         snapshot.waitingLearnedRoutes = gateway.state.overQuota.count
+        snapshot.overlappingLearnedRoutes = gateway.state.overlaps.count
+        snapshot.overlapsReported = gateway.overlapsReported
         snapshot.add(gateway.kernelStatus)
         snapshot.droppedLogLines = log.droppedLines
         return snapshot

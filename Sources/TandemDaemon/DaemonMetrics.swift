@@ -57,6 +57,9 @@ public struct MetricsSnapshot: Sendable {
     public var refusedOverQuota = 0
     /// Learned routes waiting at the quota for room.
     public var waitingLearnedRoutes = 0
+    /// Learned prefixes that overlap a configured route of another connection now, and how many were reported.
+    public var overlappingLearnedRoutes = 0
+    public var overlapsReported = 0
     /// Whether everything configured is in the kernel (`tandem_ready`); nil leaves the gauge out.
     public var ready: Bool?
     /// The changes the kernel refused and Tandem retries, by kind (`rule`, `tunnel-route`, `remote-route`,
@@ -109,6 +112,8 @@ public final class DaemonMetrics: Sendable {
         static let routes = "tandem_routes"
         static let refused = "tandem_learned_routes_refused_total"
         static let waiting = "tandem_learned_routes_waiting"
+        static let overlapping = "tandem_learned_routes_overlapping"
+        static let overlapsReported = "tandem_learned_route_overlaps_total"
         static let netlinkErrors = "tandem_netlink_errors_total"
         static let ready = "tandem_ready"
         static let pending = "tandem_kernel_pending_changes"
@@ -135,6 +140,9 @@ public final class DaemonMetrics: Sendable {
         static let routes = "Routes in the RIB, by source."
         static let refused = "Learned routes refused, by reason (default, quota)."
         static let waiting = "Learned routes refused at the quota and waiting for room (taken in arrival order)."
+        static let overlapping =
+            "Learned prefixes that overlap a configured route of another connection (one may not take effect)."
+        static let overlapsReported = "Learned prefixes reported as overlapping another connection's route."
         static let netlinkErrors = "Netlink requests the kernel refused."
         static let ready = "1 if everything configured is in the kernel, 0 while a change it refused is retried."
         static let pending = "Changes the kernel refused and Tandem retries, by kind."
@@ -221,6 +229,9 @@ public final class DaemonMetrics: Sendable {
         setCounter(Name.refused, [("reason", "quota")], Help.refused, snapshot.refusedOverQuota)
         registry.makeGauge(descriptor: Self.descriptor(Name.waiting, Help.waiting))
             .set(to: Double(snapshot.waitingLearnedRoutes))
+        registry.makeGauge(descriptor: Self.descriptor(Name.overlapping, Help.overlapping))
+            .set(to: Double(snapshot.overlappingLearnedRoutes))
+        setCounter(Name.overlapsReported, [], Help.overlapsReported, snapshot.overlapsReported)
         if let ready = snapshot.ready {
             registry.makeGauge(descriptor: Self.descriptor(Name.ready, Help.ready)).set(to: ready ? 1.0 : 0.0)
         }

@@ -13,11 +13,17 @@ import TandemRouting
 struct KernelModeState {
     /// Tandem's nexthop ids: tunnels from here, two per tunnel (IPv4, IPv6) ...
     static let tunnelBase: UInt32 = 0x5444_0000
-    /// ... and chain groups from here, two per chain. Chains number at most 2^20: the ids stay below 0x5470_0000.
+    /// ... and chain groups from here, two per chain. Chains number at most 2^20: the ids stay below 0x5470_0000 ...
     static let chainBase: UInt32 = 0x5450_0000
+    /// ... and policy route set groups from here, two per set (the set's family is used).
+    static let policyBase: UInt32 = 0x5470_0000
 
     /// The members of each chain group in the kernel, by nexthop id.
     var groups: [UInt32: [NexthopObject.GroupMember]] = [:]
+    /// The members of each policy route set's group in the kernel, by nexthop id ...
+    var policyGroups: [UInt32: [NexthopObject.GroupMember]] = [:]
+    /// ... and the sets whose table holds its default route through that group now (by set number).
+    var policyRoutes: Set<Int> = []
     /// The tunnel nexthops in the kernel (the kernel deletes those of a device that loses its carrier).
     var tunnels: Set<UInt32> = []
     /// When a tunnel nexthop could not be restored (its device is not ready again yet): retry at this instant.
@@ -29,6 +35,10 @@ struct KernelModeState {
 
     static func groupID(_ chain: ChainID, _ family: IPFamily) -> UInt32 {
         chainBase + 2 * chain.rawValue + (family == .ipv4 ? 0 : 1)
+    }
+
+    static func policyGroupID(set index: Int, _ family: IPFamily) -> UInt32 {
+        policyBase + 2 * UInt32(index) + (family == .ipv4 ? 0 : 1)
     }
 
     /// A prefix's route target: its chain's group, if the group is in the kernel.
@@ -60,7 +70,21 @@ extension Gateway {
 
     /// The group a chain needs now in one family, or nil while no connection carries it.
     func chainGroup(_ chain: ChainID, _ family: IPFamily) -> NexthopObject? {
-        guard let carriers = router.carriers(of: chain) else { return nil }
+        guard let carriers = router.carriers(of: chain), let members = groupMembers(carriers, family) else {
+            return nil
+        }
+        let buckets: UInt16? = router.isMultipath(chain) ? UInt16(clamping: config.ecmp.buckets) : nil
+        return NexthopObject(
+            id: KernelModeState.groupID(chain, family), protocol: config.linux.protocol,
+            kind: .group(members, resilientBuckets: buckets))
+    }
+
+    /// A group's members for `carriers`: each connection's selected tunnel in `family`, with its weight. Nil when a
+    /// selected tunnel's nexthop is not in the kernel (the kernel removed it and it cannot be restored yet: the
+    /// group keeps its old members until the retry, which this schedules) or when no carrier has a selected tunnel.
+    func groupMembers(_ carriers: [(connection: ConnectionID, weight: UInt8)], _ family: IPFamily)
+        -> [NexthopObject.GroupMember]?
+    {
         var members: [NexthopObject.GroupMember] = []
         for carrier in carriers {
             guard let tunnel = router.selectedTunnel(of: carrier.connection) else { continue }
@@ -73,11 +97,7 @@ extension Gateway {
             }
             members.append(.init(id: id, weight: UInt16(carrier.weight)))
         }
-        guard !members.isEmpty else { return nil }
-        let buckets: UInt16? = router.isMultipath(chain) ? UInt16(clamping: config.ecmp.buckets) : nil
-        return NexthopObject(
-            id: KernelModeState.groupID(chain, family), protocol: config.linux.protocol,
-            kind: .group(members, resilientBuckets: buckets))
+        return members.isEmpty ? nil : members
     }
 
     /// Kernel mode's sysctls, in this namespace:
@@ -86,13 +106,20 @@ extension Gateway {
     ///   with 0 it is one message whatever the table size.
     /// - `net.ipv4.fib_multipath_hash_policy` and the IPv6 one: 1 (the 5-tuple) for `ecmp.hash: l3l4`, 0 (addresses)
     ///   for `l3`, so that the kernel spreads flows as the configuration says.
+    /// - `net.ipv4.fib_multipath_hash_seed` (Linux 6.11 on, both families): `ecmp.seed`, if the file sets one.
+    /// Like the others, the seed is left as it is at stop.
     func tuneKernelForKernelMode() {
         let policy = config.ecmp.hash == .l3l4 ? "1" : "0"
-        let settings = [
+        var settings = [
             (KernelSetting("net", "ipv4", "nexthop_compat_mode"), "0"),
             (KernelSetting("net", "ipv4", "fib_multipath_hash_policy"), policy),
             (KernelSetting("net", "ipv6", "fib_multipath_hash_policy"), policy),
         ]
+        // Only a seed the file sets: without one the kernel keeps its own (random unless someone set it). The one
+        // setting covers IPv6 too (there is no net.ipv6 one); check-config refused a seed the kernel cannot take.
+        if config.ecmp.seed != 0 {
+            settings.append((Self.multipathHashSeed, String(config.ecmp.seed)))
+        }
         for (setting, value) in settings {
             do {
                 let old = try kernel.read(setting)
@@ -116,14 +143,16 @@ extension Gateway {
         state.kernelMode!.tunnels.subtract(refused)
         state.pending.nexthops.formUnion(refused)
         var failures = try updateChainGroups(for: state.remotePrefixes)
+        failures += try installPolicySets()
         let wanted = Set(tunnels.map(\.id)).union(state.kernelMode!.groups.keys)
+            .union(state.kernelMode!.policyGroups.keys)
         // Groups before their members: a member cannot go while a group holds it.
         let stale = present.filter { !wanted.contains($0.id) }.sorted { $0.isGroup && !$1.isGroup }
         failures += try applyNexthops(stale.map { .delete(id: $0.id) })
         for failure in failures { log.error("\(failure)") }
         log.info(
             "kernel mode: \(tunnels.count - refused.count) tunnel nexthops, \(state.kernelMode!.groups.count) chain "
-                + "groups, \(stale.count) stale nexthops removed")
+                + "groups, \(state.kernelMode!.policyGroups.count) policy groups, \(stale.count) stale nexthops removed")
     }
 
     /// Applies nexthop changes; logs and counts the refusals, and returns them.
@@ -152,7 +181,7 @@ extension Gateway {
     {
         guard state.kernelMode != nil else { return [] }
         var needed: Set<UInt32> = []
-        for prefix in prefixes {
+        for prefix in prefixes where state.systemRouteTunnels[prefix] == nil {
             guard let chain = router.chain(of: prefix) else { continue }
             needed.insert(KernelModeState.groupID(chain, prefix.family))
         }
@@ -241,7 +270,9 @@ extension Gateway {
                 }
                 log.warning("the kernel removed \(vanished.count) nexthop group(s) with their routes; restoring them")
             }
-            let failures = try refreshChainGroups(Set(kernelState.groups.keys))
+            var failures = try refreshChainGroups(Set(kernelState.groups.keys))
+            forgetVanishedPolicyGroups(present: present)
+            failures += try refreshPolicySets()
             for failure in failures { log.error("\(failure)") }
             if !state.unrouted.isEmpty { updateRemoteRoutes(state.unrouted) }
         } catch {

@@ -1,6 +1,8 @@
 // Learning: routes a routing daemon (BIRD, FRR) puts in the watched kernel table with a watched protocol become
-// dynamic routes in the RIB, through the connection of the tunnel they lead to (its interface, or its peer or next
-// hop as the gateway). The RIB's rules apply: no default route, a quota. A learned prefix is routed into Tandem
+// dynamic routes in the RIB, through the connection of the tunnel they lead to (a BGP tunnel's inside /30, its
+// interface, or its peer or next hop as the gateway). A multipath route (BGP ECMP over several connections) becomes
+// one dynamic route per connection, spread by the connections' weights. The RIB's rules apply: no default route, a
+// quota. A learned prefix is routed into Tandem
 // like a configured one; when the daemon withdraws it, Tandem withdraws it too. The notifications come from the
 // daemon's RouteMonitor (or a test's list), a bounded batch per read; a lost one (ENOBUFS) makes a dump and a
 // resync (Gateway+Resync).
@@ -51,17 +53,22 @@ extension Gateway {
         if !state.pending.isEmpty && state.pending.retryAt == nil { scheduleRetry() }
     }
 
-    /// The tunnel a learned route leads to: by its gateway inside a BGP tunnel's inside /30 (the address BGP puts
-    /// as the next hop, whatever device the routing daemon wrote), else by its output device, else by its gateway
-    /// as a tunnel's next hop or peer.
-    func tunnel(of route: KernelRoute) -> GatewayConfig.Tunnel? {
-        // Interface indices change only when devices are made again: looked up once a second at most.
+    /// The tunnels' interface indices, looked up once a second at most (they change only when devices are made
+    /// again, and a full table's learning asks for them a million times).
+    var interfaceIndices: [String: UInt32] {
         let now = self.now
         if interfaceIndicesTime.map({ now &- $0 > 1_000_000_000 }) ?? true {
             interfaceIndicesCache = tunnelInterfaces(of: config)
             interfaceIndicesTime = now
         }
-        let indices = interfaceIndicesCache
+        return interfaceIndicesCache
+    }
+
+    /// The tunnel each hop of a learned route leads to, in hop order (nil for a hop that leads to none): by its
+    /// gateway inside a BGP tunnel's inside /30 (the address BGP puts as the next hop, whatever device the routing
+    /// daemon wrote), else by its output device, else by its gateway as a tunnel's next hop or peer.
+    func hopTunnels(of route: KernelRoute) -> [GatewayConfig.Tunnel?] {
+        let indices = interfaceIndices
         func byDevice(_ index: UInt32) -> GatewayConfig.Tunnel? {
             config.tunnels.first { tunnel in tunnel.interface.map { indices[$0] == index } ?? false }
         }
@@ -79,15 +86,30 @@ extension Gateway {
             guard case .v4(let address) = gateway else { return nil }
             return config.tunnels.first { $0.bgp?.insideCIDR.contains(address) ?? false }
         }
-        switch route.target {
-        case .device(let index): return byDevice(index)
-        case .gateway(let gateway, let device): return byInsideCIDR(gateway) ?? byDevice(device) ?? byGateway(gateway)
-        case .multipath(let hops):
-            // Tandem spreads over connections itself; a multipath route is learned through its first hop.
-            guard let hop = hops.first else { return nil }
-            return hop.gateway.flatMap(byInsideCIDR) ?? byDevice(hop.device) ?? hop.gateway.flatMap(byGateway)
-        case .nexthopObject, .blackhole: return nil
+        func hop(_ gateway: AnyIPAddress?, _ device: UInt32) -> GatewayConfig.Tunnel? {
+            gateway.flatMap(byInsideCIDR) ?? byDevice(device) ?? gateway.flatMap(byGateway)
         }
+        switch route.target {
+        case .device(let index): return [byDevice(index)]
+        case .gateway(let gateway, let device): return [hop(gateway, device)]
+        case .multipath(let hops): return hops.map { hop($0.gateway, $0.device) }
+        case .nexthopObject, .blackhole: return [nil]
+        }
+    }
+
+    /// The paths of a learned route: each connection its hops lead into, with the tunnel of the first hop into it,
+    /// in hop order. Hops that lead to no tunnel, or to a tunnel in no connection, are left out with a warning.
+    func paths(of route: KernelRoute) -> [(tunnel: String, connection: ConnectionID)] {
+        var paths: [(tunnel: String, connection: ConnectionID)] = []
+        for tunnel in hopTunnels(of: route) {
+            guard let tunnel else { continue }
+            guard let connection = state.connection(ofTunnel: tunnel.name) else {
+                log.warning("not learned via tunnel '\(tunnel.name)': \(route.prefix): the tunnel is in no connection")
+                continue
+            }
+            if !paths.contains(where: { $0.connection == connection }) { paths.append((tunnel.name, connection)) }
+        }
+        return paths
     }
 
     /// A line per learned or withdrawn route while they come a few at a time; in a flood (a full table at start
@@ -96,59 +118,111 @@ extension Gateway {
         if learningFlood { log.debug(line()) } else { log.info(line()) }
     }
 
-    /// Learns one route; true if the prefix's routes changed.
-    @discardableResult
-    func learn(_ route: KernelRoute) -> Bool {
-        guard let tunnel = tunnel(of: route) else {
-            log.warning("not learned: \(route): it leads to no tunnel's interface or next hop")
-            return false
-        }
-        guard let connection = state.connection(ofTunnel: tunnel.name) else {
-            log.warning("not learned: \(route): tunnel '\(tunnel.name)' is in no connection")
-            return false
-        }
-        if let previous = state.learned[route.prefix], previous != tunnel.name {
-            withdraw(route.prefix, tunnel: previous)
-        }
-        do {
-            switch try router.learn(route.prefix, via: connection) {
-            case .installed:
-                state.overQuota.remove(route.prefix)
-                if state.learned.updateValue(tunnel.name, forKey: route.prefix) == nil {
-                    logLearning(
-                        "learned \(route.prefix) via tunnel \(tunnel.name) "
-                            + "(connection \(config.connections[connection.index].name))")
-                }
-                state.remotePrefixes.insert(route.prefix)
-                return true
-            case .refusedDefaultRoute:
-                log.warning(
-                    "refused learned default route \(route.prefix) via tunnel \(tunnel.name): default routes are not "
-                        + "learned (refused so far: \(router.counters.refusedDynamicDefaults))")
-            case .refusedOverQuota(let quota):
-                if state.overQuota.add(route.prefix, tunnel: tunnel.name) {
-                    log.warning(
-                        "learned route \(route.prefix) via tunnel \(tunnel.name) waits: the quota of \(quota) dynamic "
-                            + "routes is full (limits.dynamic-routes); it is taken when room frees "
-                            + "(\(state.overQuota.count) waiting, refused so far: \(router.counters.refusedDynamicOverQuota))")
-                }
-            }
-        } catch {
-            log.error("learning \(route.prefix): \(error)")
-        }
-        return false
+    /// "via tunnel a1 (connection c1)".
+    func pathText(_ tunnel: String, _ connection: ConnectionID) -> String {
+        "via tunnel \(tunnel) (connection \(config.connections[connection.index].name))"
     }
 
-    /// Withdraws a route the daemon removed; true if it was learned. A route waiting at the quota stops waiting.
+    /// Learns one route, as the routing daemon announced or replaced it: one dynamic route per connection its hops
+    /// lead into. Connections the prefix was learned through before and that the route no longer reaches are
+    /// withdrawn first (so the room they free under the quota is there for the new ones). True if the prefix's
+    /// routes changed.
+    @discardableResult
+    func learn(_ route: KernelRoute) -> Bool {
+        let prefix = route.prefix
+        let paths = paths(of: route)
+        guard !paths.isEmpty else {
+            log.warning("not learned: \(route): it leads to no tunnel's interface or next hop")
+            // The route replaced one that was learned: that one is gone from the routing daemon's table.
+            return forget(prefix)
+        }
+        var changed = false
+        for tunnel in state.learned[prefix]?.tunnels ?? [] {
+            guard let connection = state.connection(ofTunnel: tunnel),
+                !paths.contains(where: { $0.connection == connection })
+            else { continue }
+            changed = withdrawPath(prefix, tunnel: tunnel) || changed
+        }
+        for (index, connection) in config.connections.enumerated()
+        where !paths.contains(where: { $0.connection.index == index }) {
+            state.overQuota.remove(prefix, connection: connection.name)
+        }
+        var learned: [String] = []
+        var added: [(tunnel: String, connection: ConnectionID)] = []
+        let before = state.learned[prefix]
+        for (tunnel, connection) in paths {
+            let weight = UInt8(clamping: config.connections[connection.index].learnedWeight)
+            do {
+                switch try router.learn(prefix, via: connection, weight: weight) {
+                case .installed:
+                    state.overQuota.remove(prefix, connection: config.connections[connection.index].name)
+                    learned.append(tunnel)
+                    if !(before?.contains(tunnel) ?? false) { added.append((tunnel, connection)) }
+                case .refusedDefaultRoute:
+                    log.warning(
+                        "refused learned default route \(prefix) \(pathText(tunnel, connection)): default routes are "
+                            + "not learned (refused so far: \(router.counters.refusedDynamicDefaults))")
+                    return changed
+                case .refusedOverQuota(let quota):
+                    let name = config.connections[connection.index].name
+                    if state.overQuota.add(prefix, connection: name, tunnel: tunnel) {
+                        log.warning(
+                            "learned route \(prefix) \(pathText(tunnel, connection)) waits: the quota of \(quota) "
+                                + "dynamic routes is full (limits.dynamic-routes); it is taken when room frees "
+                                + "(\(state.overQuota.count) waiting, refused so far: "
+                                + "\(router.counters.refusedDynamicOverQuota))")
+                    }
+                }
+            } catch {
+                log.error("learning \(prefix): \(error)")
+            }
+        }
+        state.learned[prefix] = learned.isEmpty ? nil : LearnedPaths(learned)
+        guard !learned.isEmpty else {
+            if router.routes(of: prefix).isEmpty { state.remotePrefixes.remove(prefix) }
+            return changed
+        }
+        state.remotePrefixes.insert(prefix)
+        if !added.isEmpty {
+            logLearning(
+                "learned \(prefix) " + added.map { pathText($0.tunnel, $0.connection) }.joined(separator: ", ")
+                    + (learned.count > 1 ? " (ECMP over \(learned.count) connections)" : ""))
+            noteOverlaps(of: prefix)
+        }
+        return changed || state.learned[prefix] != before
+    }
+
+    /// Withdraws a route the daemon removed; true if the prefix's routes changed. The paths through the connections
+    /// the removed route's hops lead into go (a daemon that removes one hop of a multipath route names that hop);
+    /// if its hops lead nowhere known (a device deleted), every path of the prefix goes. Routes waiting at the quota
+    /// stop waiting.
     @discardableResult
     func withdraw(_ route: KernelRoute) -> Bool {
-        if state.overQuota.remove(route.prefix) {
-            logLearning("withdrew \(route.prefix) (it was waiting for room under the quota)")
-            return false
+        let prefix = route.prefix
+        let connections = paths(of: route).map(\.connection)
+        guard !connections.isEmpty else { return forget(prefix) }
+        var changed = false
+        for connection in connections {
+            let name = config.connections[connection.index].name
+            if state.overQuota.remove(prefix, connection: name) {
+                logLearning("withdrew \(prefix) via connection \(name) (it was waiting for room under the quota)")
+            }
+            guard let tunnel = state.learned[prefix]?.tunnels.first(where: { state.connection(ofTunnel: $0) == connection })
+            else { continue }
+            changed = withdrawPath(prefix, tunnel: tunnel) || changed
         }
-        guard let tunnel = state.learned[route.prefix] else { return false }
-        withdraw(route.prefix, tunnel: tunnel)
-        return true
+        return changed
+    }
+
+    /// Withdraws every path of a prefix, learned or waiting; true if one was learned.
+    @discardableResult
+    func forget(_ prefix: RoutePrefix) -> Bool {
+        for connection in config.connections where state.overQuota.remove(prefix, connection: connection.name) {
+            logLearning("withdrew \(prefix) via connection \(connection.name) (it was waiting for room under the quota)")
+        }
+        var changed = false
+        for tunnel in state.learned[prefix]?.tunnels ?? [] { changed = withdrawPath(prefix, tunnel: tunnel) || changed }
+        return changed
     }
 
     /// Learns the routes waiting at the quota, longest-waiting first, while there is room; returns the prefixes
@@ -159,23 +233,33 @@ extension Gateway {
         while router.dynamicRouteCount < router.configuration.dynamicRouteQuota,
             let (prefix, tunnel) = state.overQuota.removeFirst()
         {
-            guard let connection = state.connection(ofTunnel: tunnel),
-                (try? router.learn(prefix, via: connection)) == .installed
-            else { continue }
-            state.learned[prefix] = tunnel
+            guard let connection = state.connection(ofTunnel: tunnel) else { continue }
+            let weight = UInt8(clamping: config.connections[connection.index].learnedWeight)
+            guard (try? router.learn(prefix, via: connection, weight: weight)) == .installed else { continue }
+            let others = (state.learned[prefix]?.tunnels ?? []).filter { state.connection(ofTunnel: $0) != connection }
+            state.learned[prefix] = LearnedPaths(others + [tunnel])
             state.remotePrefixes.insert(prefix)
             taken.insert(prefix)
             logLearning(
-                "learned \(prefix) via tunnel \(tunnel) after waiting for room under the quota "
+                "learned \(prefix) \(pathText(tunnel, connection)) after waiting for room under the quota "
                     + "(\(state.overQuota.count) still waiting)")
+            noteOverlaps(of: prefix)
         }
         return taken
     }
 
-    func withdraw(_ prefix: RoutePrefix, tunnel name: String) {
-        state.learned[prefix] = nil
+    /// Withdraws the path of a prefix through one tunnel's connection; true if it was learned.
+    @discardableResult
+    func withdrawPath(_ prefix: RoutePrefix, tunnel name: String) -> Bool {
+        guard let paths = state.learned[prefix], paths.contains(name) else { return false }
+        let remaining = paths.tunnels.filter { $0 != name }
+        state.learned[prefix] = remaining.isEmpty ? nil : LearnedPaths(remaining)
         if let connection = state.connection(ofTunnel: name) { router.withdraw(prefix, via: connection) }
-        if router.routes(of: prefix).isEmpty { state.remotePrefixes.remove(prefix) }
+        if remaining.isEmpty {
+            state.overlaps[prefix] = nil
+            if router.routes(of: prefix).isEmpty { state.remotePrefixes.remove(prefix) }
+        }
         logLearning("withdrew \(prefix) (was learned via tunnel \(name))")
+        return true
     }
 }

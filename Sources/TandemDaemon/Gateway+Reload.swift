@@ -34,18 +34,24 @@ extension Gateway {
     /// ones), and the tunnels that are down now kept down (their probes must bring them back, not the reload).
     func stateForReload(_ new: GatewayConfig) throws(DaemonError) -> GatewayState {
         var next = try GatewayState(config: new, now: now)
-        let learned = state.learned.sorted(by: { $0.key < $1.key }).map { (prefix: $0.key, tunnel: $0.value) }
+        let learned = state.learned.sorted(by: { $0.key < $1.key }).flatMap { prefix, paths in
+            paths.tunnels.map { (prefix: prefix, tunnel: $0) }
+        }
         for (prefix, tunnel) in learned + state.overQuota.inOrder {
             guard let connection = next.connection(ofTunnel: tunnel) else {
-                log.warning("learned route \(prefix) is dropped: tunnel '\(tunnel)' is in no connection any more")
+                log.warning("learned route \(prefix) via tunnel '\(tunnel)' is dropped: the tunnel is in no connection any more")
                 continue
             }
-            switch try? next.router.learn(prefix, via: connection) {
+            // Two tunnels that were in two connections may be in one now: one path per connection.
+            let paths = next.learned[prefix]?.tunnels ?? []
+            guard !paths.contains(where: { next.connection(ofTunnel: $0) == connection }) else { continue }
+            let weight = UInt8(clamping: new.connections[connection.index].learnedWeight)
+            switch try? next.router.learn(prefix, via: connection, weight: weight) {
             case .installed:
-                next.learned[prefix] = tunnel
+                next.learned[prefix] = LearnedPaths(paths + [tunnel])
                 next.remotePrefixes.insert(prefix)
             case .refusedOverQuota:
-                next.overQuota.add(prefix, tunnel: tunnel)
+                next.overQuota.add(prefix, connection: new.connections[connection.index].name, tunnel: tunnel)
             case .refusedDefaultRoute, nil:
                 break
             }
@@ -58,6 +64,8 @@ extension Gateway {
         applyLinkStates(to: &next)
         applyDrains(to: &next, keeping: state)
         next.ingressIndex = state.ingressIndex
+        // Overlaps reported under the old file are not reported again; recheckOverlaps() brings them up to date.
+        next.overlaps = state.overlaps.filter { next.learned[$0.key] != nil }
         // A resync under way goes on (its dump and queue hold what the routing daemon did, whatever the file says).
         next.learning = state.learning
         return next
@@ -76,12 +84,13 @@ extension Gateway {
         for warning in KernelPlan.defaultPolicyWarnings(of: new) { log.warning(warning) }
 
         let old = state
+        interfaceIndicesTime = nil
         state = try stateForReload(new)
         let tables = Array(Set(old.plan.tables + state.plan.tables)).sorted()
         do {
             let rules = try sync.reconcileRules(desired: state.plan.rules, keepStale: true)
             let tunnelRoutes = try sync.reconcileRoutes(
-                tables: state.plan.tables.filter { $0 != new.linux.table },
+                tables: state.plan.tunnelTables,
                 desired: state.plan.tunnelRoutes(interfaceIndex: interfaces), keepStale: true)
             if let failure = (rules + tunnelRoutes).failures.first { throw DaemonError("\(failure)") }
             if new.gateway.mode == .kernel {
@@ -101,6 +110,7 @@ extension Gateway {
         }
         // What only the old configuration needed goes: stale rules and tunnel tables.
         resyncKernel(tables: tables)
+        recheckOverlaps()
         scheduleRetry()
         let counts = router.prefixCounts
         log.info(
@@ -118,11 +128,13 @@ extension Gateway {
     }
 
     /// Makes rules and tunnel tables exactly the current plan (removing what is stale in `tables`). Tandem's own
-    /// table is not looked at: the caller has just reconciled it.
+    /// table and kernel mode's policy tables are not looked at: the caller has just reconciled them.
     func resyncKernel(tables: [UInt32]) {
         do {
             let rules = try sync.reconcileRules(desired: state.plan.rules)
-            let tunnelTables = tables.filter { $0 != config.linux.table }
+            // The current policy tables were reconciled with the nexthops; old ones (and old tunnel tables) empty.
+            let policyTables = Set(state.plan.policyTables)
+            let tunnelTables = tables.filter { $0 != config.linux.table && !policyTables.contains($0) }
             let routes = try sync.reconcileRoutes(
                 tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: tunnelInterfaces(of: config)))
             record(rules + routes)

@@ -142,8 +142,8 @@ extension Gateway {
         while index < end && withdrawn < Self.learningBatch {
             let prefix = candidates[index]
             index += 1
-            guard !application.dump.prefixes.contains(prefix), let tunnel = state.learned[prefix] else { continue }
-            withdraw(prefix, tunnel: tunnel)
+            guard !application.dump.prefixes.contains(prefix), state.learned[prefix] != nil else { continue }
+            forget(prefix)
             changed.insert(prefix)
             withdrawn += 1
         }

@@ -44,6 +44,8 @@ final class Gateway {
     /// Dumps the watched table off the control thread and hands the result to ``dumpFinished(_:)`` (the daemon's
     /// BackgroundJob); nil: the dump is made at once, on the calling thread (tests).
     var dumpWatchedTable: ((GatewayConfig.Learning) -> Void)?
+    /// Learned prefixes reported as overlapping another connection's route since start (a counter: reloads keep it).
+    var overlapsReported = 0
     /// The tunnels' interface indices, for mapping learned routes, and when they were looked up.
     var interfaceIndicesCache: [String: UInt32] = [:]
     var interfaceIndicesTime: UInt64?
@@ -110,7 +112,7 @@ final class Gateway {
             let rules = try sync.reconcileRules(desired: state.plan.rules)
             keepAlive()
             // The tunnel tables before the nexthops: the kernel checks a nexthop's gateway through them.
-            let tunnelTables = state.plan.tables.filter { $0 != config.linux.table }
+            let tunnelTables = state.plan.tunnelTables
             let tunnelRoutes = try sync.reconcileRoutes(
                 tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: interfaces))
             record(rules + tunnelRoutes)
@@ -214,7 +216,7 @@ final class Gateway {
     func tunnelInterfacesChanged() {
         interfaceIndicesTime = nil
         do {
-            let tunnelTables = state.plan.tables.filter { $0 != config.linux.table }
+            let tunnelTables = state.plan.tunnelTables
             record(
                 try sync.reconcileRoutes(
                     tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: tunnelInterfaces(of: config))))
@@ -222,6 +224,8 @@ final class Gateway {
             log.error("restoring the tunnel tables: \(error)")
         }
         if state.kernelMode != nil { repairAndRefreshNexthops() }
+        // The derived system routes go out of the interfaces by index.
+        if !state.systemRouteTunnels.isEmpty { updateRemoteRoutes(Set(state.systemRouteTunnels.keys)) }
         scheduleRetry()
     }
 
@@ -239,9 +243,15 @@ final class Gateway {
         }
     }
 
-    /// Where a remote prefix's kernel route leads: into Tandem, or (kernel mode) to its nexthop group.
+    /// Where a remote prefix's kernel route leads: into Tandem, or (kernel mode) to its nexthop group; a derived
+    /// system route (a BGP tunnel's inside /30) out of its own tunnel's interface, in both modes.
     func remoteTarget(for prefix: RoutePrefix) -> KernelRoute.Target? {
-        switch config.gateway.mode {
+        if let tunnel = state.systemRouteTunnels[prefix] {
+            guard let interface = config.tunnel(named: tunnel)?.interface, let index = interfaceIndices[interface]
+            else { return nil }
+            return .device(index)
+        }
+        return switch config.gateway.mode {
         case .userspace: .device(state.ingressIndex)
         case .kernel: state.kernelMode?.target(for: prefix, router: router)
         }

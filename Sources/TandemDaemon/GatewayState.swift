@@ -17,10 +17,15 @@ struct GatewayState {
     var router: Router
     /// The tunnels' health and the connections' selections.
     var controller: FailoverController
-    /// Each learned prefix, with the tunnel it was learned through.
-    var learned: [RoutePrefix: String] = [:]
+    /// Each learned prefix, with the tunnels it was learned through (one per connection).
+    var learned: [RoutePrefix: LearnedPaths] = [:]
     /// Learned routes refused at the dynamic-route quota, waiting for room.
     var overQuota = PendingLearnedRoutes()
+    /// Learned prefixes that overlap a configured route of another connection, with what they overlap (reported once
+    /// each; `show routes` marks them).
+    var overlaps: [RoutePrefix: String] = [:]
+    /// The derived system routes (each BGP tunnel's inside /30), with the tunnel whose interface each goes out of.
+    let systemRouteTunnels: [RoutePrefix: String]
     /// The prefixes routed into Tandem now: the configuration's and the learned ones ...
     var remotePrefixes: Set<RoutePrefix> = []
     /// ... the target of each one's route in Tandem's table, as the kernel holds it ...
@@ -48,6 +53,8 @@ struct GatewayState {
             throw DaemonError("building the routing table: \(error)")
         }
         remotePrefixes = KernelPlan.configuredPrefixes(of: config)
+        systemRouteTunnels = Dictionary(
+            config.derivedSystemRoutes.map { ($0.prefix, $0.tunnel) }, uniquingKeysWith: { first, _ in first })
         reserveForLearnedRoutes()
     }
 

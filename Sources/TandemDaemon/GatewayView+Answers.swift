@@ -37,7 +37,9 @@ extension GatewayView {
     /// One route: text line or JSON object.
     func routeRecord(_ route: Route, _ status: RouteStatus, json: Bool) -> String {
         let connection = router.name(of: route.connection)
-        let tunnel = status.state == .selected ? carryingTunnel(of: route.connection) : nil
+        let origin = origin(of: route)
+        // A derived system route leaves through its own tunnel, whichever the connection selects.
+        let tunnel = status.state == .selected ? origin.pinnedTo ?? carryingTunnel(of: route.connection) : nil
         if json {
             var object = JSONObject()
             object.add("prefix", route.prefix.description)
@@ -49,10 +51,17 @@ extension GatewayView {
             object.add("state", status.state.rawValue)
             object.add("reason", status.reason)
             object.add("tunnel", tunnel)
+            object.add("learnedVia", origin.learnedVia)
+            object.add("pinnedTo", origin.pinnedTo)
+            object.add("overlaps", origin.overlaps)
             return object.rendered
         }
-        return "\(route.prefix) source \(route.source) priority \(route.source.priority) metric \(route.metric) "
+        var text = "\(route.prefix) source \(route.source) priority \(route.source.priority) metric \(route.metric) "
             + "via \(connection) weight \(route.weight) \(status.text)" + (tunnel.map { " tunnel \($0)" } ?? "")
+        if let via = origin.learnedVia { text += " learned-via \(via)" }
+        if let pinned = origin.pinnedTo { text += " derived: inside /30 of tunnel \(pinned), out of its interface" }
+        if let overlaps = origin.overlaps { text += " (may not take effect: overlaps \(overlaps))" }
+        return text
     }
 
     /// The policy routes with their status: selected (active), standby (weight 0), down.

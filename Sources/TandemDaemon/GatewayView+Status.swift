@@ -23,7 +23,11 @@ struct KernelStatus {
 
     /// What learning holds, waits for and refused.
     struct LearningCounts {
+        /// Learned prefixes, and their paths (dynamic routes: one per connection a prefix is learned through).
         var learned: Int
+        var paths: Int
+        /// Learned prefixes that overlap a configured route of another connection.
+        var overlapping: Int
         /// Refused at the quota and waiting for room.
         var waiting: Int
         var quota: Int
@@ -54,7 +58,8 @@ extension Gateway {
         let now = self.now
         let learning = config.learning.map { _ in
             KernelStatus.LearningCounts(
-                learned: state.learned.count, waiting: state.overQuota.count,
+                learned: state.learned.count, paths: router.routeCount(.dynamic), overlapping: state.overlaps.count,
+                waiting: state.overQuota.count,
                 quota: router.configuration.dynamicRouteQuota, refusedDefaults: router.counters.refusedDynamicDefaults,
                 refusedOverQuota: router.counters.refusedDynamicOverQuota)
         }
@@ -109,6 +114,8 @@ extension GatewayView {
             if let learning = status.learning {
                 var counts = JSONObject()
                 counts.add("learned", learning.learned)
+                counts.add("paths", learning.paths)
+                counts.add("overlapping", learning.overlapping)
                 counts.add("waiting", learning.waiting)
                 counts.add("quota", learning.quota)
                 counts.add("refusedDefaults", learning.refusedDefaults)
@@ -140,7 +147,9 @@ extension GatewayView {
             lines.append(
                 "learning: \(learning.learned) learned, \(learning.waiting) waiting for room under the quota of "
                     + "\(learning.quota) (limits.dynamic-routes); refused so far: \(learning.refusedDefaults) default, "
-                    + "\(learning.refusedOverQuota) over the quota")
+                    + "\(learning.refusedOverQuota) over the quota; \(learning.paths) path(s) (a prefix learned "
+                    + "through several connections has one each, each counted in the quota); "
+                    + "\(learning.overlapping) overlapping another connection's route")
         }
         return lines.map { $0 + "\n" }.joined()
     }

@@ -18,6 +18,11 @@ struct GatewayView {
     var counters: ForwarderTotals?
     /// Ready or not, and what the kernel refused (`show status`); nil when unknown.
     var kernel: KernelStatus?
+    /// The learned prefixes with the tunnel of each path, the overlaps reported, and the derived system routes'
+    /// tunnels (the gateway's state; empty where nothing is learned).
+    var learned: [RoutePrefix: LearnedPaths] = [:]
+    var overlaps: [RoutePrefix: String] = [:]
+    var systemRouteTunnels: [RoutePrefix: String] = [:]
 }
 
 /// Why a route of a prefix does or does not carry its traffic.
@@ -40,6 +45,16 @@ struct RouteStatus: Hashable, Sendable {
 
     /// "selected", "lost: static beats dynamic", ...
     var text: String { reason.map { "\(state.rawValue): \($0)" } ?? state.rawValue }
+}
+
+extension Gateway {
+    /// The gateway as `show` sees it now.
+    func view(probes: @escaping (Int) -> ProbeStatistics, counters: ForwarderTotals?) -> GatewayView {
+        GatewayView(
+            config: config, router: router, controller: state.controller, probes: probes, counters: counters,
+            kernel: kernelStatus, learned: state.learned, overlaps: state.overlaps,
+            systemRouteTunnels: state.systemRouteTunnels)
+    }
 }
 
 extension GatewayView {
@@ -90,6 +105,26 @@ extension GatewayView {
         let routes = router.routes(of: prefix)
         let statuses = Self.explain(routes, isUp: { router.isUp($0) }, name: { router.name(of: $0) })
         return Array(zip(routes, statuses))
+    }
+
+    /// Where a route came from beyond its source: the tunnel a learned path came through, the tunnel a derived
+    /// system route is pinned to; and an overlap reported for a learned prefix.
+    func origin(of route: Route) -> (learnedVia: String?, pinnedTo: String?, overlaps: String?) {
+        switch route.source {
+        case .dynamic:
+            let tunnels = router.configuration.connections[route.connection.index].tunnels.map { router.name(of: $0) }
+            let via = learned[route.prefix]?.tunnels.first { tunnels.contains($0) }
+            return (via, nil, overlaps[route.prefix])
+        case .system:
+            guard let tunnel = systemRouteTunnels[route.prefix],
+                router.configuration.connections[route.connection.index].tunnels.contains(where: {
+                    router.name(of: $0) == tunnel
+                })
+            else { return (nil, nil, nil) }
+            return (nil, tunnel, nil)
+        case .specific, .static:
+            return (nil, nil, nil)
+        }
     }
 
     /// The tunnel that carries a connection's traffic, by name.

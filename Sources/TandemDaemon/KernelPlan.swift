@@ -7,10 +7,18 @@
 //   table T+1+i: default dev <interface> [via <next hop>]     ... leave through the real tunnel device
 //                <next hop> dev <interface>                   (the next hop is on the link)
 //   rule  priority P+1                         lookup T       everything else meets Tandem's table first:
-//   table T: <remote prefix> dev <ingress>                    the remote prefixes go into Tandem.
+//   table T: <remote prefix> dev <ingress>                    the remote prefixes go into Tandem;
+//            <inside /30 of BGP tunnel i> dev <interface>     a derived system route goes out of its own tunnel.
 // The egress rules come first: a packet Tandem has forwarded must not meet table T again (it would loop).
 // Kernel mode has no egress devices (so no iif rules), and its routes in T go through nexthop objects
-// (Daemon+KernelMode.swift); the tunnel tables and oif rules are there for the probes.
+// (Gateway+KernelMode.swift); the tunnel tables and oif rules are there for the probes. Kernel mode also makes each
+// policy route set (same match and priority; set number j in GatewayConfig.policyRouteSets order) a rule:
+//   rule  priority P+q  from SRC to DST [ipproto N] [dport A-B]  lookup T+1+tunnels+j    q: the policy's priority
+//   table T+1+tunnels+j: default nhid <the set's group>   (Gateway+PolicySets.swift; no route while no connection
+//                                                          of the set is up: the lookup falls through to the next rule)
+//   rule  priority P+101                       lookup T       (after the policy band, instead of P+1)
+// The probe rules come first, so that a policy never takes a tunnel's probes; then the policies, smaller priority
+// first, as userspace mode evaluates them; then Tandem's table of destination routes.
 
 import TandemConfig
 import TandemLinux
@@ -24,24 +32,39 @@ struct KernelPlan {
     var marker: UInt8 { config.linux.protocol }
     var table: UInt32 { config.linux.table }
 
-    /// Every table Tandem writes routes into.
-    var tables: [UInt32] { [table] + config.tunnels.indices.map { config.linux.table(ofTunnel: $0) } }
+    var isKernelMode: Bool { config.gateway.mode == .kernel }
 
-    /// The rule priorities Tandem uses: the egress and probe rules, then the rule that looks its table up.
-    var rulePriorities: [UInt32] { [config.linux.rulePriority, config.linux.rulePriority + 1] }
+    /// Every table Tandem writes routes into.
+    var tables: [UInt32] { [table] + tunnelTables + policyTables }
+
+    /// The tunnel tables, one per tunnel.
+    var tunnelTables: [UInt32] { config.tunnels.indices.map { config.linux.table(ofTunnel: $0) } }
+
+    /// Kernel mode: the policy route sets, in the order of their tables.
+    var policySets: [GatewayConfig.PolicyRouteSet] { isKernelMode ? config.policyRouteSets : [] }
+
+    /// Kernel mode: the tables of the policy route sets, one per set (none in userspace mode).
+    var policyTables: [UInt32] {
+        policySets.indices.map { config.linux.table(ofPolicySet: $0, tunnels: config.tunnels.count) }
+    }
+
+    /// The rule priorities Tandem may use: the egress and probe rules, kernel mode's policy band, and the rule that
+    /// looks its table up (at the band's end in kernel mode, right after the egress rules in userspace mode). All of
+    /// them in either mode, so that a run in one mode takes a run's rules of the other mode for its own stale ones.
+    var rulePriorities: [UInt32] { Array(config.linux.rulePriorities) }
 
     /// Whether a rule in the kernel is this gateway's: its protocol and one of its priorities, both together. A
     /// second instance in the namespace needs its own priorities (or protocol), and is refused at start otherwise
     /// (``Daemon`` takes a lock per priority and table), so this never takes another instance's rules for stale.
     func owns(_ rule: RoutingRule) -> Bool {
-        rule.protocol == marker && rulePriorities.contains(rule.priority)
+        rule.protocol == marker && config.linux.rulePriorities.contains(rule.priority)
     }
 
     /// The prefixes a configuration routes into Tandem: its destination routes, and the destinations of its policy
     /// routes except default routes (a default route in Tandem's table would pull in all traffic, the return
     /// traffic to the site included; ``defaultPolicyWarnings(of:)`` says so).
     static func configuredPrefixes(of config: GatewayConfig) -> Set<RoutePrefix> {
-        var prefixes = Set(config.routes.map(\.prefix))
+        var prefixes = Set(config.routes.map(\.prefix)).union(config.derivedSystemRoutes.map(\.prefix))
         for route in config.policyRoutes where !route.destination.isDefault { prefixes.insert(route.destination) }
         return prefixes
     }
@@ -73,12 +96,35 @@ struct KernelPlan {
                             outputDevice: interface, table: table, protocol: marker))
                 }
             }
+            rules += policyRules(family: family)
             rules.append(
                 RoutingRule(
-                    family: family, priority: config.linux.rulePriority + 1, inputDevice: nil, table: table,
-                    protocol: marker))
+                    family: family, priority: config.linux.tableRulePriority(kernelMode: isKernelMode),
+                    inputDevice: nil, table: table, protocol: marker))
         }
         return rules
+    }
+
+    /// Kernel mode: each policy route set of `family` as a rule with its selectors, into the set's table. A default
+    /// source is `from all` (the kernel reads a prefix of length 0 as none); check-config refuses a default
+    /// destination in kernel mode.
+    func policyRules(family: IPFamily) -> [RoutingRule] {
+        zip(policySets, policyTables).compactMap { set, table in
+            guard set.match.source.family == family else { return nil }
+            return RoutingRule(
+                family: family, priority: config.linux.rulePriority(ofPolicy: set.priority), inputDevice: nil,
+                source: set.match.source.isDefault ? nil : set.match.source,
+                destination: set.match.destination.isDefault ? nil : set.match.destination,
+                ipProtocol: set.match.ipProtocol?.rawValue, destinationPorts: set.match.destinationPorts,
+                table: table, protocol: marker)
+        }
+    }
+
+    /// Kernel mode: the default route of a policy route set's table, through the set's nexthop group.
+    func policyRoute(set index: Int, family: IPFamily, group: UInt32) -> KernelRoute {
+        KernelRoute(
+            prefix: family == .ipv4 ? Self.defaultRoutes.v4 : Self.defaultRoutes.v6, table: policyTables[index],
+            protocol: marker, target: .nexthopObject(group))
     }
 
     static let defaultRoutes = (v4: try! RoutePrefix("0.0.0.0/0"), v6: try! RoutePrefix("::/0"))

@@ -28,3 +28,20 @@ extension Router {
         chains[chain].candidates.contains { groups[$0.group].members.count > 1 }
     }
 }
+
+extension Router {
+    /// The connections that carry policy route set number `index` now (the sets in order of priority, then of their
+    /// first route), with their weights as ``carriers(of:)`` gives them; nil while none is up, when traffic falls
+    /// through to the next policy route set and then to the destination routes.
+    package func policyCarriers(ofSet index: Int) -> [(connection: ConnectionID, weight: UInt8)]? {
+        guard policyGroups.indices.contains(index) else { return nil }
+        let eligible = ResilientBucketTable.eligible(groups[policyGroups[index]].members, up: upConnections)
+        guard !eligible.isEmpty else { return nil }
+        return eligible.map { (ConnectionID(rawValue: $0.id), max($0.weight, 1)) }
+    }
+
+    /// Whether policy route set number `index` spreads over more than one connection (ECMP is configured for it).
+    package func isPolicyMultipath(ofSet index: Int) -> Bool {
+        policyGroups.indices.contains(index) && groups[policyGroups[index]].members.count > 1
+    }
+}

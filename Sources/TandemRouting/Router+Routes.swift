@@ -39,9 +39,11 @@ extension Router {
 
     /// Offers a route learned from a routing daemon (BGP through BIRD or FRR). Dynamic default routes and
     /// routes past the quota are refused and counted (the caller logs the outcome); the RIB is unchanged then.
-    public func learn(_ prefix: RoutePrefix, via connection: ConnectionID, metric: UInt32 = 0) throws(RoutingError)
-        -> LearnOutcome
-    {
+    /// A prefix learned through several connections is one route per connection, each counted against the quota,
+    /// spread by `weight` like static ECMP.
+    public func learn(
+        _ prefix: RoutePrefix, via connection: ConnectionID, metric: UInt32 = 0, weight: UInt8 = 100
+    ) throws(RoutingError) -> LearnOutcome {
         try checkConnection(connection)
         if prefix.isDefault {
             countRefusal(.refusedDefaultRoute)
@@ -53,7 +55,7 @@ extension Router {
             countRefusal(.refusedOverQuota(quota: quota))
             return .refusedOverQuota(quota: quota)
         }
-        try add(Route(prefix: prefix, source: .dynamic, connection: connection, metric: metric))
+        try add(Route(prefix: prefix, source: .dynamic, connection: connection, weight: weight, metric: metric))
         return .installed
     }
 

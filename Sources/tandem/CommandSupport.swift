@@ -49,3 +49,41 @@ func printError(_ line: String) {
         }
     }
 }
+
+/// Writes a whole text file so that a reader sees the old file or the new one, never a part: the text goes to
+/// `PATH.tmp-PID` in the same directory, which is synced and renamed over `path`. The corresponding C functions
+/// are `open`, `write`, `fsync`, `rename` and `unlink`.
+func writeTextFileAtomically(_ text: String, to path: String, mode: mode_t = 0o644) throws {
+    let temporary = path + ".tmp-\(getpid())"
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard descriptor >= 0 else {
+        throw CommandError("cannot write \(path): open \(temporary): \(String(cString: strerror(errno)))")
+    }
+    func fail(_ operation: String) -> CommandError {
+        let reason = String(cString: strerror(errno))
+        close(descriptor)
+        unlink(temporary)
+        return CommandError("cannot write \(path): \(operation): \(reason)")
+    }
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            throw fail("write")
+        }
+        offset += written
+    }
+    guard fsync(descriptor) == 0 else { throw fail("fsync") }
+    guard close(descriptor) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw CommandError("cannot write \(path): close: \(reason)")
+    }
+    guard rename(temporary, path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw CommandError("cannot write \(path): rename \(temporary): \(reason)")
+    }
+}

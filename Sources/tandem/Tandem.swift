@@ -8,8 +8,8 @@ struct Tandem: ParsableCommand {
         abstract: "Tandem: a Linux dataplane forwarder for site-to-cloud VPN gateways.",
         version: tandemVersion,
         subcommands: [
-            Run.self, Show.self, Lookup.self, Drain.self, Undrain.self, CheckConfig.self, Replay.self, GenPcap.self,
-            GenUpdates.self, FibLoad.self, Version.self,
+            Run.self, Show.self, Lookup.self, Drain.self, Undrain.self, CheckConfig.self, BirdConfig.self, Replay.self,
+            GenPcap.self, GenUpdates.self, FibLoad.self, Version.self,
         ]
     )
 }

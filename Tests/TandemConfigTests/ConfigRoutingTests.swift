@@ -18,10 +18,14 @@ import Testing
         let config = try Self.load(example)
         let (router, _) = try config.makeRouter(at: .zero)
         #expect(router.groupCount == config.nextHopSetCount)
+        // Each BGP tunnel's inside /30 is a system route too, derived (issue 12).
+        let derived = config.derivedSystemRoutes
+        #expect(derived.count == config.tunnels.count { $0.bgp != nil })
         for source in [RouteSource.specific, .system, .static] {
-            #expect(router.routeCount(source) == config.routes.filter { $0.source == source }.count)
+            let written = config.routes.filter { $0.source == source }.count
+            #expect(router.routeCount(source) == written + (source == .system ? derived.count : 0))
         }
-        #expect(router.prefixCounts.installed == Set(config.routes.map(\.prefix)).count)
+        #expect(router.prefixCounts.installed == Set(config.routes.map(\.prefix) + derived.map(\.prefix)).count)
     }
 
     /// `preempt: false` reaches the routing layer: the standby keeps the traffic after the active recovers, the

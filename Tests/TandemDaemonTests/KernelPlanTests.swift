@@ -42,11 +42,15 @@ struct KernelPlanTests {
     }
 
     @Test func kernelModeHasNoEgressRules() throws {
-        let plan = KernelPlan(config: try Self.config(Self.yaml.replacingOccurrences(of: "ingress: tnd-in", with: "mode: kernel")))
-        #expect(plan.tables == [100, 101, 102])
-        // Only the probes' oif rules, and Tandem's table.
+        // Kernel mode refuses a default-route policy destination (check-config); the other policy route stays.
+        let text = Self.yaml.replacingOccurrences(of: "ingress: tnd-in", with: "mode: kernel")
+            .replacingOccurrences(of: "  - {source: 198.18.0.0/24, destination: 0.0.0.0/0, priority: 1, connection: c1}\n", with: "")
+        let plan = KernelPlan(config: try Self.config(text))
+        #expect(plan.tables == [100, 101, 102, 103])
+        // Only the probes' oif rules, the policy route set's rule (IPv4) into its table, and Tandem's table.
         #expect(plan.rules.allSatisfy { $0.inputDevice == nil })
-        #expect(plan.rules.map(\.table) == [101, 102, 100, 101, 102, 100])
+        #expect(plan.rules.map(\.table) == [101, 102, 103, 100, 101, 102, 100])
+        #expect(plan.rules.map(\.priority) == [900, 900, 902, 1001, 900, 900, 1001])
         #expect(plan.tunnelRoutes(interfaceIndex: ["gw-a": 3, "wg0": 4]).count == 5)
     }
 

@@ -18,12 +18,12 @@ struct LearningQuotaTests {
         var queue = PendingLearnedRoutes()
         let prefixes = (0..<4).map { GatewayFixture.prefix("198.21.\($0).0/24") }
         // (Results bound first: #expect cannot call a mutating method.)
-        let added = prefixes.map { queue.add($0, tunnel: "a1") }
+        let added = prefixes.map { queue.add($0, connection: "c1", tunnel: "a1") }
         #expect(added == [true, true, true, true])
-        let again = queue.add(prefixes[1], tunnel: "a2")
+        let again = queue.add(prefixes[1], connection: "c1", tunnel: "a2")
         #expect(!again, "announced again via another tunnel: keeps its place")
-        let removed = queue.remove(prefixes[0])
-        let readded = queue.add(prefixes[0], tunnel: "a1")
+        let removed = queue.remove(prefixes[0], connection: "c1")
+        let readded = queue.add(prefixes[0], connection: "c1", tunnel: "a1")
         #expect(removed && readded, "withdrawn and announced again: to the end")
         #expect(queue.inOrder.map(\.prefix) == [prefixes[1], prefixes[2], prefixes[3], prefixes[0]])
         let first = queue.removeFirst()
@@ -39,10 +39,10 @@ struct LearningQuotaTests {
         var queue = PendingLearnedRoutes()
         let prefix = GatewayFixture.prefix("198.21.0.0/24")
         for _ in 0..<100_000 {
-            queue.add(prefix, tunnel: "a1")
-            queue.remove(prefix)
+            queue.add(prefix, connection: "c1", tunnel: "a1")
+            queue.remove(prefix, connection: "c1")
         }
-        queue.add(prefix, tunnel: "a1")
+        queue.add(prefix, connection: "c1", tunnel: "a1")
         #expect(queue.inOrder.count == 1 && queue.count == 1)
     }
 
@@ -82,10 +82,14 @@ struct LearningQuotaTests {
         let text = StatusTests.view(gateway).status(json: false)
         #expect(text.contains(
             "learning: 2 learned, 3 waiting for room under the quota of 2 (limits.dynamic-routes); refused so far: "
-                + "1 default, 3 over the quota\n"))
+                + "1 default, 3 over the quota; 2 path(s)"))
         let json = try StatusTests.json(StatusTests.view(gateway).status(json: true))
         let learning = try #require(json["learning"] as? [String: Int])
-        #expect(learning == ["learned": 2, "waiting": 3, "quota": 2, "refusedDefaults": 1, "refusedOverQuota": 3])
+        #expect(
+            learning == [
+                "learned": 2, "paths": 2, "overlapping": 0, "waiting": 3, "quota": 2, "refusedDefaults": 1,
+                "refusedOverQuota": 3,
+            ])
         let metrics = DaemonMetrics()
         var snapshot = MetricsSnapshot()
         snapshot.waitingLearnedRoutes = gateway.state.overQuota.count

@@ -257,7 +257,11 @@ struct ShowTests {
         #expect(list[2]["state"] as? String == "lost")
         #expect(list[2]["reason"] as? String == "metric 10 > 0")
         #expect(list[0]["tunnel"] as? String == "a1")
-        #expect(Set(list[0].keys) == ["prefix", "source", "priority", "metric", "connection", "weight", "state", "reason", "tunnel"])
+        #expect(
+            Set(list[0].keys) == [
+                "prefix", "source", "priority", "metric", "connection", "weight", "state", "reason", "tunnel",
+                "learnedVia", "pinnedTo", "overlaps",
+            ])
         #expect((routes["policyRoutes"] as? [[String: Any]])?.first?["destinationPorts"] as? String == "443-443")
         for query in [ControlRequest.Query.groups, .connections, .tunnels, .counters, .routes(prefix: try RoutePrefix("198.19.5.0/24"), limit: nil)] {
             _ = try Self.json(view.answer(ControlRequest(query, json: true)).collect())
