@@ -11,7 +11,8 @@ func registerFailoverBenchmarks() {
         // fails, FailoverController's monitor takes the tunnel down and moves the connection to its other tunnel
         // (events for the log, Router.selectTunnel). With downCount 1 and no preemption the two tunnels take turns;
         // bringing the other tunnel back up (a successful probe) is done outside the measurement.
-        Benchmark("Failover: probe failure through FailoverController switches the pair (\(table))") { benchmark, fixture in
+        let probeName = "Failover: probe failure through FailoverController switches the pair (\(table))"
+        Benchmark(probeName) { benchmark, fixture in
             let connection = ConnectionID(0)
             let selected = fixture.router.selectedTunnel(of: connection) ?? TunnelID(0)
             let other = selected == TunnelID(0) ? TunnelID(1) : TunnelID(0)
@@ -19,9 +20,11 @@ func registerFailoverBenchmarks() {
             blackHole(try! fixture.controller.record(.success, for: other, at: fixture.now, router: fixture.router))
             fixture.now = fixture.now + .milliseconds(10)
             benchmark.startMeasurement()
-            let events = try! fixture.controller.record(.failure(.timeout), for: selected, at: fixture.now, router: fixture.router)
+            let events = try! fixture.controller.record(
+                .failure(.timeout), for: selected, at: fixture.now, router: fixture.router)
             benchmark.stopMeasurement()
-            precondition(fixture.router.selectedTunnel(of: connection) == other, "the probe failure did not switch: \(events)")
+            precondition(
+                fixture.router.selectedTunnel(of: connection) == other, "the probe failure did not switch: \(events)")
             blackHole(events)
         } setup: {
             ProbeFailoverFixture(router: makeRouter(fullTable: fullTable))
@@ -74,8 +77,8 @@ final class ProbeFailoverFixture {
         let settings = TunnelHealthSettings(health: HealthCheckPolicy(downCount: 1, upCount: 1))
         do {
             controller = try FailoverController(
-                router: router, preemptDelay: { _ in nil }, tunnels: { _ in .dual(active: settings, standby: settings) },
-                at: .zero)
+                router: router, preemptDelay: { _ in nil },
+                tunnels: { _ in .dual(active: settings, standby: settings) }, at: .zero)
         } catch {
             fatalError("RoutingBenchmarks: \(error)")
         }
