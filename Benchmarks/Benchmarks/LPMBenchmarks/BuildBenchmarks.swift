@@ -56,7 +56,7 @@ private func buildBenchmark(
     build: @escaping (Benchmark) -> (IPv4Table?, IPv6Table?)
 ) {
     let report = MemoryReport()
-    Benchmark(name, configuration: configuration) { benchmark in
+    Benchmark(name, configuration: configuration.forAllocationCheck) { benchmark in
         let (ipv4, ipv6) = build(benchmark)
         let memories = [ipv4?.memoryUsage, ipv6?.memoryUsage].compactMap { $0 }
         let total = memories.reduce(0) { $0 + $1.totalBytes }

@@ -10,13 +10,13 @@
 import Benchmark
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
+    Benchmark.defaultConfiguration = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
         timeUnits: .nanoseconds,
         warmupIterations: 1,
         maxDuration: .seconds(10),
         maxIterations: 30
-    )
+    ).forAllocationCheck
 
     registerLookupBenchmarks()
     registerGeometryBenchmarks()

@@ -64,7 +64,7 @@ func lookupBenchmark<Table: LPMTable>(
     let configuration = Benchmark.Configuration(
         metrics: metrics, units: LPMMetric.units, scalingFactor: .mega, maxDuration: .seconds(10), maxIterations: 100)
 
-    Benchmark(name, configuration: configuration) { benchmark, fixture in
+    Benchmark(name, configuration: configuration.forAllocationCheck) { benchmark, fixture in
         precondition(fixture.addresses.count == benchmark.scaledIterations.count)
         let sum = fixture.addresses.withUnsafeBufferPointer { addresses in
             switch api {

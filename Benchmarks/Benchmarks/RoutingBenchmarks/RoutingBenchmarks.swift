@@ -12,13 +12,13 @@
 import Benchmark
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
+    Benchmark.defaultConfiguration = Benchmark.Configuration(
         metrics: [.wallClock, .mallocCountTotal],
         timeUnits: .nanoseconds,
         warmupIterations: 10,
         maxDuration: .seconds(5),
         maxIterations: 20_000
-    )
+    ).forAllocationCheck
     registerFailoverBenchmarks()
     registerDecisionBenchmarks()
     registerPipelineBenchmarks()
