@@ -64,36 +64,35 @@ extension Gateway {
         return interfaceIndicesCache
     }
 
-    /// The tunnel each hop of a learned route leads to, in hop order (nil for a hop that leads to none): by its
-    /// gateway inside a BGP tunnel's inside /30 (the address BGP puts as the next hop, whatever device the routing
-    /// daemon wrote), else by its output device, else by its gateway as a tunnel's next hop or peer.
-    func hopTunnels(of route: KernelRoute) -> [GatewayConfig.Tunnel?] {
-        let indices = interfaceIndices
-        func byDevice(_ index: UInt32) -> GatewayConfig.Tunnel? {
-            config.tunnels.first { tunnel in tunnel.interface.map { indices[$0] == index } ?? false }
+    /// The tunnel one hop of a learned route leads to: by its gateway inside a BGP tunnel's inside /30 (the address
+    /// BGP puts as the next hop, whatever device the routing daemon wrote), else by its output device, else by its
+    /// gateway as a tunnel's next hop or peer.
+    func tunnel(ofHop gateway: AnyIPAddress?, device: UInt32) -> GatewayConfig.Tunnel? {
+        if case .v4(let address)? = gateway,
+            let tunnel = config.tunnels.first(where: { $0.bgp?.insideCIDR.contains(address) ?? false })
+        {
+            return tunnel
         }
-        func byGateway(_ gateway: AnyIPAddress) -> GatewayConfig.Tunnel? {
-            config.tunnels.first { tunnel in
-                switch gateway {
-                case .v4(let address):
-                    tunnel.nextHopIPv4 == address || tunnel.peer == .v4(address)
-                case .v6(let address):
-                    tunnel.nextHopIPv6 == address || tunnel.peer == .v6(address)
-                }
+        let indices = interfaceIndices
+        if let tunnel = config.tunnels.first(where: { tunnel in tunnel.interface.map { indices[$0] == device } ?? false }) {
+            return tunnel
+        }
+        guard let gateway else { return nil }
+        return config.tunnels.first { tunnel in
+            switch gateway {
+            case .v4(let address): tunnel.nextHopIPv4 == address || tunnel.peer == .v4(address)
+            case .v6(let address): tunnel.nextHopIPv6 == address || tunnel.peer == .v6(address)
             }
         }
-        func byInsideCIDR(_ gateway: AnyIPAddress) -> GatewayConfig.Tunnel? {
-            guard case .v4(let address) = gateway else { return nil }
-            return config.tunnels.first { $0.bgp?.insideCIDR.contains(address) ?? false }
-        }
-        func hop(_ gateway: AnyIPAddress?, _ device: UInt32) -> GatewayConfig.Tunnel? {
-            gateway.flatMap(byInsideCIDR) ?? byDevice(device) ?? gateway.flatMap(byGateway)
-        }
+    }
+
+    /// The tunnel each hop of a learned route leads to, in hop order (nil for a hop that leads to none).
+    func hopTunnels(of route: KernelRoute) -> [GatewayConfig.Tunnel?] {
         switch route.target {
-        case .device(let index): return [byDevice(index)]
-        case .gateway(let gateway, let device): return [hop(gateway, device)]
-        case .multipath(let hops): return hops.map { hop($0.gateway, $0.device) }
-        case .nexthopObject, .blackhole: return [nil]
+        case .device(let index): [tunnel(ofHop: nil, device: index)]
+        case .gateway(let gateway, let device): [tunnel(ofHop: gateway, device: device)]
+        case .multipath(let hops): hops.map { tunnel(ofHop: $0.gateway, device: $0.device) }
+        case .nexthopObject, .blackhole: [nil]
         }
     }
 
@@ -130,6 +129,18 @@ extension Gateway {
     @discardableResult
     func learn(_ route: KernelRoute) -> Bool {
         let prefix = route.prefix
+        // The common case, a full table at start: one hop, a prefix not learned yet, nothing waiting. No arrays on
+        // the way (a million routes would make four million allocations).
+        if state.learned[prefix] == nil && state.overQuota.isEmpty, let (gateway, device) = route.target.singleHop,
+            let tunnel = tunnel(ofHop: gateway, device: device), let connection = state.connection(ofTunnel: tunnel.name)
+        {
+            guard offer(prefix, tunnel: tunnel.name, connection: connection) else { return false }
+            state.learned[prefix] = LearnedPaths(tunnel.name)
+            state.remotePrefixes.insert(prefix)
+            logLearning("learned \(prefix) \(pathText(tunnel.name, connection))")
+            noteOverlaps(of: prefix)
+            return true
+        }
         let paths = paths(of: route)
         guard !paths.isEmpty else {
             log.warning("not learned: \(route): it leads to no tunnel's interface or next hop")
@@ -143,39 +154,18 @@ extension Gateway {
             else { continue }
             changed = withdrawPath(prefix, tunnel: tunnel) || changed
         }
-        for (index, connection) in config.connections.enumerated()
-        where !paths.contains(where: { $0.connection.index == index }) {
-            state.overQuota.remove(prefix, connection: connection.name)
+        if !state.overQuota.isEmpty {
+            for (index, connection) in config.connections.enumerated()
+            where !paths.contains(where: { $0.connection.index == index }) {
+                state.overQuota.remove(prefix, connection: connection.name)
+            }
         }
         var learned: [String] = []
         var added: [(tunnel: String, connection: ConnectionID)] = []
         let before = state.learned[prefix]
-        for (tunnel, connection) in paths {
-            let weight = UInt8(clamping: config.connections[connection.index].learnedWeight)
-            do {
-                switch try router.learn(prefix, via: connection, weight: weight) {
-                case .installed:
-                    state.overQuota.remove(prefix, connection: config.connections[connection.index].name)
-                    learned.append(tunnel)
-                    if !(before?.contains(tunnel) ?? false) { added.append((tunnel, connection)) }
-                case .refusedDefaultRoute:
-                    log.warning(
-                        "refused learned default route \(prefix) \(pathText(tunnel, connection)): default routes are "
-                            + "not learned (refused so far: \(router.counters.refusedDynamicDefaults))")
-                    return changed
-                case .refusedOverQuota(let quota):
-                    let name = config.connections[connection.index].name
-                    if state.overQuota.add(prefix, connection: name, tunnel: tunnel) {
-                        log.warning(
-                            "learned route \(prefix) \(pathText(tunnel, connection)) waits: the quota of \(quota) "
-                                + "dynamic routes is full (limits.dynamic-routes); it is taken when room frees "
-                                + "(\(state.overQuota.count) waiting, refused so far: "
-                                + "\(router.counters.refusedDynamicOverQuota))")
-                    }
-                }
-            } catch {
-                log.error("learning \(prefix): \(error)")
-            }
+        for (tunnel, connection) in paths where offer(prefix, tunnel: tunnel, connection: connection) {
+            learned.append(tunnel)
+            if !(before?.contains(tunnel) ?? false) { added.append((tunnel, connection)) }
         }
         state.learned[prefix] = learned.isEmpty ? nil : LearnedPaths(learned)
         guard !learned.isEmpty else {
@@ -190,6 +180,35 @@ extension Gateway {
             noteOverlaps(of: prefix)
         }
         return changed || state.learned[prefix] != before
+    }
+
+    /// Offers one path of a prefix to the RIB, with its connection's weight; true if the RIB has it now. A refusal
+    /// is logged, and a path over the quota waits for room.
+    func offer(_ prefix: RoutePrefix, tunnel: String, connection: ConnectionID) -> Bool {
+        let name = config.connections[connection.index].name
+        let weight = UInt8(clamping: config.connections[connection.index].learnedWeight)
+        do {
+            switch try router.learn(prefix, via: connection, weight: weight) {
+            case .installed:
+                if !state.overQuota.isEmpty { state.overQuota.remove(prefix, connection: name) }
+                return true
+            case .refusedDefaultRoute:
+                log.warning(
+                    "refused learned default route \(prefix) \(pathText(tunnel, connection)): default routes are "
+                        + "not learned (refused so far: \(router.counters.refusedDynamicDefaults))")
+            case .refusedOverQuota(let quota):
+                if state.overQuota.add(prefix, connection: name, tunnel: tunnel) {
+                    log.warning(
+                        "learned route \(prefix) \(pathText(tunnel, connection)) waits: the quota of \(quota) "
+                            + "dynamic routes is full (limits.dynamic-routes); it is taken when room frees "
+                            + "(\(state.overQuota.count) waiting, refused so far: "
+                            + "\(router.counters.refusedDynamicOverQuota))")
+                }
+            }
+        } catch {
+            log.error("learning \(prefix): \(error)")
+        }
+        return false
     }
 
     /// Withdraws a route the daemon removed; true if the prefix's routes changed. The paths through the connections
@@ -261,5 +280,16 @@ extension Gateway {
         }
         logLearning("withdrew \(prefix) (was learned via tunnel \(name))")
         return true
+    }
+}
+
+extension KernelRoute.Target {
+    /// The gateway and device of a route with one hop; nil for a multipath route and one without a device.
+    var singleHop: (gateway: AnyIPAddress?, device: UInt32)? {
+        switch self {
+        case .device(let index): (nil, index)
+        case .gateway(let gateway, let device): (gateway, device)
+        case .multipath, .nexthopObject, .blackhole: nil
+        }
     }
 }
