@@ -64,11 +64,11 @@ struct KernelSync {
         }
         var summary = SyncSummary()
         var changes: [RouteChange] = []
-        var wanted: Set<Key> = []
+        changes.reserveCapacity(desired.count)
+        // What is left in `present` once every desired route has taken its own is stale.
         for route in desired {
             let key = Key(table: route.table, prefix: route.prefix)
-            wanted.insert(key)
-            if let existing = present[key] {
+            if let existing = present.removeValue(forKey: key) {
                 if existing.target == route.target {
                     summary.unchanged += 1
                 } else {
@@ -81,10 +81,11 @@ struct KernelSync {
             }
         }
         if !keepStale {
-            for (key, route) in present where !wanted.contains(key) { stale.append(route) }
+            stale += present.values
             for route in stale { changes.append(.delete(route)) }
             summary.deleted = stale.count
         }
+        changes = RouteChange.inInstallationOrder(changes)
         for refusal in try kernel.refusals(applying: changes) {
             summary.failures.append(refusal.error)
             if case .add(let route, _) = changes[refusal.index] { summary.refusedRoutes.append(route) }

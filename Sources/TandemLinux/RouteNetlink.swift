@@ -77,7 +77,8 @@ public enum RouteChange: Hashable, Sendable {
     case add(KernelRoute, replace: Bool)
     case delete(KernelRoute)
 
-    var route: KernelRoute {
+    /// The route the change adds or deletes.
+    public var route: KernelRoute {
         switch self {
         case .add(let route, _), .delete(let route): route
         }
@@ -89,6 +90,29 @@ public enum RouteChange: Hashable, Sendable {
         case .add(let route, let replace): "\(replace ? "replacing" : "adding") route \(route.prefix) table \(route.table)"
         case .delete(let route): "deleting route \(route.prefix) table \(route.table)"
         }
+    }
+}
+
+extension RouteChange {
+    /// The changes ordered by prefix length, longest first, otherwise as they were. The kernel's IPv4 FIB (an
+    /// LC-trie) resizes its nodes less when the /24s that make most of a table come first and the shorter prefixes
+    /// land among them: a full table costs about an eighth less kernel time so than in address order (issue 15,
+    /// docs/benchmarks.md). A counting sort by length: a million changes in two passes.
+    public static func inInstallationOrder(_ changes: [RouteChange]) -> [RouteChange] {
+        // One bucket per length, 128 (first) down to 0; each holds where its next change goes.
+        var next = [Int](repeating: 0, count: 129)
+        for change in changes { next[128 - change.route.prefix.length] += 1 }
+        var total = 0
+        for bucket in next.indices {
+            (next[bucket], total) = (total, total + next[bucket])
+        }
+        var ordered = [RouteChange?](repeating: nil, count: changes.count)
+        for change in changes {
+            let bucket = 128 - change.route.prefix.length
+            ordered[next[bucket]] = change
+            next[bucket] += 1
+        }
+        return ordered.map { $0! }
     }
 }
 
@@ -105,7 +129,9 @@ public final class RouteNetlink {
     static let receiveBufferSize = 1 << 20
     static let bytesPerSend = 1 << 16
     /// How many changes go out before their ACKs are read, so that the socket's receive queue cannot overflow.
-    static let changesPerRound = 4096
+    public static let changesPerRound = 4096
+    /// Whether the kernel checks dump requests strictly, and so dumps only the table (and protocol) asked for.
+    public let filtersDumps: Bool
 
     /// Opens and binds the socket, and asks for a receive queue large enough for a full table's ACKs.
     /// The corresponding C calls are `mnl_socket_open`, `mnl_socket_bind` and `setsockopt(SO_RCVBUFFORCE)`.
@@ -130,6 +156,11 @@ public final class RouteNetlink {
         var one: Int32 = 1
         // Error ACKs without a copy of the failed message: smaller replies.
         _ = setsockopt(mnl_socket_get_fd(socket), SOL_NETLINK, NETLINK_CAP_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
+        // Strict checking (Linux 4.20) makes the kernel honour a route dump's table and protocol: without it, every
+        // dump walks the whole FIB, a full table's million routes to read a table of ten.
+        filtersDumps = setsockopt(
+            mnl_socket_get_fd(socket), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one,
+            socklen_t(MemoryLayout<Int32>.size)) == 0
         sendBuffer = .allocate(byteCount: Self.sendBufferSize, alignment: 16)
         receiveBuffer = .allocate(byteCount: Self.receiveBufferSize, alignment: 16)
     }
@@ -177,7 +208,12 @@ public final class RouteNetlink {
         return failures
     }
 
-    /// Sends one round of requests (as many sendto calls as the buffer needs) and reads every ACK.
+    /// Sends one round of requests (as many sendto calls as the buffer needs) and reads every answer.
+    ///
+    /// Only the round's last request asks for an ACK: the kernel answers a refused request whether or not it asked
+    /// (an NLMSG_ERROR with the errno), and it handles the requests of a socket in order, so once the last one's
+    /// ACK is read, every refusal before it has been read too. An ACK per request cost the kernel an answer to
+    /// allocate, queue and copy out per route: about a tenth of a full table's installation (issue 15).
     private func performRound(
         _ requests: Range<Int>, what: String, operation: (Int) -> String,
         write: (Int, UInt32, UnsafeMutablePointer<nlmsghdr>) -> Void, failures: inout [Refusal]
@@ -198,6 +234,7 @@ public final class RouteNetlink {
                 header.initialize(to: nlmsghdr())
                 header.pointee.nlmsg_len = UInt32(MemoryLayout<nlmsghdr>.size)
                 write(index, first &+ UInt32(index - requests.lowerBound), header)
+                if index != requests.upperBound - 1 { header.pointee.nlmsg_flags &= ~UInt16(NLM_F_ACK) }
                 // False means this message did not fit: it is not in the batch, so it goes first in the next.
                 guard mnl_nlmsg_batch_next(batch) else { break }
                 index += 1
@@ -207,9 +244,10 @@ public final class RouteNetlink {
                 mnl_socket_sendto(socket, mnl_nlmsg_batch_head(batch), length)
             }
         }
-        // Every message asked for an ACK: read until each has its answer.
-        var answered = 0
-        while answered < requests.count {
+        // Read refusals until the last request's answer (its ACK, or its own refusal).
+        let last = UInt32(requests.count - 1)
+        var lastAnswered = false
+        while !lastAnswered {
             let received = try valueOrErrno("reading the kernel's answers about \(what)") {
                 mnl_socket_recvfrom(socket, receiveBuffer, Self.receiveBufferSize)
             }
@@ -217,7 +255,7 @@ public final class RouteNetlink {
                 if message.pointee.nlmsg_type == UInt16(NLMSG_ERROR), message.pointee.nlmsg_pid == portID {
                     let offset = Int(message.pointee.nlmsg_seq &- first)
                     if offset >= 0 && offset < requests.count {
-                        answered += 1
+                        if UInt32(offset) == last { lastAnswered = true }
                         if let refusal = NetlinkMessageView(header: message).refusal {
                             let index = requests.lowerBound + offset
                             failures.append(
@@ -351,18 +389,43 @@ public final class RouteNetlink {
 
     /// The routes of several tables (and protocol, if given) from one dump: the kernel dumps every table whatever
     /// the request, so asking table by table would read a full FIB once per table.
+    ///
+    /// Where the kernel checks dumps strictly (``filtersDumps``), each table is asked for on its own, with the
+    /// protocol, and the kernel walks only that table; the replies are filtered here all the same.
     public func routes(tables: Set<UInt32>, protocol proto: UInt8? = nil) throws(SystemError) -> [KernelRoute] {
         var found: [KernelRoute] = []
+        let requests: [UInt32?] = filtersDumps ? tables.sorted() : [nil]
         for family in [AF_INET, AF_INET6] {
-            found += try dump(UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes") {
-                reply in
-                guard reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
-                    tables.contains(route.table), proto == nil || route.protocol == proto
-                else { return nil }
-                return route
+            for table in requests {
+                do {
+                    found += try dump(
+                        UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes",
+                        request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
+                    ) { reply in
+                        guard reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
+                            tables.contains(route.table), proto == nil || route.protocol == proto
+                        else { return nil }
+                        return route
+                    }
+                } catch where error.code == ENOENT && table != nil {
+                    // An IPv4 table that does not exist yet: the kernel refuses its dump; it holds no route.
+                }
             }
         }
         return found
+    }
+
+    /// Narrows a strictly checked route dump: the table (in rtm_table, and in RTA_TABLE beyond 255) and the
+    /// protocol (rtm_protocol). Nothing for a nil table: the request stays a dump of everything.
+    private static func putDumpFilter(
+        table: UInt32?, protocol proto: UInt8?, into header: UnsafeMutablePointer<nlmsghdr>
+    ) {
+        guard let table else { return }
+        let message = UnsafeMutableRawPointer(header).advanced(by: MemoryLayout<nlmsghdr>.size)
+            .assumingMemoryBound(to: rtmsg.self)
+        message.pointee.rtm_table = table < 256 ? UInt8(table) : UInt8(RT_TABLE_UNSPEC.rawValue)
+        message.pointee.rtm_protocol = proto ?? 0
+        if table >= 256 { mnl_attr_put_u32(header, UInt16(RTA_TABLE.rawValue), table) }
     }
 
     /// How many times a dump is asked again when the kernel flags it inconsistent (NLM_F_DUMP_INTR: the table
@@ -374,13 +437,16 @@ public final class RouteNetlink {
     /// a dump the kernel did not flag as interrupted (asked again up to ``dumpAttempts`` times).
     ///
     /// - Throws: ``SystemError`` "dumping `what`" for an error reply, EAGAIN when every attempt was interrupted.
+    /// `request`, if given, adds to the request after its family header (a strict dump's filter).
     func dump<Entry>(
         _ type: UInt16, family: Int32, headerSize: Int, what: String,
+        request: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
         _ parse: (UnsafePointer<nlmsghdr>) -> Entry?
     ) throws(SystemError) -> [Entry] {
         for _ in 0..<Self.dumpAttempts {
             var entries: [Entry] = []
-            let replies = try dumpOnce(type, family: family, headerSize: headerSize, what: what) { reply in
+            let replies = try dumpOnce(type, family: family, headerSize: headerSize, what: what, request: request) {
+                reply in
                 if let entry = parse(reply) { entries.append(entry) }
             }
             if !replies.interrupted { return entries }
@@ -392,7 +458,8 @@ public final class RouteNetlink {
 
     /// One dump request and its replies, each passed to `body`; other requests' late answers are skipped.
     private func dumpOnce(
-        _ type: UInt16, family: Int32, headerSize: Int, what: String, _ body: (UnsafePointer<nlmsghdr>) -> Void
+        _ type: UInt16, family: Int32, headerSize: Int, what: String,
+        request: (UnsafeMutablePointer<nlmsghdr>) -> Void, _ body: (UnsafePointer<nlmsghdr>) -> Void
     ) throws(SystemError) -> NetlinkDumpReplies {
         let header = mnl_nlmsg_put_header(sendBuffer)!
         header.pointee.nlmsg_type = type
@@ -401,6 +468,7 @@ public final class RouteNetlink {
         header.pointee.nlmsg_seq = sequence
         let familyHeader = mnl_nlmsg_put_extra_header(header, headerSize).assumingMemoryBound(to: UInt8.self)
         familyHeader.pointee = UInt8(family)
+        request(header)
         _ = try valueOrErrno("asking the kernel for its \(what)") {
             mnl_socket_sendto(socket, header, Int(header.pointee.nlmsg_len))
         }

@@ -35,17 +35,37 @@ struct FibLoad: ParsableCommand {
     @Flag(name: .long, help: "Remove the routes instead of adding them.")
     var delete = false
 
+    @Flag(
+        name: .long,
+        help: """
+            Point the routes at a nexthop object per family (ids 1 and 2, made first; Linux 5.3) instead of at \
+            the device, as FRR and Tandem's kernel mode do.
+            """)
+    var nexthopObjects = false
+
     func run() throws {
         let data = try RouteTableData.loadOrSynthesize(path: table)
         let index = if_nametoindex(device)
         guard index != 0 else { throw CommandError("no device named \(device) in this network namespace") }
+        let objects = [IPFamily.ipv4, .ipv6].enumerated().map { number, family in
+            NexthopObject(
+                id: UInt32(number + 1), protocol: `protocol`, kind: .device(index, gateway: nil, family: family))
+        }
+        let target4: KernelRoute.Target = nexthopObjects ? .nexthopObject(objects[0].id) : .device(index)
+        let target6: KernelRoute.Target = nexthopObjects ? .nexthopObject(objects[1].id) : .device(index)
         let routes = data.ipv4.map {
-            KernelRoute(prefix: .v4($0), table: kernelTable, protocol: `protocol`, target: .device(index))
-        } + data.ipv6.map { KernelRoute(prefix: .v6($0), table: kernelTable, protocol: `protocol`, target: .device(index)) }
+            KernelRoute(prefix: .v4($0), table: kernelTable, protocol: `protocol`, target: target4)
+        } + data.ipv6.map { KernelRoute(prefix: .v6($0), table: kernelTable, protocol: `protocol`, target: target6) }
         let netlink = try RouteNetlink()
         let clock = SystemMonotonicClock()
         let start = clock.now()
-        let failures = try netlink.apply(routes.map { delete ? .delete($0) : .add($0, replace: true) })
+        var failures: [SystemError] = []
+        if nexthopObjects && !delete {
+            failures += try netlink.apply(nexthops: objects.map { .add($0, replace: true) })
+        }
+        failures += try netlink.apply(
+            RouteChange.inInstallationOrder(routes.map { delete ? .delete($0) : .add($0, replace: true) }))
+        if nexthopObjects && delete { failures += try netlink.apply(nexthops: objects.map { .delete(id: $0.id) }) }
         let seconds = Double((clock.now() - start).totalNanoseconds) / 1e9
         print(
             "\(delete ? "removed" : "installed") \(routes.count - failures.count) of \(routes.count) routes in "
