@@ -21,6 +21,11 @@ extension Daemon {
         config.linux.queues > 0 ? config.linux.queues : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
+    /// Whether the devices are IFF_NAPI devices: `TANDEM_TUN_NAPI=1` in the environment, an experiment of
+    /// tools/bench-forwarding (issue 15; docs/benchmarks.md has what it measured), not a configuration. The
+    /// threaded NAPI that goes with it is the device's own setting (`/sys/class/net/<device>/threaded`).
+    static let napiDevices: Bool = getenv("TANDEM_TUN_NAPI").map { strcmp($0, "1") == 0 } ?? false
+
     /// Whether the devices stay when the process dies (fail closed) or go with it.
     var devicesOutliveProcess: Bool { !config.linux.failOpen || config.linux.keepRoutesOnExit }
 
@@ -39,7 +44,7 @@ extension Daemon {
         do {
             let ingress = try TunDevice(
                 name: config.gateway.ingress, queueCount: queueCount, vnetHeader: vnet,
-                batchCapacity: Forwarder.batchCapacity)
+                batchCapacity: Forwarder.batchCapacity, napi: Self.napiDevices)
             try ingress.setPersistent(devicesOutliveProcess)
             deviceIndices[ingress.name] = try bringUp(ingress)
             // Tandem's ICMP errors come from the gateway's own address: the kernel must take them from the device.
@@ -59,7 +64,8 @@ extension Daemon {
         let vnet = linux.offloads ? TunDevice.VnetHeader() : nil
         do {
             let device = try TunDevice(
-                name: name, queueCount: queueCount, vnetHeader: vnet, batchCapacity: Forwarder.batchCapacity)
+                name: name, queueCount: queueCount, vnetHeader: vnet, batchCapacity: Forwarder.batchCapacity,
+                napi: Self.napiDevices)
             try device.setPersistent(devicesOutliveProcess)
             deviceIndices[name] = try bringUp(device)
             try KernelSetting("net", "ipv4", "conf", device.name, "rp_filter").write("0")

@@ -153,8 +153,9 @@ public final class TunDevice: @unchecked Sendable {
     /// Creates the TUN device `name`, or attaches to it, with `queueCount` queues.
     ///
     /// Every queue is a file descriptor of `/dev/net/tun`, opened non-blocking and close-on-exec, attached to the
-    /// device with IFF_TUN | IFF_NO_PI, IFF_MULTI_QUEUE if there is more than one, and IFF_VNET_HDR with
-    /// `vnetHeader`. The corresponding C calls are `open` and `ioctl` (TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD).
+    /// device with IFF_TUN | IFF_NO_PI, IFF_MULTI_QUEUE if there is more than one, IFF_VNET_HDR with
+    /// `vnetHeader` and IFF_NAPI with `napi`. The corresponding C calls are `open` and `ioctl` (TUNSETIFF,
+    /// TUNSETVNETHDRSZ, TUNSETOFFLOAD).
     ///
     /// - Parameters:
     ///   - name: The device name, at most 15 bytes; may hold one "%d" for the kernel to fill, or be empty ("tun%d").
@@ -163,16 +164,20 @@ public final class TunDevice: @unchecked Sendable {
     ///   - vnetHeader: With a header before each packet, and offloads; `nil` for plain IP packets.
     ///   - batchCapacity: With a vnet header: the largest ``PacketBatch`` a queue reads into (each queue keeps the
     ///     header of every slot).
+    ///   - napi: IFF_NAPI: a packet written to a queue goes to the queue's NAPI context (with GRO) instead of being
+    ///     received inside the write; with `/sys/class/net/<name>/threaded` at 1 that context is a kernel thread of
+    ///     its own, so the kernel's forwarding of the packet leaves the writing thread.
     /// - Throws: ``SystemError`` naming the device: "creating TUN device tnd0: Operation not permitted" (needs
     ///   CAP_NET_ADMIN), "...: File name too long" (a name of more than 15 bytes), "...: Device or resource busy"
     ///   (the device is open and not multi-queue), "...: Invalid argument" (its flags differ from the open device's).
     public init(
-        name: String, queueCount: Int = 1, vnetHeader: VnetHeader? = nil, batchCapacity: Int = 256
+        name: String, queueCount: Int = 1, vnetHeader: VnetHeader? = nil, batchCapacity: Int = 256, napi: Bool = false
     ) throws(SystemError) {
         precondition(queueCount >= 1 && batchCapacity >= 1)
         var flags = IFF_TUN | IFF_NO_PI
         if queueCount > 1 { flags |= IFF_MULTI_QUEUE }
         if vnetHeader != nil { flags |= IFF_VNET_HDR }
+        if napi { flags |= IFF_NAPI }
 
         var descriptors: [CInt] = []
         var actualName = name

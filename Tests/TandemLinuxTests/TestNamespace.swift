@@ -79,10 +79,10 @@ final class TestNamespace {
 
     /// A TUN device made inside the namespace (a TUN device belongs to the namespace of the thread that opens it).
     func tunDevice(
-        name: String = "tnd0", queueCount: Int = 1, vnetHeader: TunDevice.VnetHeader? = nil
+        name: String = "tnd0", queueCount: Int = 1, vnetHeader: TunDevice.VnetHeader? = nil, napi: Bool = false
     ) throws -> TunDevice {
         try namespace.withEntered { () throws(SystemError) in
-            try TunDevice(name: name, queueCount: queueCount, vnetHeader: vnetHeader)
+            try TunDevice(name: name, queueCount: queueCount, vnetHeader: vnetHeader, napi: napi)
         }
     }
 

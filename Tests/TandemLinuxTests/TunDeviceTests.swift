@@ -183,6 +183,22 @@ struct TunDeviceTests {
         }
     }
 
+    /// IFF_NAPI (TANDEM_TUN_NAPI=1, the experiment of tools/bench-forwarding): what a queue writes reaches the kernel
+    /// through the queue's NAPI context, from either queue, and the kernel's packets still reach the reader.
+    @Test func aNAPIDeviceDeliversWhatIsWrittenThroughItsQueues() throws {
+        try TestNamespace.with { lab in
+            let tun = try lab.tunDevice(queueCount: 2, vnetHeader: TunDevice.VnetHeader(), napi: true)
+            try lab.configureTun()
+            for queue in tun.queues {
+                #expect(
+                    try writeUDPToTheKernel(in: lab, through: queue, payload: "napi \(queue.index)")
+                        == "198.18.5.2 napi \(queue.index)")
+            }
+            try sendUDP(in: lab, payload: "to napi", sourcePorts: 40000...40031)
+            #expect(try receiveUDP(from: tun.queues, wanted: 32).payloads.joined().count == 32)
+        }
+    }
+
     @Test func twoQueuesShareOneMultiQueueDevice() throws {
         try TestNamespace.with { lab in
             let tun = try lab.tunDevice(queueCount: 2)
