@@ -85,7 +85,9 @@ struct KernelSync {
             for route in stale { changes.append(.delete(route)) }
             summary.deleted = stale.count
         }
-        changes = RouteChange.inInstallationOrder(changes)
+        // A bulk change (a full table at start) goes longest prefix first, which the kernel takes faster; a small one
+        // keeps the plan's order, so that a tunnel's routes go in, and are refused, as the plan lists them.
+        if changes.count > RouteNetlink.changesPerRound { changes = RouteChange.inInstallationOrder(changes) }
         for refusal in try kernel.refusals(applying: changes) {
             summary.failures.append(refusal.error)
             if case .add(let route, _) = changes[refusal.index] { summary.refusedRoutes.append(route) }
