@@ -3,6 +3,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -173,4 +174,40 @@ int CTandemLinux_passOnlyEchoReplies(int fd, int ipv6) {
     // A set bit blocks its type (0...31); only ICMP_ECHOREPLY (0) passes.
     struct icmp_filter filter = {.data = ~(1U << ICMP_ECHOREPLY)};
     return setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
+}
+
+int CTandemLinux_enableReceiveTimestamps(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+}
+
+long CTandemLinux_receiveStamped(
+    int fd, void *buffer, unsigned long length, void *from, unsigned int *fromLength, int64_t *arrived) {
+    struct iovec part = {.iov_base = buffer, .iov_len = length};
+    // Room for the timestamp and one more message (nothing else is turned on; a truncated control part only loses
+    // what does not fit).
+    union {
+        char bytes[CMSG_SPACE(sizeof(struct timespec)) * 2];
+        struct cmsghdr alignment;
+    } control;
+    struct msghdr message = {
+        .msg_name = from,
+        .msg_namelen = *fromLength,
+        .msg_iov = &part,
+        .msg_iovlen = 1,
+        .msg_control = control.bytes,
+        .msg_controllen = sizeof control.bytes,
+    };
+    *arrived = 0;
+    ssize_t received = recvmsg(fd, &message, 0);
+    if (received < 0) return received;
+    *fromLength = message.msg_namelen;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_TIMESTAMPNS) continue;
+        if (header->cmsg_len < CMSG_LEN(sizeof(struct timespec))) continue;
+        struct timespec stamp;
+        memcpy(&stamp, CMSG_DATA(header), sizeof stamp);
+        *arrived = (int64_t)stamp.tv_sec * 1000000000 + stamp.tv_nsec;
+    }
+    return received;
 }

@@ -190,6 +190,8 @@ extension ConfigLoader {
         // The main table's rule is at 32766: Tandem's rules must come before it.
         let priority = f.int("rule-priority", in: 1...32000, default: Int(Linux.defaultRulePriority))
         let queues = f.int("queues", in: 0...64, default: 0)
+        let tunQueueLength = f.int(
+            "tun-queue-length", in: Linux.tunQueueLengths, default: Linux.defaultTunQueueLength)
         let offloads = f.bool("offloads", default: true)
         let keep = f.bool("keep-routes-on-exit", default: false)
         let failOpen = f.bool("fail-open", default: false)
@@ -199,13 +201,16 @@ extension ConfigLoader {
                 "'table' \(table) leaves no room for the \(tunnels.count) tunnel tables after it (tables up to 252); "
                     + "use at most \(252 - tunnels.count)")
         }
-        guard let proto, let table, let priority, let queues, let offloads, let keep, let failOpen, !f.failed else {
+        guard let proto, let table, let priority, let queues, let tunQueueLength, let offloads, let keep, let failOpen,
+            !f.failed
+        else {
             linux = nil
             return
         }
         linux = Linux(
             protocol: UInt8(proto), table: UInt32(table), rulePriority: UInt32(priority), queues: queues,
-            offloads: offloads, keepRoutesOnExit: keep, failOpen: failOpen, location: f.location, keyLocations: f.keyLocations)
+            tunQueueLength: tunQueueLength, offloads: offloads, keepRoutesOnExit: keep, failOpen: failOpen,
+            location: f.location, keyLocations: f.keyLocations)
     }
 
     /// Tandem must not learn what it installs itself: its protocol is no learning protocol, and its tables do not

@@ -78,7 +78,10 @@ enum ConfigKeys {
         "source", "destination", "protocol", "destination-ports", "priority", "weight", "connection",
     ]
     static let learning = ["table", "protocols"]
-    static let linux = ["protocol", "table", "rule-priority", "queues", "offloads", "keep-routes-on-exit", "fail-open"]
+    static let linux = [
+        "protocol", "table", "rule-priority", "queues", "tun-queue-length", "offloads", "keep-routes-on-exit",
+        "fail-open",
+    ]
     static let metrics = ["listen"]
 }
 

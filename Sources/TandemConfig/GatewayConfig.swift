@@ -652,6 +652,11 @@ extension GatewayConfig {
         public static let defaultTable: UInt32 = 200
         /// The default priority of the egress rules.
         public static let defaultRulePriority: UInt32 = 1000
+        /// The default length of a TUN device's queues (the kernel's own default for TUN is 500).
+        public static let defaultTunQueueLength = 2048
+        /// The lengths `tun-queue-length` takes: a queue must hold a batch; the kernel takes up to 2^31 but each
+        /// packet may be 64 KiB (offload packets).
+        public static let tunQueueLengths = 16...65_536
 
         /// The `rtm_protocol` of everything Tandem installs: 5...255 (default 201).
         public var `protocol`: UInt8
@@ -661,6 +666,10 @@ extension GatewayConfig {
         public var rulePriority: UInt32
         /// Pipeline threads, one TUN queue each: 0 means one per core (default 0).
         public var queues: Int
+        /// Packets each queue of a TUN device holds for its pipeline thread (the device's txqueuelen; default
+        /// ``defaultTunQueueLength``). Longer absorbs the bursts that come while a thread waits for a core; shorter
+        /// keeps the queueing delay low when the traffic is more than the threads forward (see docs/config.md).
+        public var tunQueueLength: Int
         /// Whether TUN devices use a vnet header with checksum and segmentation offloads (default true).
         public var offloads: Bool
         /// Whether routes, rules and nexthops stay in the kernel when Tandem stops (graceful restart; default false).
@@ -675,7 +684,8 @@ extension GatewayConfig {
         /// Makes the section; defaults are those of the file format.
         public init(
             protocol: UInt8 = Linux.defaultProtocol, table: UInt32 = Linux.defaultTable,
-            rulePriority: UInt32 = Linux.defaultRulePriority, queues: Int = 0, offloads: Bool = true,
+            rulePriority: UInt32 = Linux.defaultRulePriority, queues: Int = 0,
+            tunQueueLength: Int = Linux.defaultTunQueueLength, offloads: Bool = true,
             keepRoutesOnExit: Bool = false, failOpen: Bool = false, location: SourceLocation = .unknown,
             keyLocations: [String: SourceLocation] = [:]
         ) {
@@ -683,6 +693,7 @@ extension GatewayConfig {
             self.table = table
             self.rulePriority = rulePriority
             self.queues = queues
+            self.tunQueueLength = tunQueueLength
             self.offloads = offloads
             self.keepRoutesOnExit = keepRoutesOnExit
             self.failOpen = failOpen

@@ -46,7 +46,7 @@ extension Daemon {
                 name: config.gateway.ingress, queueCount: queueCount, vnetHeader: vnet,
                 batchCapacity: Forwarder.batchCapacity, napi: Self.napiDevices)
             try ingress.setPersistent(devicesOutliveProcess)
-            deviceIndices[ingress.name] = try bringUp(ingress)
+            deviceIndices[ingress.name] = try bringUp(ingress, queueLength: config.linux.tunQueueLength)
             // Tandem's ICMP errors come from the gateway's own address: the kernel must take them from the device.
             try KernelSetting("net", "ipv4", "conf", ingress.name, "accept_local").write("1")
             return ingress
@@ -67,7 +67,7 @@ extension Daemon {
                 name: name, queueCount: queueCount, vnetHeader: vnet, batchCapacity: Forwarder.batchCapacity,
                 napi: Self.napiDevices)
             try device.setPersistent(devicesOutliveProcess)
-            deviceIndices[name] = try bringUp(device)
+            deviceIndices[name] = try bringUp(device, queueLength: linux.tunQueueLength)
             try KernelSetting("net", "ipv4", "conf", device.name, "rp_filter").write("0")
             try KernelSetting("net", "ipv4", "conf", device.name, "accept_local").write("1")
             return device
@@ -78,17 +78,14 @@ extension Daemon {
         }
     }
 
-    /// Packets the kernel may queue for a pipeline thread (TUN's default is 500): a burst that comes while the thread
-    /// waits for a core is queued, not dropped. At most 64 KiB each (offload packets): bounded memory.
-    static let transmitQueueLength: UInt32 = 2048
-
-    /// Sets a device up with the largest MTU (Tandem applies each tunnel's MTU itself) and a longer queue; returns
-    /// its index.
-    func bringUp(_ device: TunDevice) throws(DaemonError) -> UInt32 {
+    /// Sets a device up with the largest MTU (Tandem applies each tunnel's MTU itself) and `linux.tun-queue-length`
+    /// packets per queue (the kernel's default for TUN is 500: a burst that comes while a pipeline thread waits for a
+    /// core would be dropped); returns its index.
+    func bringUp(_ device: TunDevice, queueLength: Int) throws(DaemonError) -> UInt32 {
         let index = if_nametoindex(device.name)
         guard index != 0 else { throw DaemonError("TUN device \(device.name) vanished right after it was made") }
         let change = LinkChange(
-            index: index, name: device.name, up: true, mtu: 65_535, transmitQueueLength: Self.transmitQueueLength)
+            index: index, name: device.name, up: true, mtu: 65_535, transmitQueueLength: UInt32(queueLength))
         let failures: [SystemError]
         do { failures = try netlink.apply([change]) } catch { throw DaemonError("\(error)") }
         if let failure = failures.first { throw DaemonError("\(failure)") }

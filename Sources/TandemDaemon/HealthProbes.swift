@@ -2,6 +2,12 @@
 // only, each with a sequence number and a nonce (ProbeLedger); a probe without an answer within its timeout is
 // lost, an answer after that is late (counted, never taken for a fresh one), and so is one that is not the exact
 // token of a probe in flight. The outcomes drive the failover controller (Daemon+Health.swift).
+//
+// Time is the network's, not the control thread's: an answer counts by when the kernel received it (its receive
+// timestamp), and the answers waiting in the sockets are read before any probe is declared lost. The control thread
+// may be busy when an answer arrives (a kernel call of 100 ms and more: replacing a nexthop group makes the kernel
+// renumber every IPv6 route on it), and an answer that came in time must not turn into a loss, nor its round trip
+// into that delay.
 
 import TandemConfig
 import TandemLinux
@@ -20,13 +26,25 @@ enum ProbeOutcome: Hashable {
     case unsent(TunnelID, reason: String)
 }
 
+/// What the probes need of a socket: ``ProbeSocket``, or a fake in tests.
+protocol ProbeTransport: AnyObject {
+    /// For the event loop: readable when answers wait.
+    var descriptor: CInt { get }
+    /// Sends one probe; false if the socket's queue is full.
+    func send(_ token: ProbeToken) throws(SystemError) -> Bool
+    /// The answers waiting, each with how long it waited.
+    func receive() throws(SystemError) -> [ProbeAnswer]
+}
+
+extension ProbeSocket: ProbeTransport {}
+
 /// Every tunnel's probes, their timers and their figures. Used by the control thread only.
 final class HealthProbes {
     struct Probe {
         let tunnel: TunnelID
         let interval: UInt64
         let timeout: UInt64
-        let socket: ProbeSocket
+        let socket: any ProbeTransport
         var nextSend: UInt64
         /// Probes sent and not yet answered or lost.
         var ledger: ProbeLedger
@@ -34,6 +52,15 @@ final class HealthProbes {
     }
 
     private(set) var probes: [Probe] = []
+
+    /// Probes over the given transports (tests), the first ones due at `now`.
+    init(transports: [(tunnel: TunnelID, interval: UInt64, timeout: UInt64, socket: any ProbeTransport)], now: UInt64) {
+        probes = transports.map {
+            Probe(
+                tunnel: $0.tunnel, interval: $0.interval, timeout: $0.timeout, socket: $0.socket, nextSend: now,
+                ledger: ProbeLedger(tunnel: UInt32($0.tunnel.index)))
+        }
+    }
 
     /// Opens a probe socket per tunnel with a health check, bound to the tunnel's interface.
     init(config: GatewayConfig, now: UInt64) throws(DaemonError) {
@@ -83,10 +110,12 @@ final class HealthProbes {
         return earliest
     }
 
-    /// Declares lost the probes whose timeout passed, then sends the probes that are due.
+    /// Takes the answers waiting (they may have come in time while the thread was busy), declares lost the probes
+    /// whose timeout passed, then sends the probes that are due.
     func fire(now: UInt64) -> [ProbeOutcome] {
         var outcomes: [ProbeOutcome] = []
         for index in probes.indices {
+            outcomes += takeAnswers(of: index, now: now)
             let lost = probes[index].ledger.expire(now: now, timeout: probes[index].timeout)
             probes[index].statistics.lost &+= UInt64(lost)
             outcomes += repeatElement(.lost(probes[index].tunnel), count: lost)
@@ -111,16 +140,24 @@ final class HealthProbes {
     /// Reads the answers on a probe socket that is readable.
     func readAnswers(on descriptor: CInt, now: UInt64) -> [ProbeOutcome] {
         guard let index = probes.firstIndex(where: { $0.socket.descriptor == descriptor }) else { return [] }
-        let tokens: [ProbeToken]
-        do { tokens = try probes[index].socket.receive() } catch { return [] }
+        return takeAnswers(of: index, now: now)
+    }
+
+    /// The answers waiting on probe `index`'s socket, each taken by when it arrived: `now` less the time it waited
+    /// (a round trip below 0, from a clock stepped meanwhile, counts as 0).
+    private func takeAnswers(of index: Int, now: UInt64) -> [ProbeOutcome] {
+        let answers: [ProbeAnswer]
+        do { answers = try probes[index].socket.receive() } catch { return [] }
         var outcomes: [ProbeOutcome] = []
-        for token in tokens {
-            guard let sent = probes[index].ledger.take(token) else {
-                // Too late (already lost), a duplicate, an earlier run's, or forged.
+        for answer in answers {
+            let arrived = now &- min(answer.waited, now)
+            guard let sent = probes[index].ledger.take(answer.token, arrived: arrived, timeout: probes[index].timeout)
+            else {
+                // Too late (lost, or about to be), a duplicate, an earlier run's, or forged.
                 probes[index].statistics.late &+= 1
                 continue
             }
-            let rtt = Duration.nanoseconds(Int64(now &- sent))
+            let rtt = Duration.nanoseconds(Int64(max(arrived, sent) &- sent))
             probes[index].statistics.answered &+= 1
             probes[index].statistics.lastRTT = rtt
             probes[index].statistics.rttSum += rtt

@@ -48,10 +48,15 @@ struct ProbeLedger {
     }
 
     /// When the probe an answer returns went out, if the answer carries exactly the token of a probe still
-    /// waiting (tunnel, sequence number and nonce); the probe is then retired. Nil for anything else: late, a
+    /// waiting (tunnel, sequence number and nonce) and arrived within `timeout` of its sending; the probe is then
+    /// retired. Nil for anything else: late (the probe stays, for ``expire(now:timeout:)`` to count lost), a
     /// duplicate, an earlier run's, or forged.
-    mutating func take(_ token: ProbeToken) -> UInt64? {
-        guard token.tunnel == tunnel, let sent = outstanding[token.sequence], sent.nonce == token.nonce else {
+    ///
+    /// - Parameter arrived: When the answer arrived (the kernel's receive time, read perhaps later).
+    mutating func take(_ token: ProbeToken, arrived: UInt64, timeout: UInt64) -> UInt64? {
+        guard token.tunnel == tunnel, let sent = outstanding[token.sequence], sent.nonce == token.nonce,
+            arrived < sent.time &+ timeout
+        else {
             return nil
         }
         outstanding[token.sequence] = nil

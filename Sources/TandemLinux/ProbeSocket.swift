@@ -8,6 +8,11 @@
 // too), a raw socket filters out every ICMP type but the echo reply (ICMP_FILTER, ICMP6_FILTER), each answer's
 // source is checked once more as it is read (what was queued before connect), and one read takes a bounded
 // number of datagrams, so that a flood cannot hold the thread that times the probes.
+//
+// Each answer comes with the time it waited in the socket's queue (the kernel's receive timestamp, SO_TIMESTAMPNS,
+// against the clock at the read): the thread that times the probes may be busy when an answer arrives (a loaded
+// core, a long kernel call), and the round trip and whether the answer came within the timeout are the network's,
+// not that thread's.
 
 import CTandemLinux
 import TandemPacket
@@ -50,6 +55,19 @@ public struct ProbeToken: Hashable, Sendable {
     }
 }
 
+/// An answer as ``ProbeSocket/receive()`` reads it.
+public struct ProbeAnswer: Hashable, Sendable {
+    /// The token of the probe it answers.
+    public var token: ProbeToken
+    /// Nanoseconds between the kernel's receiving it and its being read; 0 when the kernel gave no timestamp.
+    public var waited: UInt64
+
+    public init(token: ProbeToken, waited: UInt64 = 0) {
+        self.token = token
+        self.waited = waited
+    }
+}
+
 /// One tunnel's probe socket, open while this object lives. Non-blocking: poll ``descriptor`` for answers.
 public final class ProbeSocket {
     /// The probe's protocol.
@@ -77,7 +95,7 @@ public final class ProbeSocket {
     /// Opens the socket, binds it to `source` and, if given, to `device`, and connects it to `destination` (or
     /// leaves that to the first send if the kernel has no route there yet).
     /// The corresponding C calls are `socket`, `setsockopt(SO_BINDTODEVICE)`, `setsockopt(ICMP_FILTER)` or
-    /// `setsockopt(ICMP6_FILTER)` for a raw socket, `bind` and `connect`.
+    /// `setsockopt(ICMP6_FILTER)` for a raw socket, `setsockopt(SO_TIMESTAMPNS)`, `bind` and `connect`.
     public init(kind: Kind, source: AnyIPAddress, destination: AnyIPAddress, device: String?) throws(SystemError) {
         self.kind = kind
         let family = source.family
@@ -106,6 +124,9 @@ public final class ProbeSocket {
                 _ = try valueOrErrno("letting only echo replies through the \(what)") {
                     CTandemLinux_passOnlyEchoReplies(descriptor, family == .ipv6 ? 1 : 0)
                 }
+            }
+            _ = try valueOrErrno("asking for receive timestamps on the \(what)") {
+                CTandemLinux_enableReceiveTimestamps(descriptor)
             }
             try Self.withSocketAddress(source, port: 0) { address, length throws(SystemError) in
                 _ = try valueOrErrno("binding the \(what) to its address") { bind(descriptor, address, length) }
@@ -169,29 +190,38 @@ public final class ProbeSocket {
         return sent != nil
     }
 
-    /// The tokens of the answers that have arrived from ``destination`` (an empty list when none has), from at most
-    /// ``datagramsPerRead`` datagrams. Anything else (other ICMP messages, datagrams from elsewhere) is skipped.
-    public func receive() throws(SystemError) -> [ProbeToken] {
-        var tokens: [ProbeToken] = []
+    /// The answers that have arrived from ``destination`` (an empty list when none has), from at most
+    /// ``datagramsPerRead`` datagrams, each with how long it waited to be read. Anything else (other ICMP messages,
+    /// datagrams from elsewhere) is skipped.
+    public func receive() throws(SystemError) -> [ProbeAnswer] {
+        var answers: [ProbeAnswer] = []
         let descriptor = self.descriptor
         let buffer = self.buffer
         for _ in 0..<Self.datagramsPerRead {
             var sender = sockaddr_storage()
             var senderLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let received = try withUnsafeMutableBytes(of: &sender) { raw throws(SystemError) in
-                try valueOrWouldBlock("reading probe answers") {
-                    recvfrom(
-                        descriptor, buffer.baseAddress, buffer.count, 0,
-                        raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &senderLength)
-                }
+            var arrived: Int64 = 0
+            let received = try valueOrWouldBlock("reading probe answers") {
+                CTandemLinux_receiveStamped(
+                    descriptor, buffer.baseAddress, UInt(buffer.count), &sender, &senderLength, &arrived)
             }
             guard let count = received else { break }
             guard Self.address(of: sender) == destination else { continue }
             if let token = Self.answer(in: UnsafeRawBufferPointer(rebasing: buffer[0..<count]), kind: kind, family: family) {
-                tokens.append(token)
+                answers.append(ProbeAnswer(token: token, waited: Self.waited(since: arrived)))
             }
         }
-        return tokens
+        return answers
+    }
+
+    /// Nanoseconds from a receive timestamp (CLOCK_REALTIME, 0 for none) to now; 0 for none, or for a timestamp
+    /// after now (the clock was stepped back meanwhile).
+    static func waited(since arrived: Int64) -> UInt64 {
+        guard arrived > 0 else { return 0 }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nanoseconds = Int64(now.tv_sec) &* 1_000_000_000 &+ Int64(now.tv_nsec)
+        return nanoseconds > arrived ? UInt64(nanoseconds - arrived) : 0
     }
 
     /// The address of a socket address of either family; nil for another family.

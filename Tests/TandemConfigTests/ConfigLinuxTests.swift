@@ -24,6 +24,7 @@ struct ConfigLinuxTests {
         #expect(defaults.linux.protocol == 201 && defaults.linux.table == 200 && defaults.linux.rulePriority == 1000)
         #expect(defaults.linux.queues == 0 && defaults.linux.offloads && !defaults.linux.keepRoutesOnExit)
         #expect(defaults.linux.table(ofTunnel: 0) == 201)
+        #expect(defaults.linux.tunQueueLength == 2048)
         let tunnel = try #require(defaults.tunnels.first)
         #expect(tunnel.interface == "gw-a")
         #expect(tunnel.nextHopIPv4 == (try IPv4Address("198.18.1.2")))
@@ -35,6 +36,8 @@ struct ConfigLinuxTests {
             file: "gw.yaml")
         #expect(set.linux.protocol == 150 && set.linux.table == 100 && set.linux.rulePriority == 500)
         #expect(set.linux.queues == 2 && !set.linux.offloads && set.linux.keepRoutesOnExit)
+        let short = try GatewayConfig.parse(yaml: Self.tunnels + "linux: {tun-queue-length: 512}\n", file: "gw.yaml")
+        #expect(short.linux.tunQueueLength == 512)
     }
 
     @Test func rangesAndConflicts() {
@@ -47,6 +50,9 @@ struct ConfigLinuxTests {
         Check.onlyError(Self.tunnels + "linux: {table: 252}\n", at: 11, 16, "no room for the 1 tunnel tables", "at most 251")
         Check.onlyError(Self.tunnels + "linux: {rule-priority: 32766}\n", at: 11, 24, "between 1 and 32000")
         Check.onlyError(Self.tunnels + "linux: {colour: blue}\n", at: 11, 9, "colour")
+        Check.onlyError(
+            Self.tunnels + "linux: {tun-queue-length: 8}\n", at: 11, 27,
+            "'tun-queue-length' must be between 16 and 65536")
         Check.onlyError(
             Self.tunnels + "learning: {protocols: [bird, 201]}\n", at: 11, 23, "'protocols' includes 201")
         Check.onlyError(

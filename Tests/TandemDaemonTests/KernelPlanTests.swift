@@ -89,5 +89,9 @@ struct KernelPlanTests {
             Self.yaml.replacingOccurrences(of: "ingress: tnd-in", with: "ingress: tnd-x").replacingOccurrences(
                 of: "table: 100", with: "table: 110"))
         #expect(Gateway.restartOnlyChanges(from: old, to: moved) == ["gateway.ingress", "linux.table"])
+        // The TUN queues' length is set when the devices are made.
+        var shorter = old
+        shorter.linux.tunQueueLength = 256
+        #expect(Gateway.restartOnlyChanges(from: old, to: shorter) == ["linux.tun-queue-length"])
     }
 }

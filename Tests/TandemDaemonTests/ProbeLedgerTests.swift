@@ -10,22 +10,23 @@ struct ProbeLedgerTests {
         var ledger = ProbeLedger(tunnel: 2, firstSequence: 100)
         let token = ledger.next(now: 1_000, nonce: 77)
         #expect(token == ProbeToken(tunnel: 2, sequence: 100, nonce: 77))
-        #expect(ledger.take(token) == 1_000)
-        #expect(ledger.take(token) == nil, "a duplicate answer")
+        #expect(ledger.take(token, arrived: 1_000, timeout: 1_000_000) == 1_000)
+        #expect(ledger.take(token, arrived: 1_000, timeout: 1_000_000) == nil, "a duplicate answer")
         #expect(ledger.waiting == 0)
     }
 
     @Test func aForgedAnswerWithTheNextSequenceNumberIsNotTaken() {
         var ledger = ProbeLedger(tunnel: 0, firstSequence: 1)
         let seen = ledger.next(now: 10, nonce: 0x1111)
-        #expect(ledger.take(seen) == 10)
+        #expect(ledger.take(seen, arrived: 1_000, timeout: 1_000_000) == 10)
         // The spoofer saw that probe: it guesses the next sequence number and reuses the nonce it saw.
         let next = ledger.next(now: 20, nonce: 0x2222)
         let forged = ProbeToken(tunnel: 0, sequence: seen.sequence &+ 1, nonce: seen.nonce)
         #expect(forged.sequence == next.sequence)
-        #expect(ledger.take(forged) == nil)
-        #expect(ledger.take(ProbeToken(tunnel: 1, sequence: next.sequence, nonce: next.nonce)) == nil, "another tunnel")
-        #expect(ledger.take(next) == 20)
+        #expect(ledger.take(forged, arrived: 1_000, timeout: 1_000_000) == nil)
+        let otherTunnel = ProbeToken(tunnel: 1, sequence: next.sequence, nonce: next.nonce)
+        #expect(ledger.take(otherTunnel, arrived: 1_000, timeout: 1_000_000) == nil, "another tunnel")
+        #expect(ledger.take(next, arrived: 1_000, timeout: 1_000_000) == 20)
     }
 
     @Test func nonceAndFirstSequenceAreDrawnPerProbeAndPerRun() {
@@ -43,9 +44,20 @@ struct ProbeLedgerTests {
         let fresh = ledger.next(now: 50, nonce: 2)
         #expect(ledger.earliestSend == 0)
         #expect(ledger.expire(now: 60, timeout: 60) == 1)
-        #expect(ledger.take(old) == nil, "late: already counted lost")
+        #expect(ledger.take(old, arrived: 1_000, timeout: 1_000_000) == nil, "late: already counted lost")
         #expect(ledger.earliestSend == 50)
         ledger.forget(fresh)
-        #expect(ledger.take(fresh) == nil && ledger.waiting == 0)
+        #expect(ledger.take(fresh, arrived: 1_000, timeout: 1_000_000) == nil && ledger.waiting == 0)
+    }
+
+    /// Whether an answer came in time is a matter of when it arrived, not of when the control thread got to read it
+    /// (busy in a long kernel call, or waiting for a loaded core).
+    @Test func anAnswerCountsByWhenItArrivedNotWhenItWasRead() {
+        var ledger = ProbeLedger(tunnel: 0, firstSequence: 0)
+        let probe = ledger.next(now: 1_000, nonce: 5)
+        #expect(ledger.take(probe, arrived: 1_000 + 10_000, timeout: 10_000) == nil, "arrived at the timeout: late")
+        #expect(ledger.waiting == 1, "a late answer leaves the probe to be counted lost")
+        #expect(ledger.take(probe, arrived: 1_000 + 9_999, timeout: 10_000) == 1_000, "arrived within the timeout")
+        #expect(ledger.waiting == 0)
     }
 }

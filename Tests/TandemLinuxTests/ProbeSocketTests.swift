@@ -43,6 +43,15 @@ struct ProbeSocketTests {
         return socketAddress
     }
 
+    /// A UDP probe socket from 198.18.0.1 to the echo port of 198.18.0.2, inside the namespace.
+    static func udpProbe(in lab: TestNamespace) throws -> ProbeSocket {
+        try lab.namespace.withEntered { () throws(SystemError) in
+            try ProbeSocket(
+                kind: .udpEcho(port: 7), source: .v4(try! IPv4Address("198.18.0.1")),
+                destination: .v4(try! IPv4Address("198.18.0.2")), device: nil)
+        }
+    }
+
     /// The port the kernel gave a socket.
     static func port(of descriptor: CInt) -> UInt16 {
         var address = sockaddr_in()
@@ -80,11 +89,7 @@ struct ProbeSocketTests {
             let peer = try Self.udpSocket(in: lab, address: "198.18.0.2", port: 7)
             let stranger = try Self.udpSocket(in: lab, address: "198.18.0.3", port: 7)
             defer { close(peer); close(stranger) }
-            let probe = try lab.namespace.withEntered { () throws(SystemError) in
-                try ProbeSocket(
-                    kind: .udpEcho(port: 7), source: .v4(try! IPv4Address("198.18.0.1")),
-                    destination: .v4(try! IPv4Address("198.18.0.2")), device: nil)
-            }
+            let probe = try Self.udpProbe(in: lab)
             let port = Self.port(of: probe.descriptor)
             // The stranger knows the whole token (the worst case) and sends it from the right port of the wrong host.
             let token = ProbeToken(tunnel: 1, sequence: 5, nonce: 0xABCD)
@@ -92,7 +97,7 @@ struct ProbeSocketTests {
             #expect(!Self.isReadable(probe.descriptor), "a datagram from 198.18.0.3 reached the connected socket")
             try Self.sendToken(token, from: peer, toPort: port)
             #expect(Self.isReadable(probe.descriptor))
-            #expect(try probe.receive() == [token])
+            #expect(try probe.receive().map(\.token) == [token])
         }
     }
 
@@ -114,11 +119,7 @@ struct ProbeSocketTests {
         try Self.withAddresses { lab in
             let peer = try Self.udpSocket(in: lab, address: "198.18.0.2", port: 7)
             defer { close(peer) }
-            let probe = try lab.namespace.withEntered { () throws(SystemError) in
-                try ProbeSocket(
-                    kind: .udpEcho(port: 7), source: .v4(try! IPv4Address("198.18.0.1")),
-                    destination: .v4(try! IPv4Address("198.18.0.2")), device: nil)
-            }
+            let probe = try Self.udpProbe(in: lab)
             let port = Self.port(of: probe.descriptor)
             let flood = ProbeSocket.datagramsPerRead + 10
             for sequence in 0..<flood {
@@ -150,7 +151,30 @@ struct ProbeSocketTests {
             let token = ProbeToken(tunnel: 1, sequence: 3, nonce: 0x1234_5678)
             #expect(try probe.send(token))
             #expect(Self.isReadable(probe.descriptor))
-            #expect(try probe.receive() == [token])
+            #expect(try probe.receive().map(\.token) == [token])
+        }
+    }
+
+    /// Each answer says how long it waited to be read (the kernel's receive timestamp): the round trip and the
+    /// timeout are judged by when it came, not by when a busy control thread read it.
+    @Test func anAnswerSaysHowLongItWaitedToBeRead() throws {
+        try Self.withAddresses { lab in
+            let peer = try Self.udpSocket(in: lab, address: "198.18.0.2", port: 7)
+            defer { close(peer) }
+            let probe = try Self.udpProbe(in: lab)
+            // The kernel turns receive timestamps on for the whole system a moment after the first socket asks
+            // (a static key, switched from a work queue); a datagram received before that is stamped when it is
+            // read. A probe socket lives for the whole run: only its first answers can meet this.
+            usleep(100_000)
+            let token = ProbeToken(tunnel: 1, sequence: 8, nonce: 0x77)
+            try Self.sendToken(token, from: peer, toPort: Self.port(of: probe.descriptor))
+            #expect(Self.isReadable(probe.descriptor))
+            usleep(30_000)
+            let answers = try probe.receive()
+            #expect(answers.map(\.token) == [token])
+            let waited = answers.first?.waited ?? 0
+            // At least the 30 ms slept; under a second however loaded the machine.
+            #expect(waited >= 29_000_000 && waited < 1_000_000_000, "waited \(waited) ns")
         }
     }
 }

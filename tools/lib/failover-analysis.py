@@ -20,6 +20,9 @@ tools/lib/test_failover_analysis.py (tools/test runs it); import it by its path 
       last N datagrams the sender sent never came and no run inside the stream is longer (the traffic had not
       recovered when the stream ended: N is a lower bound), also when none came at all; "none" when the receiver
       got nothing and the sender's count is not given (nothing to measure).
+  background SUMMARY: the longest run of flow 0 missing or late other than the outage's (ms at 1000 pps): the loss
+      the stream meets away from the failover (a load above the no-loss rate), which widens the outage by the
+      losses that happen to border it; "none" when the receiver got nothing.
   events LOG [--follow]: Tandem's event lines, readably (tools/demo); --follow prints them as they are written.
 
 --sent N is what the sender sent of flow 0 (its output's "sent"[0]). The receiver cannot see datagrams missing after
@@ -296,6 +299,15 @@ def outage(args):
     print(outage_of(load(args.summary), args.sent))
 
 
+def background(args):
+    flow = load(args.summary).get("flows", {}).get("0")
+    if not flow or not flow["received"]:
+        print("none")
+        return
+    others = [gap["length"] for gap in flow["gaps"] if gap["after"] != flow["outage_after"]]
+    print(max(others, default=0))
+
+
 def show_events(args):
     if args.follow:
         # Follow the log as Tandem writes it (until stopped), each event printed as it comes.
@@ -380,6 +392,9 @@ def main(argv=None):
     p.add_argument("summary")
     p.add_argument("--sent", type=int, default=0, help=sent_help)
     p.set_defaults(run=outage)
+    p = sub.add_parser("background")
+    p.add_argument("summary")
+    p.set_defaults(run=background)
     p = sub.add_parser("events")
     p.add_argument("log")
     p.add_argument("--follow", action="store_true")
@@ -390,7 +405,7 @@ def main(argv=None):
     except (OSError, ValueError, KeyError, TypeError) as error:
         # (A summary or log missing or of another shape: one line that says so, not a traceback of many lines.)
         text = f"cannot read the results: {type(error).__name__}: {error}"
-        if args.command == "outage":
+        if args.command in ("outage", "background"):
             # No figure on standard output: the caller's `|| echo none` gives the figure "none".
             print(f"error: {text}", file=sys.stderr, flush=True)
         else:

@@ -45,9 +45,12 @@ break_path() {
     case "$1" in
         link) ip -n "$2" link set "$3" down ;;
         blackhole)
-            ip netns exec "$2" nft add table netdev blackhole
-            ip netns exec "$2" nft add chain netdev blackhole in \
-                "{ type filter hook ingress device \"$3\" priority 0; policy drop; }"
+            # One transaction: the drop starts at one moment, which the caller's clock brackets closely even when
+            # the machine is loaded (two nft commands left tens of milliseconds between them under a flood).
+            ip netns exec "$2" nft -f - <<NFT
+add table netdev blackhole
+add chain netdev blackhole in { type filter hook ingress device "$3" priority 0; policy drop; }
+NFT
             ;;
     esac
 }
@@ -66,12 +69,13 @@ health_check() {
         "$1" "$2" "$3" "$port" "$INTERVAL_MS" "$INTERVAL_MS" "down-count: $DOWN_COUNT, up-count: $UP_COUNT"
 }
 
-# config_head FILE MODE: the gateway, ICMP, linux and ECMP sections.
+# config_head FILE MODE: the gateway, ICMP, linux and ECMP sections (FAILOVER_QUEUES, FAILOVER_TUN_QUEUE: the linux
+# section's queues, 1 by default, and tun-queue-length, Tandem's default unless set).
 config_head() {
     cat > "$1" <<YAML
 gateway: {name: failover, mode: $2, ingress: tnd-in}
 icmp: {source-ipv4: $TOPO_GW_SITE_V4, source-ipv6: $TOPO_GW_SITE_V6}
-linux: {protocol: 201, table: 200, rule-priority: 1000, queues: 1}
+linux: {protocol: 201, table: 200, rule-priority: 1000, queues: ${FAILOVER_QUEUES:-1}${FAILOVER_TUN_QUEUE:+, tun-queue-length: $FAILOVER_TUN_QUEUE}}
 ecmp: {hash: l3l4, seed: 0x5eed, buckets: 1024}
 YAML
 }
@@ -157,7 +161,7 @@ stream_start() {
         else port=5556 bind=:: to="$TOPO_REMOTE_V6"; fi
         topology_spawn "$TOPO_CLOUD" "$work/$name-v$family.recv.log" \
             python3 "$lib/udp-stream.py" receive --port "$port" --bind "$bind" \
-            --seconds "$(add "$seconds" 2)" --out "$work/$name-v$family.json" \
+            --seconds "$(add "$seconds" 2)" --out "$work/$name-v$family.json" --max-gaps 5000 \
             ${STREAM_PROGRESS:+--progress "$STREAM_PROGRESS"}
         STREAM_PIDS+=("$TOPO_LAST_PID")
         topology_wait_until 5 ip netns exec "$TOPO_CLOUD" sh -c "ss -lun | grep -q ':$port '" || true

@@ -166,6 +166,25 @@ class OutageTest(AnalysisTest):
         records = stream(2000, path(), lost=set(seqs(0.8, 0.87)) | set(seqs(1.99, 2.0)))
         self.assertEqual(self.outage(records, sent=2000), "70")
 
+    def background(self, records):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            analysis.main(["background", self.summary({0: records} if records else {})])
+        return out.getvalue().strip()
+
+    def test_background_is_the_longest_gap_but_the_outage(self):
+        records = stream(2000, path((0.8, "cl-b")),
+                         lost=set(seqs(0.3, 0.304)) | set(seqs(0.5, 0.512)) | set(seqs(0.8, 0.87)))
+        self.assertEqual(self.outage(records, sent=2000), "70")
+        self.assertEqual(self.background(records), "12")
+
+    def test_background_without_other_loss_is_0(self):
+        records = stream(2000, path((0.8, "cl-b")), lost=set(seqs(0.8, 0.87)))
+        self.assertEqual(self.background(records), "0")
+
+    def test_background_of_nothing_received_is_none(self):
+        self.assertEqual(self.background([]), "none")
+
     def test_an_unreadable_summary_prints_no_figure_and_exits_1(self):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -101,6 +101,18 @@ int CTandemLinux_socketDrops(int fd, uint32_t *drops);
 /// glibc 2.32).
 const char *CTandemLinux_errnoName(int code);
 
+/// Turns on the kernel's receive timestamps (SO_TIMESTAMPNS) on a socket: each datagram then carries the time it
+/// arrived, which CTandemLinux_receiveStamped reads. 0, or -1 with errno.
+int CTandemLinux_enableReceiveTimestamps(int fd);
+
+/// recvmsg of one datagram into `buffer` (at most `length` bytes), its sender into `from` (a struct
+/// sockaddr_storage; `*fromLength` in: its size, out: the sender's length), and the kernel's receive time
+/// (CLOCK_REALTIME, nanoseconds) into `*arrived`, or 0 when the datagram carries none. Returns the datagram's
+/// length, or -1 with errno (EAGAIN when none is queued). (Plain C types: <sys/socket.h> here would hide Glibc's
+/// socket constants from Swift.)
+long CTandemLinux_receiveStamped(
+    int fd, void *buffer, unsigned long length, void *from, unsigned int *fromLength, int64_t *arrived);
+
 /// IFNAMSIZ: the size of a device name with its terminating zero.
 static const int CTandemLinux_interfaceNameSize = 16;
 
