@@ -115,7 +115,11 @@ final class HealthProbes {
     func fire(now: UInt64) -> [ProbeOutcome] {
         var outcomes: [ProbeOutcome] = []
         for index in probes.indices {
-            outcomes += takeAnswers(of: index, now: now)
+            // (Only when a probe's time is up: the answers are read as they come anyway, this is for those that came
+            // while the thread was busy.)
+            if let first = probes[index].ledger.earliestSend, first &+ probes[index].timeout <= now {
+                outcomes += takeAnswers(of: index, now: now)
+            }
             let lost = probes[index].ledger.expire(now: now, timeout: probes[index].timeout)
             probes[index].statistics.lost &+= UInt64(lost)
             outcomes += repeatElement(.lost(probes[index].tunnel), count: lost)
