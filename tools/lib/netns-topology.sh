@@ -165,7 +165,8 @@ topology_kernel_routes() {
 # topology_tandem_config FILE MODE QUEUES OFFLOADS [EXTRA_PREFIX]: Tandem's configuration for this topology:
 # ingress tnd-in, tunnel a1 (tnd-a1, out of gw-a to zone-a) active and a2 (tnd-a2, out of gw-b to zone-b)
 # standby in one connection, the remote prefixes (and EXTRA_PREFIX) through it, table 200 and proto 201,
-# learning BIRD's routes from the main table.
+# learning BIRD's routes from the main table. TOPO_TUN_QUEUE_LENGTH (2048, Tandem's default) is the TUN devices'
+# queue length (linux.tun-queue-length).
 topology_tandem_config() {
     local file="$1" mode="$2" queues="$3" offloads="$4" extra="${5:-}"
     cat > "$file" <<YAML
@@ -181,6 +182,7 @@ linux:
   table: 200
   rule-priority: 1000
   queues: $queues
+  tun-queue-length: ${TOPO_TUN_QUEUE_LENGTH:-2048}
   offloads: $offloads
   keep-routes-on-exit: false
 tunnels:
