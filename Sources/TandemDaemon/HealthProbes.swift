@@ -53,7 +53,8 @@ final class HealthProbes {
 
     private(set) var probes: [Probe] = []
 
-    /// Probes over the given transports (tests), the first ones due at `now`.
+    /// Probes over the given transports (the sockets of ``init(config:now:)``, or fakes in tests), the first ones due
+    /// at `now`.
     init(transports: [(tunnel: TunnelID, interval: UInt64, timeout: UInt64, socket: any ProbeTransport)], now: UInt64) {
         probes = transports.map {
             Probe(
@@ -63,7 +64,8 @@ final class HealthProbes {
     }
 
     /// Opens a probe socket per tunnel with a health check, bound to the tunnel's interface.
-    init(config: GatewayConfig, now: UInt64) throws(DaemonError) {
+    convenience init(config: GatewayConfig, now: UInt64) throws(DaemonError) {
+        var transports: [(tunnel: TunnelID, interval: UInt64, timeout: UInt64, socket: any ProbeTransport)] = []
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let check = tunnel.healthCheck else { continue }
             let source = check.source
@@ -76,15 +78,13 @@ final class HealthProbes {
             do {
                 let socket = try ProbeSocket(
                     kind: kind, source: source, destination: check.destination, device: tunnel.interface)
-                probes.append(
-                    Probe(
-                        tunnel: TunnelID(index),
-                        interval: Self.nanoseconds(check.interval), timeout: Self.nanoseconds(check.timeout),
-                        socket: socket, nextSend: now, ledger: ProbeLedger(tunnel: UInt32(index))))
+                transports.append(
+                    (TunnelID(index), Self.nanoseconds(check.interval), Self.nanoseconds(check.timeout), socket))
             } catch {
                 throw DaemonError("health check of tunnel '\(tunnel.name)': \(error)")
             }
         }
+        self.init(transports: transports, now: now)
     }
 
     static func nanoseconds(_ duration: Duration) -> UInt64 {
