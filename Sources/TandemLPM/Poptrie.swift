@@ -137,52 +137,66 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
     }
 
     /// How many lookups a batch walks side by side.
-    static var batchGroup: Int { 16 }
+    static var batchGroup: Int { 32 }
 
     /// Looks up `keys.count` keys into `values` (``noValue`` where nothing matches).
     ///
     /// Faster than one lookup after another: the keys are walked in groups of ``batchGroup``,
-    /// one trie level at a time across the whole group, so the group's memory reads at each
-    /// level are independent of each other and the CPU overlaps their cache misses instead of
-    /// waiting for each chain in turn. Every answer is validated against its slot's sequence
-    /// as in ``lookup(_:)``; an answer that raced with the writer is looked up again alone.
+    /// one trie level at a time across the whole group. Each pass first computes where every
+    /// lookup of the group reads next and asks the CPU to fetch it (``prefetch(_:)``), and reads
+    /// it only in the following pass, so the group's cache misses are in flight together instead
+    /// of one after another. Every answer is validated against its slot's sequence as in
+    /// ``lookup(_:)``; an answer that raced with the writer is looked up again alone.
     func lookup(_ keys: UnsafeBufferPointer<Key>, into values: UnsafeMutableBufferPointer<UInt32>) {
         precondition(values.count >= keys.count, "the result buffer is shorter than the key buffer")
         guard let keyBase = keys.baseAddress, let valueBase = values.baseAddress else { return }
         let group = Self.batchGroup
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * group) { scratch in
             let slots = scratch.baseAddress!
-            let nodes = slots + group
-            let entries = nodes + group
+            // Per lookup: the node it reads next, then (once its walk ends) its leaf.
+            let positions = slots + group
+            let entries = positions + group
             var start = 0
             while start < keys.count {
                 let count = min(group, keys.count - start)
                 let groupKeys = keyBase + start
                 let groupValues = valueBase + start
-                var walking: UInt64 = 0  // bit i: lookup i is still walking nodes
                 for i in 0..<count {
                     let slot = Int(truncatingIfNeeded: groupKeys[i] &>> (Key.bitWidth - directBits))
-                    let entry = top[slot].load(ordering: .acquiring)
                     slots[i] = slot
+                    prefetch(top + slot)
+                }
+                var walking: UInt64 = 0  // bit i: lookup i is still walking nodes
+                var flat: UInt64 = 0  // bit i: lookup i reads a flat block next
+                for i in 0..<count {
+                    let entry = top[slots[i]].load(ordering: .acquiring)
                     entries[i] = Int(bitPattern: UInt(entry))
+                    let payload = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
                     if entry & Self.hasNodeBit == 0 {
                         groupValues[i] = UInt32(truncatingIfNeeded: entry)
+                    } else if entry & Self.flatBit != 0 {
+                        positions[i] = payload & leafMask
+                        prefetch(leafWords + positions[i])
+                        flat |= 1 << UInt64(i)
                     } else {
-                        nodes[i] = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
+                        positions[i] = payload & nodeMask
+                        prefetch(nodeWords + positions[i] &* 3)
                         walking |= 1 << UInt64(i)
                     }
                 }
-                let walked = walking
-                var flat = walking
+                let walked = walking | flat
+                var reading: UInt64 = 0  // bit i: positions[i] is the leaf of lookup i
                 while flat != 0 {
                     let i = flat.trailingZeroBitCount
                     flat &= flat &- 1
-                    if UInt64(UInt(bitPattern: entries[i])) & Self.flatBit != 0 {
-                        groupValues[i] = flatLeaf(groupKeys[i], block: nodes[i])
-                        walking &= ~(1 << UInt64(i))
-                    } else {
-                        nodes[i] &= nodeMask
-                    }
+                    let base = positions[i]
+                    let leafBits =
+                        UInt64(leafWords[base].load(ordering: .relaxed))
+                        | UInt64(leafWords[(base &+ 1) & leafMask].load(ordering: .relaxed)) &<< 32
+                    let bit: UInt64 = 1 &<< UInt64(groupKeys[i].sixBits(at: directBits))
+                    positions[i] = (base &+ 1 &+ (leafBits & ((bit &<< 1) &- 1)).populationCount) & leafMask
+                    prefetch(leafWords + positions[i])
+                    reading |= 1 << UInt64(i)
                 }
                 var depth = directBits
                 var level = 0
@@ -191,7 +205,7 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
                     while pending != 0 {
                         let i = pending.trailingZeroBitCount
                         pending &= pending &- 1
-                        let words = nodeWords + nodes[i] &* 3
+                        let words = nodeWords + positions[i] &* 3
                         let childBits = words[0].load(ordering: .relaxed)
                         let six = groupKeys[i].sixBits(at: depth)
                         let bit: UInt64 = 1 &<< UInt64(six)
@@ -199,17 +213,24 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
                         let bases = words[2].load(ordering: .relaxed)
                         if childBits & bit != 0 {
                             let childBase = Int(truncatingIfNeeded: bases & 0xFFFF_FFFF)
-                            nodes[i] = (childBase &+ (childBits & upToSlot).populationCount &- 1) & nodeMask
+                            positions[i] = (childBase &+ (childBits & upToSlot).populationCount &- 1) & nodeMask
+                            prefetch(nodeWords + positions[i] &* 3)
                         } else {
                             let leafBits = words[1].load(ordering: .relaxed)
                             let leafBase = Int(truncatingIfNeeded: bases &>> 32)
-                            let leaf = (leafBase &+ (leafBits & upToSlot).populationCount &- 1) & leafMask
-                            groupValues[i] = leafWords[leaf].load(ordering: .relaxed)
+                            positions[i] = (leafBase &+ (leafBits & upToSlot).populationCount &- 1) & leafMask
+                            prefetch(leafWords + positions[i])
                             walking &= ~(1 << UInt64(i))
+                            reading |= 1 << UInt64(i)
                         }
                     }
                     depth &+= 6
                     level &+= 1
+                }
+                while reading != 0 {
+                    let i = reading.trailingZeroBitCount
+                    reading &= reading &- 1
+                    groupValues[i] = leafWords[positions[i]].load(ordering: .relaxed)
                 }
                 if walked != 0 {
                     atomicMemoryFence(ordering: .acquiring)

@@ -16,3 +16,8 @@ let populationCountIsAvailable: Void = {
         fatalError("Tandem's lookup tables need the POPCNT instruction (x86-64-v2: Intel Nehalem, AMD K10 or later); this CPU has none")
     }
 }()
+
+/// Starts loading the cache line of `address` without waiting (a hint: never faults, whatever the address). The
+/// batch lookups prefetch their next reads so that their cache misses overlap.
+@inline(__always)
+func prefetch(_ address: UnsafeRawPointer) { CTandemBits_prefetch(address) }

@@ -1,5 +1,5 @@
 // Bit counts for the LPM tables' rank operations, with the x86-64 POPCNT instruction whatever the compiler's
-// target CPU.
+// target CPU; and a prefetch hint for their batch lookups.
 //
 // Why a C header: Swift's default x86-64 target (the 2003 baseline) has no POPCNT, so `nonzeroBitCount` becomes a
 // dozen shifts, masks and a multiply. Asking the compiler for a newer CPU needs `-target-cpu`, an unsafe flag, and a
@@ -25,6 +25,13 @@ static inline __attribute__((always_inline)) uint64_t CTandemBits_populationCoun
 #else
     return (uint64_t)__builtin_popcountll(value);
 #endif
+}
+
+/// Asks the CPU to start loading the cache line at `address` into every cache level, without waiting for it: the
+/// batch lookups issue one for each of their next reads, so that their cache misses overlap (Swift has no prefetch
+/// of its own). A hint only: it never faults, whatever the address, and changes no result.
+static inline __attribute__((always_inline)) void CTandemBits_prefetch(const void *address) {
+    __builtin_prefetch(address, 0, 3);
 }
 
 /// Whether this CPU executes POPCNT (always 1 off x86-64). Asked once, when a table is made: a CPU without the
