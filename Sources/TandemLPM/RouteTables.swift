@@ -108,15 +108,19 @@ public final class IPv4Table: LPMTable {
         for index in 0..<min(ahead, count) {
             prefetch(directWords + Int(truncatingIfNeeded: keys[index].rawValue &>> 8))
         }
-        for index in 0..<count {
-            if index &+ ahead < count {
-                prefetch(directWords + Int(truncatingIfNeeded: keys[index &+ ahead].rawValue &>> 8))
-            }
+        @inline(__always) func answer(_ index: Int) {
             let address = keys[index].rawValue
             let word = directWords[Int(truncatingIfNeeded: address &>> 8)].load(ordering: .relaxed)
             // "No route" (0) minus one is noMatch: only "ask the trie" needs a branch, and it is rare.
             results[index] = word != Direct24Index.consultTrie ? word &- 1 : trie.lookup(address)
         }
+        // Two loops, so that the one that prefetches has no branch for the batch's end.
+        let prefetching = max(count &- ahead, 0)
+        for index in 0..<prefetching {
+            prefetch(directWords + Int(truncatingIfNeeded: keys[index &+ ahead].rawValue &>> 8))
+            answer(index)
+        }
+        for index in prefetching..<count { answer(index) }
     }
 
     /// How many addresses ahead the batch lookup prefetches the front's words.
