@@ -176,10 +176,15 @@ public final class Pipeline {
                 let tuple = try FiveTuple(ipv6: header)
                 lengths[slot] = header.packet.count
                 if flows != nil { flows!.add(tuple) }
+                // The family's own hash, as for IPv4: the same value as hash(tuple), without its branch on the
+                // family and its call with the whole tuple.
+                let hash = hasher.hashIPv6(
+                    source: tuple.source.rawValue, destination: tuple.destination.rawValue,
+                    protocol: tuple.protocol.rawValue, sourcePort: tuple.sourcePort, destinationPort: tuple.destinationPort)
                 return .ipv6(
                     PacketKey(
                         destination: header.destination, source: header.source, protocol: tuple.protocol.rawValue,
-                        destinationPort: tuple.destinationPort, flowHash: hasher.hash(tuple)))
+                        destinationPort: tuple.destinationPort, flowHash: hash))
             default:
                 return .dropped(.malformed(.badVersion))
             }
