@@ -102,13 +102,18 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
     /// Reads the leaf of `key` in the flat block at `block`. Never traps, whatever the words hold.
     @inline(__always)
     private func flatLeaf(_ key: Key, block: Int) -> UInt32 {
+        leafWords[flatLeafIndex(key, block: block)].load(ordering: .relaxed)
+    }
+
+    /// Where the leaf of `key` is in the flat block at `block`: reads the block's bitmap. Always inside the arena.
+    @inline(__always)
+    private func flatLeafIndex(_ key: Key, block: Int) -> Int {
         let base = block & leafMask
         let leafBits =
             UInt64(leafWords[base].load(ordering: .relaxed))
             | UInt64(leafWords[(base &+ 1) & leafMask].load(ordering: .relaxed)) &<< 32
         let bit: UInt64 = 1 &<< UInt64(key.sixBits(at: directBits))
-        let leaf = (base &+ 1 &+ (leafBits & ((bit &<< 1) &- 1)).populationCount) & leafMask
-        return leafWords[leaf].load(ordering: .relaxed)
+        return (base &+ 1 &+ (leafBits & ((bit &<< 1) &- 1)).populationCount) & leafMask
     }
 
     /// Walks the nodes below a top slot. Never traps, whatever the words hold.
@@ -189,12 +194,7 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
                 while flat != 0 {
                     let i = flat.trailingZeroBitCount
                     flat &= flat &- 1
-                    let base = positions[i]
-                    let leafBits =
-                        UInt64(leafWords[base].load(ordering: .relaxed))
-                        | UInt64(leafWords[(base &+ 1) & leafMask].load(ordering: .relaxed)) &<< 32
-                    let bit: UInt64 = 1 &<< UInt64(groupKeys[i].sixBits(at: directBits))
-                    positions[i] = (base &+ 1 &+ (leafBits & ((bit &<< 1) &- 1)).populationCount) & leafMask
+                    positions[i] = flatLeafIndex(groupKeys[i], block: positions[i])
                     prefetch(leafWords + positions[i])
                     reading |= 1 << UInt64(i)
                 }
