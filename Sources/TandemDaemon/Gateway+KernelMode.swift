@@ -262,19 +262,26 @@ extension Gateway {
             state.kernelMode!.retryAt = nil
             let vanished = Set(kernelState.groups.keys).subtracting(present)
             for id in vanished { state.kernelMode!.groups[id] = nil }
+            // The routes that went with them are sent again; their prefixes are looked at again (a group refused
+            // now leaves them unrouted until it is in).
+            var lost: Set<RoutePrefix> = []
+            var lostPrefixes: [RoutePrefix] = []
             if !vanished.isEmpty {
                 for (prefix, target) in state.installedRemote {
                     guard case .nexthopObject(let id) = target, vanished.contains(id) else { continue }
                     state.installedRemote[prefix] = nil
-                    state.unrouted.insert(prefix)
+                    lost.insert(prefix)
                 }
+                lostPrefixes = state.remoteRoutes.prefixes(goingTo: Set(vanished.map { .nexthopObject($0) }))
                 log.warning("the kernel removed \(vanished.count) nexthop group(s) with their routes; restoring them")
             }
             var failures = try refreshChainGroups(Set(kernelState.groups.keys))
             forgetVanishedPolicyGroups(present: present)
             failures += try refreshPolicySets()
             for failure in failures { log.error("\(failure)") }
-            if !state.unrouted.isEmpty { updateRemoteRoutes(state.unrouted) }
+            if !state.unrouted.isEmpty || !lost.isEmpty {
+                updateRemoteRoutes(state.unrouted.union(lostPrefixes), resend: lost)
+            }
         } catch {
             log.error("updating nexthop groups after a failover: \(error)")
         }

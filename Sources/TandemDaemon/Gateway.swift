@@ -158,7 +158,7 @@ final class Gateway {
     var readySummary: String {
         let counts = router.prefixCounts
         return "\(config.tunnels.count) tunnel(s), \(state.remotePrefixes.count) remote prefix(es) in table "
-            + "\(config.linux.table) proto \(config.linux.protocol) "
+            + "\(config.linux.table) proto \(config.linux.protocol) as \(state.installedRemote.count) route(s) "
             + "(RIB: \(counts.ipv4) IPv4, \(counts.ipv6) IPv6 prefixes; \(state.learned.count) learned)"
     }
 
@@ -186,7 +186,7 @@ final class Gateway {
                 state.pending.lastError = refusal.error
             }
             if !nexthops.isEmpty { repairAndRefreshNexthops(retrying: nexthops) }
-            if !remote.isEmpty || !state.unrouted.isEmpty { updateRemoteRoutes(remote.union(state.unrouted), force: true) }
+            if !remote.isEmpty || !state.unrouted.isEmpty { updateRemoteRoutes(state.unrouted, resend: remote) }
         } catch {
             log.error("retrying refused kernel changes: \(error)")
             state.pending.rules.formUnion(rules)
@@ -207,7 +207,6 @@ final class Gateway {
             try syncAllRemoteRoutes()
         } catch {
             log.error("restoring the remote routes into the new ingress device: \(error)")
-            state.pending.remote.formUnion(state.remotePrefixes)
         }
         scheduleRetry()
     }
@@ -257,10 +256,14 @@ final class Gateway {
         }
     }
 
-    /// The routes of Tandem's table for the current prefixes.
-    func desiredRemoteRoutes() -> [KernelRoute] {
-        state.remotePrefixes.sorted().compactMap { prefix in
-            remoteTarget(for: prefix).map { state.plan.remoteRoute(prefix, to: $0) }
+    /// Sets where each of `prefixes` goes in the aggregation of Tandem's table: its target if it is a remote prefix
+    /// now and has one, nowhere otherwise. Takes effect at the aggregation's next commit.
+    func setRemoteTargets(of prefixes: some Sequence<RoutePrefix>) {
+        for prefix in prefixes {
+            let remote = state.remotePrefixes.contains(prefix)
+            let target = remote ? remoteTarget(for: prefix) : nil
+            state.remoteRoutes.set(target, for: prefix)
+            if remote && target == nil { state.unrouted.insert(prefix) } else { state.unrouted.remove(prefix) }
         }
     }
 
@@ -271,56 +274,69 @@ final class Gateway {
         if config.gateway.mode == .kernel {
             failures += try updateChainGroups(for: state.remotePrefixes, removeUnused: true)
         }
-        let desired = desiredRemoteRoutes()
-        let summary = try sync.reconcileRoutes(tables: [config.linux.table], desired: desired)
+        state.remoteRoutes = AggregatedTable()
+        state.unrouted = []
+        setRemoteTargets(of: state.remotePrefixes)
+        _ = state.remoteRoutes.commit()
+        var desired = state.remoteRoutes.routes.map { state.plan.remoteRoute($0.prefix, to: $0.target) }
+        // A small table goes in the plan's order (a bulk one is ordered for the kernel by the reconcile).
+        if desired.count <= RouteNetlink.changesPerRound { desired.sort { $0.prefix < $1.prefix } }
+        let summary: SyncSummary
+        do {
+            summary = try sync.reconcileRoutes(tables: [config.linux.table], desired: desired)
+        } catch {
+            // Nothing is known of the table: every route is sent again at the retry.
+            state.pending.remote.formUnion(desired.map(\.prefix))
+            throw error
+        }
         state.installedRemote = Dictionary(desired.map { ($0.prefix, $0.target) }, uniquingKeysWith: { a, _ in a })
         for route in summary.refusedRoutes {
             state.installedRemote[route.prefix] = nil
             state.pending.remote.insert(route.prefix)
         }
-        state.unrouted = state.remotePrefixes.filter { state.installedRemote[$0] == nil }
         failures += summary.failures
         if let last = failures.last { state.pending.lastError = last }
-        log.info("table \(config.linux.table): \(summary)")
+        log.info(
+            "table \(config.linux.table): \(summary) (\(state.remotePrefixes.count) remote prefix(es) in "
+                + "\(desired.count) route(s))")
         for failure in failures { log.error("\(failure)") }
         metrics.recordNetlinkErrors(failures.count)
     }
 
-    /// Brings the kernel routes of `prefixes` in line with the RIB: one netlink batch, whatever the table size.
-    ///
-    /// - Parameter force: Send each wanted route even if it is recorded as installed (a retry).
-    func updateRemoteRoutes(_ prefixes: Set<RoutePrefix>, force: Bool = false) {
+    /// Brings Tandem's table in line with the RIB where the remote prefixes `prefixes` changed (or may have), and
+    /// sends the routes `resend` (aggregated prefixes: refused before, or lost with their group) again: one netlink
+    /// batch, whatever the table size. New routes go in before the ones they replace go (an aggregate before its
+    /// parts are deleted, the parts before their aggregate is), so no address is without its route in between.
+    func updateRemoteRoutes(_ prefixes: Set<RoutePrefix>, resend: Set<RoutePrefix> = []) {
+        var touched: Set<RoutePrefix> = resend
         do {
             var failures: [SystemError] = []
             if config.gateway.mode == .kernel { failures += try updateChainGroups(for: prefixes) }
-            var changes: [RouteChange] = []
+            setRemoteTargets(of: prefixes)
+            touched.formUnion(state.remoteRoutes.commit().map(\.prefix))
+            var adds: [RouteChange] = []
+            var deletes: [RouteChange] = []
             var before: [RoutePrefix: KernelRoute.Target] = [:]
-            for prefix in prefixes.sorted() {
+            for prefix in touched.sorted() {
                 state.pending.remote.remove(prefix)
-                let wanted = state.remotePrefixes.contains(prefix) ? remoteTarget(for: prefix) : nil
+                let wanted = state.remoteRoutes.route(for: prefix)
                 let present = state.installedRemote[prefix]
-                guard wanted != present || (force && wanted != nil) else { continue }
+                guard wanted != present || (resend.contains(prefix) && wanted != nil) else { continue }
                 if let wanted {
-                    changes.append(.add(state.plan.remoteRoute(prefix, to: wanted), replace: true))
+                    adds.append(.add(state.plan.remoteRoute(prefix, to: wanted), replace: true))
                 } else if let present {
-                    changes.append(.delete(state.plan.remoteRoute(prefix, to: present)))
+                    deletes.append(.delete(state.plan.remoteRoute(prefix, to: present)))
                 }
                 before[prefix] = present
                 state.installedRemote[prefix] = wanted
             }
+            let changes = adds + deletes
             for refusal in try kernel.refusals(applying: changes) {
                 failures.append(refusal.error)
                 guard case .add(let route, _) = changes[refusal.index] else { continue }
                 // Replace refused: the kernel still holds what it held.
                 state.installedRemote[route.prefix] = before[route.prefix] ?? nil
                 state.pending.remote.insert(route.prefix)
-            }
-            for prefix in prefixes {
-                if state.remotePrefixes.contains(prefix) && state.installedRemote[prefix] == nil {
-                    state.unrouted.insert(prefix)
-                } else {
-                    state.unrouted.remove(prefix)
-                }
             }
             if !changes.isEmpty { log.info("table \(config.linux.table): \(changes.count) route(s) changed") }
             for failure in failures { log.error("\(failure)") }
@@ -330,7 +346,8 @@ final class Gateway {
         } catch {
             metrics.recordNetlinkErrors(1)
             log.error("updating table \(config.linux.table): \(error)")
-            state.pending.remote.formUnion(prefixes.filter { state.remotePrefixes.contains($0) })
+            // What this batch meant to send is sent again at the retry.
+            state.pending.remote.formUnion(touched.filter { state.remoteRoutes.route(for: $0) != nil })
             if !state.pending.isEmpty && state.pending.retryAt == nil { scheduleRetry() }
         }
     }

@@ -28,9 +28,12 @@ struct GatewayState {
     let systemRouteTunnels: [RoutePrefix: String]
     /// The prefixes routed into Tandem now: the configuration's and the learned ones ...
     var remotePrefixes: Set<RoutePrefix> = []
-    /// ... the target of each one's route in Tandem's table, as the kernel holds it ...
+    /// ... where each one's traffic goes, aggregated into the routes of Tandem's table (a full table's million
+    /// prefixes into one device are some 213,000 routes) ...
+    var remoteRoutes = AggregatedTable<KernelRoute.Target>()
+    /// ... those routes as the kernel holds them, by their (aggregated) prefixes ...
     var installedRemote: [RoutePrefix: KernelRoute.Target] = [:]
-    /// ... and those without a route now (kernel mode: their chain has no group yet).
+    /// ... and the remote prefixes that go nowhere now (kernel mode: their chain has no group yet).
     var unrouted: Set<RoutePrefix> = []
     /// Kernel mode: the nexthop objects in the kernel.
     var kernelMode: KernelModeState?
@@ -71,7 +74,8 @@ struct GatewayState {
         let prefixes = min(config.limits.dynamicRoutes, Self.largestLearningReservation) + remotePrefixes.count
         learned.reserveCapacity(prefixes)
         remotePrefixes.reserveCapacity(prefixes)
-        installedRemote.reserveCapacity(prefixes)
+        // Aggregated, an Internet table is a fifth of its prefixes.
+        installedRemote.reserveCapacity(prefixes / 4)
         router.reserveCapacity(ipv4Prefixes: prefixes, ipv6Prefixes: prefixes / 4)
     }
 

@@ -71,9 +71,20 @@ struct GatewayFixture {
 
     var log: String { logBuffer.lines.joined() }
 
-    /// Tandem's table (100) by prefix text.
-    var remote: [String: KernelRoute] {
-        Dictionary(uniqueKeysWithValues: kernel.table(100).map { ("\($0.key)", $0.value) })
+    /// Tandem's table (100), which is aggregated: `remote["198.19.0.0/16"]` is the route the kernel picks for the
+    /// prefix's first address, if it picks a route of the same target for its last address (nil otherwise).
+    var remote: TandemTable { TandemTable(routes: kernel.table(100)) }
+
+    /// Whether Tandem's table routes the addresses of `prefixes` and no other: the first and last address of each
+    /// of them and of each route, and the addresses just outside them.
+    func tandemTableRoutesExactly(_ prefixes: Set<RoutePrefix>) -> Bool {
+        let table = remote
+        let wanted = TandemTable(routes: Dictionary(uniqueKeysWithValues: prefixes.map {
+            ($0, KernelRoute(prefix: $0, table: 100, protocol: 77, target: .device(ingressIndex)))
+        }))
+        return prefixes.union(table.routes.keys).allSatisfy { prefix in
+            TandemTable.edges(of: prefix).allSatisfy { (table.route(for: $0) != nil) == (wanted.route(for: $0) != nil) }
+        }
     }
 
     func tandemRules() -> [RoutingRule] { kernel.installedRules.filter { $0.protocol == 77 } }
@@ -263,6 +274,27 @@ struct GatewayTests {
         }
     }
 
+    @Test func learnedNeighboursAreOneRouteInTandemsTableAndSplitAgainWhenOneIsWithdrawn() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(GatewayFixture.fullTableYAML)
+        let pair = GatewayFixture.prefix("198.18.0.0/27")
+        fixture.kernel.install(fixture.birdRoute(0))
+        fixture.kernel.install(fixture.birdRoute(1))
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(gateway.state.learned.count == 2)
+        // Two /28s of one target (the ingress device) are their /27, and the /28s are not there on their own.
+        #expect(fixture.kernel.table(100)[pair]?.target == .device(fixture.ingressIndex))
+        #expect(fixture.kernel.table(100)[fixture.birdRoute(0).prefix] == nil)
+        #expect(fixture.tandemTableRoutesExactly(fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))))
+        fixture.kernel.uninstall(fixture.birdRoute(1))
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(fixture.kernel.table(100)[pair] == nil)
+        #expect(fixture.kernel.table(100)[fixture.birdRoute(0).prefix]?.target == .device(fixture.ingressIndex))
+        #expect(fixture.remote["\(fixture.birdRoute(1).prefix)"] == nil)
+        #expect(fixture.tandemTableRoutesExactly(fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))))
+        #expect(gateway.state.installedRemote.count == fixture.kernel.table(100).count)
+    }
+
     @Test func aFloodOfNotificationsIsReadABatchPerTurn() throws {
         let fixture = GatewayFixture()
         let gateway = try fixture.started(GatewayFixture.fullTableYAML)
@@ -272,7 +304,9 @@ struct GatewayTests {
         #expect(fixture.kernel.queuedNotifications == 5000 - Gateway.learningBatch)
         while fixture.kernel.queuedNotifications > 0 { gateway.readNotifications(from: fixture.kernel) }
         #expect(Set(gateway.state.learned.keys) == fixture.birdPrefixes())
-        #expect(fixture.kernel.table(100).count == 2 + 5000)
+        #expect(fixture.tandemTableRoutesExactly(fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))))
+        // 5000 /28s in a row and the two configured prefixes: aggregated.
+        #expect(fixture.kernel.table(100).count < 100)
     }
 
     @Test func aResyncDumpsOffTheLoopAndAppliesABatchPerTickWithTheNotificationsOfMeanwhileLast() throws {
@@ -312,7 +346,7 @@ struct GatewayTests {
         let expected = (1...routeTicks).map { min(3 + $0 * batch - 2, 5003) } + [5003, 5002, 5002]
         #expect(learnedAfterEachTick == expected)
         #expect(Set(gateway.state.learned.keys) == fixture.birdPrefixes())
-        #expect(Set(fixture.kernel.table(100).keys) == fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config)))
+        #expect(fixture.tandemTableRoutesExactly(fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))))
         #expect(fixture.log.contains("resync: 5002 learned route(s)"))
         #expect(dumpsAsked == 1)
     }
