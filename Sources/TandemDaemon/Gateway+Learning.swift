@@ -35,10 +35,13 @@ extension Gateway {
             keepAlive()
             learningFlood = routes.count > Self.learningLinesPerRead
             defer { learningFlood = false }
-            for (index, route) in routes.enumerated() {
-                learn(route)
-                // A full table is a million routes: a clock read every few thousand is nothing beside them.
-                if index % 4096 == 4095 { keepAlive() }
+            // The forwarding plane's tables are filled in one batch at the end (nothing reads them yet).
+            router.batchingInserts {
+                for (index, route) in routes.enumerated() {
+                    learn(route)
+                    // A full table is a million routes: a clock read every few thousand is nothing beside them.
+                    if index % 4096 == 4095 { keepAlive() }
+                }
             }
             log.info(
                 "learning: table \(learning.table), protocols "

@@ -16,6 +16,9 @@ public protocol LPMTable: AnyObject, Sendable {
     /// Sets the value of `prefix` and returns the value it replaced, if any.
     /// - Precondition: `value <= maximumValue`.
     @discardableResult func insert(_ prefix: Prefix, value: UInt32) -> UInt32?
+    /// Sets the values of many prefixes, as ``insert(_:value:)`` one at a time but faster: each part of the trie
+    /// they change is rebuilt once (a prefix given twice keeps its last value).
+    func insert(contentsOf routes: [(prefix: Prefix, value: UInt32)])
     /// Removes `prefix` and returns its value, or nil if the table did not hold it.
     @discardableResult func remove(_ prefix: Prefix) -> UInt32?
     /// The value stored for exactly `prefix`.
@@ -129,6 +132,10 @@ public final class IPv4Table: LPMTable {
     @discardableResult public func insert(_ prefix: IPv4Prefix, value: UInt32) -> UInt32? {
         core.insert(prefix.address.rawValue, length: prefix.length, value: value)
     }
+    public func insert(contentsOf routes: [(prefix: IPv4Prefix, value: UInt32)]) {
+        let entries = routes.map { (key: $0.prefix.address.rawValue, length: $0.prefix.length, value: $0.value) }
+        entries.withUnsafeBufferPointer { core.insert(contentsOf: $0) }
+    }
     @discardableResult public func remove(_ prefix: IPv4Prefix) -> UInt32? {
         core.remove(prefix.address.rawValue, length: prefix.length)
     }
@@ -176,6 +183,10 @@ public final class IPv6Table: LPMTable {
 
     @discardableResult public func insert(_ prefix: IPv6Prefix, value: UInt32) -> UInt32? {
         core.insert(prefix.address.rawValue, length: prefix.length, value: value)
+    }
+    public func insert(contentsOf routes: [(prefix: IPv6Prefix, value: UInt32)]) {
+        let entries = routes.map { (key: $0.prefix.address.rawValue, length: $0.prefix.length, value: $0.value) }
+        entries.withUnsafeBufferPointer { core.insert(contentsOf: $0) }
     }
     @discardableResult public func remove(_ prefix: IPv6Prefix) -> UInt32? {
         core.remove(prefix.address.rawValue, length: prefix.length)

@@ -102,6 +102,52 @@ struct PropertyTests {
         }
     }
 
+    /// Batches of inserts (`insert(contentsOf:)`, a prefix twice in one batch among them) between single removes:
+    /// the same answers as the reference filled one insert at a time, and nothing left in the arenas at the end.
+    static func runBatched<Table: LPMTable>(_ makeTable: () -> Table, anchors: [Table.Address.RawValue], seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let table = makeTable()
+        var reference = ReferenceTable<Table.Prefix>()
+        var known: [Table.Prefix] = []
+        for round in 0..<12 {
+            var batch: [(prefix: Table.Prefix, value: UInt32)] = []
+            for _ in 0..<(1 + random.next() % 60) {
+                let prefix: Table.Prefix =
+                    !known.isEmpty && random.next() % 4 == 0
+                    ? known[Int(random.next() % UInt64(known.count))]
+                    : randomPrefix(Table.Prefix.self, anchors: anchors, &random)
+                batch.append((prefix, UInt32(truncatingIfNeeded: random.next() % 1000)))
+                known.append(prefix)
+            }
+            table.insert(contentsOf: batch)
+            for (prefix, value) in batch { _ = reference.insert(prefix, value: value) }
+            for _ in 0..<(random.next() % 8) {
+                let prefix = known[Int(random.next() % UInt64(known.count))]
+                #expect(table.remove(prefix) == reference.remove(prefix), "round \(round): remove \(prefix)")
+            }
+            for (prefix, _) in batch { #expect(table.value(for: prefix) == reference.value(for: prefix)) }
+            #expect(table.count == reference.count)
+            expectSameAnswers(table, reference, on: probes(known.suffix(80), anchors: anchors, &random))
+        }
+        for (prefix, _) in table.routes() { table.remove(prefix) }
+        let live = liveArenaElements(table)
+        #expect(table.count == 0 && live.nodes == 0 && live.leaves == 0)
+    }
+
+    @Test("IPv4, batched inserts", arguments: [8, 18])
+    func ipv4Batched(directBits: Int) {
+        for seed in Self.seeds(directBits) {
+            Self.runBatched({ IPv4Table(directBits: directBits) }, anchors: Self.ipv4Anchors, seed: seed)
+        }
+    }
+
+    @Test("IPv6, batched inserts", arguments: [16, 20])
+    func ipv6Batched(directBits: Int) {
+        for seed in Self.seeds(directBits) {
+            Self.runBatched({ IPv6Table(directBits: directBits) }, anchors: Self.ipv6Anchors, seed: seed)
+        }
+    }
+
     @Test("The whole address space: /0 alone, then /32s and /128s inside it")
     func edges() throws {
         let v4 = IPv4Table()

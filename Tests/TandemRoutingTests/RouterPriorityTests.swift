@@ -136,6 +136,34 @@ import TandemPacket
         #expect(router.connection(for: "198.19.0.1") == 0)
     }
 
+    @Test func learningInABatchEndsWithTheSameForwardingAsOneRouteAtATime() throws {
+        let batched = try TestGateway.router(connections: 2, quota: 100)
+        let single = try TestGateway.router(connections: 2, quota: 100)
+        // Learned, moved to the other connection, withdrawn and learned again, in one batch: the inserts wait, the
+        // withdrawal makes them first.
+        func learnAll(_ router: Router) throws {
+            for third in 0..<20 { _ = try router.learn(prefix("198.19.\(third).0/24"), via: c(third % 2)) }
+            _ = try router.learn(prefix("198.19.0.0/16"), via: c(1))
+            _ = try router.learn(prefix("2001:db8:5::/48"), via: c(0))
+            #expect(router.withdraw(prefix("198.19.3.0/24"), via: c(1)))
+            _ = try router.learn(prefix("198.19.3.0/24"), via: c(0))
+            #expect(router.withdraw(prefix("198.19.4.0/24"), via: c(0)))
+        }
+        var failure: (any Error)?
+        batched.batchingInserts {
+            do { try learnAll(batched) } catch { failure = error }
+            // Inside the batch the RIB has changed, the forwarding plane not yet.
+            #expect(batched.routes(of: prefix("198.19.5.0/24")).count == 1)
+        }
+        #expect(failure == nil)
+        try learnAll(single)
+        for address in ["198.19.0.1", "198.19.1.1", "198.19.3.1", "198.19.4.1", "198.19.19.1", "198.19.200.1", "2001:db8:5::1"] {
+            #expect(batched.connection(for: address) == single.connection(for: address), "\(address)")
+        }
+        #expect(batched.connection(for: "198.19.4.1") == 1)
+        #expect(batched.prefixCounts == single.prefixCounts)
+    }
+
     @Test func routesPastTheQuotaAreRefused() throws {
         let router = try TestGateway.router(connections: 2, quota: 3)
         for third in 0..<3 { #expect(try router.learn(prefix("198.19.\(third).0/24"), via: c(0)) == .installed) }

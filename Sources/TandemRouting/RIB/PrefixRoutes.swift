@@ -49,21 +49,39 @@ struct FamilyRIB<Table: LPMTable> {
     /// Routes per source (index = source's raw value).
     var routesBySource = [Int](repeating: 0, count: RouteSource.allCases.count)
 
+    /// Inside ``Router/batchingInserts(_:)``: the LPM inserts not made yet, made together at its end.
+    var batchedInserts: [(prefix: Table.Prefix, value: UInt32)]?
+
     init(table: Table) { self.table = table }
 
     /// Puts the prefix in the LPM table or takes it out, as its chain's resolution says.
     mutating func sync(_ prefix: Table.Prefix, resolved: Bool) {
         guard var entry = prefixes[prefix] else { return }
         if resolved {
-            if !entry.installed || table.value(for: prefix) != entry.chain.rawValue {
+            if batchedInserts != nil {
+                batchedInserts!.append((prefix, entry.chain.rawValue))
+            } else if !entry.installed || table.value(for: prefix) != entry.chain.rawValue {
                 table.insert(prefix, value: entry.chain.rawValue)
             }
             entry.installed = true
         } else if entry.installed {
-            table.remove(prefix)
+            removeFromTable(prefix)
             entry.installed = false
         }
         prefixes[prefix] = entry
+    }
+
+    /// Takes a prefix out of the LPM table, after the inserts batched before it (which may include it).
+    mutating func removeFromTable(_ prefix: Table.Prefix) {
+        flushBatchedInserts()
+        table.remove(prefix)
+    }
+
+    /// Makes the batched inserts, if any; batching goes on if it was on.
+    mutating func flushBatchedInserts() {
+        guard let inserts = batchedInserts, !inserts.isEmpty else { return }
+        table.insert(contentsOf: inserts)
+        batchedInserts = []
     }
 
     /// Installs or removes every prefix whose chain is in `chains`, as `isResolved` says.
