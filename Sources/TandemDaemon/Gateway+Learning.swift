@@ -30,8 +30,10 @@ extension Gateway {
     /// ``start(ingressIndex:)`` next).
     func learnInitialRoutes() throws(DaemonError) {
         guard let learning = config.learning else { return }
+        let started = now
         do {
             let routes = try watchedRoutes()
+            let dumped = now
             keepAlive()
             learningFlood = routes.count > Self.learningLinesPerRead
             defer { learningFlood = false }
@@ -46,7 +48,8 @@ extension Gateway {
             log.info(
                 "learning: table \(learning.table), protocols "
                     + learning.protocols.map(GatewayConfig.Learning.protocolName).joined(separator: ", ")
-                    + ": \(state.learned.count) route(s) learned at start")
+                    + ": \(state.learned.count) route(s) learned at start (dump \(Self.seconds(since: started, dumped)), "
+                    + "learning \(Self.seconds(since: dumped, now)))")
         } catch {
             throw DaemonError("starting to learn routes: \(error)")
         }

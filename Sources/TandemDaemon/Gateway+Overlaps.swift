@@ -19,8 +19,8 @@ extension Gateway {
         // The configured routes are a few hundred at most (a full table is learned, never written): a scan of them
         // per new learned prefix costs less than the hash lookups that learning it took.
         let routes = router.configuration.routes
-        guard let paths = state.learned[prefix],
-            routes.contains(where: { $0.prefix.family == prefix.family && $0.prefix.overlaps(prefix) })
+        guard routes.contains(where: { $0.prefix.family == prefix.family && $0.prefix.overlaps(prefix) }),
+            let paths = state.learned[prefix]
         else { return nil }
         let connections = Set(paths.tunnels.compactMap { state.connection(ofTunnel: $0) })
         let overlapping = routes.filter { route in
@@ -34,7 +34,7 @@ extension Gateway {
     /// Records whether a prefix just learned overlaps another connection's route, and reports it the first time.
     func noteOverlaps(of prefix: RoutePrefix) {
         guard let what = overlap(of: prefix) else {
-            state.overlaps[prefix] = nil
+            if !state.overlaps.isEmpty { state.overlaps[prefix] = nil }
             return
         }
         guard state.overlaps.updateValue(what, forKey: prefix) == nil else { return }

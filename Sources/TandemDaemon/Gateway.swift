@@ -154,6 +154,12 @@ final class Gateway {
             (isReady ? "kernel: " : "not ready: ") + state.pending.summary + "; retrying in \(delay / 1_000_000_000) s")
     }
 
+    /// "1.25 s": the time from `start` to `end` (nanoseconds), for the log.
+    static func seconds(since start: UInt64, _ end: UInt64) -> String {
+        let hundredths = (end &- start) / 10_000_000
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s"
+    }
+
     /// What the ready line says of the kernel side.
     var readySummary: String {
         let counts = router.prefixCounts
@@ -245,7 +251,7 @@ final class Gateway {
     /// Where a remote prefix's kernel route leads: into Tandem, or (kernel mode) to its nexthop group; a derived
     /// system route (a BGP tunnel's inside /30) out of its own tunnel's interface, in both modes.
     func remoteTarget(for prefix: RoutePrefix) -> KernelRoute.Target? {
-        if let tunnel = state.systemRouteTunnels[prefix] {
+        if !state.systemRouteTunnels.isEmpty, let tunnel = state.systemRouteTunnels[prefix] {
             guard let interface = config.tunnel(named: tunnel)?.interface, let index = interfaceIndices[interface]
             else { return nil }
             return .device(index)
@@ -258,25 +264,33 @@ final class Gateway {
 
     /// Sets where each of `prefixes` goes in the aggregation of Tandem's table: its target if it is a remote prefix
     /// now and has one, nowhere otherwise. Takes effect at the aggregation's next commit.
-    func setRemoteTargets(of prefixes: some Sequence<RoutePrefix>) {
+    ///
+    /// - Parameter allRemote: `prefixes` are all remote prefixes (no need to ask of each).
+    func setRemoteTargets(of prefixes: some Sequence<RoutePrefix>, allRemote: Bool = false) {
         for prefix in prefixes {
-            let remote = state.remotePrefixes.contains(prefix)
+            let remote = allRemote || state.remotePrefixes.contains(prefix)
             let target = remote ? remoteTarget(for: prefix) : nil
             state.remoteRoutes.set(target, for: prefix)
-            if remote && target == nil { state.unrouted.insert(prefix) } else { state.unrouted.remove(prefix) }
+            // (A million prefixes at start, none of them unrouted: no hashing for nothing.)
+            if remote && target == nil {
+                state.unrouted.insert(prefix)
+            } else if !state.unrouted.isEmpty {
+                state.unrouted.remove(prefix)
+            }
         }
     }
 
     /// Reconciles Tandem's whole table (and kernel mode's groups) with the RIB: at start, after a reload, an
     /// overflow or a new ingress device.
     func syncAllRemoteRoutes() throws(SystemError) {
+        let started = now
         var failures: [SystemError] = []
         if config.gateway.mode == .kernel {
             failures += try updateChainGroups(for: state.remotePrefixes, removeUnused: true)
         }
         state.remoteRoutes = AggregatedTable()
         state.unrouted = []
-        setRemoteTargets(of: state.remotePrefixes)
+        setRemoteTargets(of: state.remotePrefixes, allRemote: true)
         _ = state.remoteRoutes.commit()
         var desired = state.remoteRoutes.routes.map { state.plan.remoteRoute($0.prefix, to: $0.target) }
         // A small table goes in the plan's order (a bulk one is ordered for the kernel by the reconcile).
@@ -298,7 +312,7 @@ final class Gateway {
         if let last = failures.last { state.pending.lastError = last }
         log.info(
             "table \(config.linux.table): \(summary) (\(state.remotePrefixes.count) remote prefix(es) in "
-                + "\(desired.count) route(s))")
+                + "\(desired.count) route(s), \(Self.seconds(since: started, now)))")
         for failure in failures { log.error("\(failure)") }
         metrics.recordNetlinkErrors(failures.count)
     }

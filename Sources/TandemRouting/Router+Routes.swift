@@ -49,7 +49,8 @@ extension Router {
             countRefusal(.refusedDefaultRoute)
             return .refusedDefaultRoute
         }
-        let known = routes(of: prefix).contains { $0.source == .dynamic && $0.connection == connection }
+        // The entries as they are, not routes(of:): no array made per route of a million learned at start.
+        let known = entries(of: prefix)?.contains { $0.source == .dynamic && $0.connection == connection } ?? false
         let quota = configuration.dynamicRouteQuota
         if !known && dynamicRouteCount >= quota {
             countRefusal(.refusedOverQuota(quota: quota))
@@ -88,12 +89,7 @@ extension Router {
 
     /// The routes of exactly `prefix`, best first (the first one's set is the winner if its group is live).
     public func routes(of prefix: RoutePrefix) -> [Route] {
-        let entries: [RouteEntry]? =
-            switch prefix {
-            case .v4(let p): ipv4.prefixes[p]?.routes
-            case .v6(let p): ipv6.prefixes[p]?.routes
-            }
-        return (entries ?? []).map {
+        (entries(of: prefix) ?? []).map {
             Route(prefix: prefix, source: $0.source, connection: $0.connection, weight: $0.weight, metric: $0.metric)
         }
     }
@@ -109,6 +105,14 @@ extension Router {
     }
 
     // MARK: Internals
+
+    /// The RIB's entries of exactly `prefix`, ranked.
+    func entries(of prefix: RoutePrefix) -> [RouteEntry]? {
+        switch prefix {
+        case .v4(let p): ipv4.prefixes[p]?.routes
+        case .v6(let p): ipv6.prefixes[p]?.routes
+        }
+    }
 
     func checkConnection(_ connection: ConnectionID) throws(RoutingError) {
         guard connection.index < configuration.connections.count else { throw .unknownConnection(connection) }

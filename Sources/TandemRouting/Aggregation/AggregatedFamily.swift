@@ -36,6 +36,8 @@ struct AggregatedFamily<Prefix: IPPrefix> {
         var routes: [Entry] = []
         /// The target of the nearest short prefix above the block (`none` if there is none).
         var inherited: TargetNumber = .none
+        /// Whether the block is in `dirtyBlocks` (a flag, not a set lookup, for each of a table's million prefixes).
+        var isDirty = false
     }
 
     struct ShortKey: Hashable {
@@ -48,7 +50,8 @@ struct AggregatedFamily<Prefix: IPPrefix> {
     /// The short prefixes as set, and those of them that are routes.
     private(set) var short: [ShortKey: TargetNumber] = [:]
     private(set) var shortRoutes: [ShortKey: TargetNumber] = [:]
-    private var dirtyBlocks: Set<Key> = []
+    /// The blocks whose members or inherited target changed since the last commit, each once.
+    private var dirtyBlocks: [Key] = []
     private var changedShort: [ShortKey] = []
 
     init(blockLength: Int) { self.blockLength = blockLength }
@@ -76,12 +79,22 @@ struct AggregatedFamily<Prefix: IPPrefix> {
             return
         }
         let block = blockKey(key)
-        if blocks[block] == nil {
+        // One hash lookup for a block there already (a full table's million sets are mostly that).
+        var index = blocks.index(forKey: block)
+        if index == nil {
             guard target != .none else { return }
             // A new block inherits from the short prefixes set so far (a later change to them reaches it in commit).
             blocks[block] = Block(inherited: inherited(block, below: blockLength))
+            index = blocks.index(forKey: block)
         }
-        if Self.update(&blocks[block]!.members, key, length, to: target) { dirtyBlocks.insert(block) }
+        guard Self.update(&blocks.values[index!].members, key, length, to: target) else { return }
+        markDirty(index!, block)
+    }
+
+    private mutating func markDirty(_ index: Dictionary<Key, Block>.Index, _ key: Key) {
+        guard !blocks.values[index].isDirty else { return }
+        blocks.values[index].isDirty = true
+        dirtyBlocks.append(key)
     }
 
     /// Sets a member's target in place (`none` removes it); whether anything changed.
@@ -118,6 +131,7 @@ struct AggregatedFamily<Prefix: IPPrefix> {
         if !changedShort.isEmpty { commitShort(changed) }
         for key in dirtyBlocks {
             guard var block = blocks[key] else { continue }
+            block.isDirty = false
             let routes = Self.aggregate(block.members, blockKey: key, blockLength: blockLength, inherited: block.inherited)
             Self.diff(block.routes, routes, changed)
             block.routes = routes
@@ -138,13 +152,18 @@ struct AggregatedFamily<Prefix: IPPrefix> {
         shortRoutes = routes
         // A few changes: only the blocks below them can inherit anew. Many (a table learned): every block.
         let few = changedShort.count <= 16
-        for (key, block) in blocks
-        where !few || changedShort.contains(where: { key & Self.mask($0.length) == $0.key }) {
-            let inherited = inherited(key, below: blockLength)
-            if inherited != block.inherited {
-                blocks[key]!.inherited = inherited
-                dirtyBlocks.insert(key)
+        // By index: a value changed in place keeps the indices (a `for in` over the dictionary would copy it).
+        var index = blocks.startIndex
+        while index != blocks.endIndex {
+            let key = blocks.keys[index]
+            if !few || changedShort.contains(where: { key & Self.mask($0.length) == $0.key }) {
+                let inherited = inherited(key, below: blockLength)
+                if inherited != blocks.values[index].inherited {
+                    blocks.values[index].inherited = inherited
+                    markDirty(index, key)
+                }
             }
+            blocks.formIndex(after: &index)
         }
         changedShort = []
     }

@@ -18,6 +18,8 @@ public struct AggregatedTable<Target: Hashable> {
     private var v6 = AggregatedFamily<IPv6Prefix>(blockLength: 32)
     private var targets: [Target] = []
     private var numbers: [Target: TargetNumber] = [:]
+    /// The last target numbered: nearly every prefix of a table goes where the one before it went.
+    private var lastNumbered: (target: Target, number: TargetNumber)?
 
     public init() {}
 
@@ -104,7 +106,11 @@ public struct AggregatedTable<Target: Hashable> {
 
     /// A target's number. Targets are few (a device, a group per route chain) and are numbered for good.
     private mutating func number(of target: Target) -> TargetNumber {
-        if let number = numbers[target] { return number }
+        if let last = lastNumbered, last.target == target { return last.number }
+        if let number = numbers[target] {
+            lastNumbered = (target, number)
+            return number
+        }
         let number = TargetNumber(targets.count)
         precondition(number < .mixed, "AggregatedTable: more targets than numbers")
         targets.append(target)
