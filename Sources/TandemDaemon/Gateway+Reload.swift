@@ -38,23 +38,27 @@ extension Gateway {
         let learned = state.learned.sorted(by: { $0.key < $1.key }).flatMap { prefix, paths in
             paths.tunnels.map { (prefix: prefix, tunnel: $0) }
         }
-        for (prefix, tunnel) in learned + state.overQuota.inOrder {
-            guard let connection = next.connection(ofTunnel: tunnel) else {
-                log.warning("learned route \(prefix) via tunnel '\(tunnel)' is dropped: the tunnel is in no connection any more")
-                continue
-            }
-            // Two tunnels that were in two connections may be in one now: one path per connection.
-            let paths = next.learned[prefix]?.tunnels ?? []
-            guard !paths.contains(where: { next.connection(ofTunnel: $0) == connection }) else { continue }
-            let weight = UInt8(clamping: new.connections[connection.index].learnedWeight)
-            switch try? next.router.learn(prefix, via: connection, weight: weight) {
-            case .installed:
-                next.learned[prefix] = LearnedPaths(paths + [tunnel])
-                next.remotePrefixes.insert(prefix)
-            case .refusedOverQuota:
-                next.overQuota.add(prefix, connection: new.connections[connection.index].name, tunnel: tunnel)
-            case .refusedDefaultRoute, nil:
-                break
+        // The new router's tables are filled in one batch (no pipeline thread reads them before the switchover).
+        next.router.batchingInserts {
+            for (prefix, tunnel) in learned + state.overQuota.inOrder {
+                guard let connection = next.connection(ofTunnel: tunnel) else {
+                    log.warning(
+                        "learned route \(prefix) via tunnel '\(tunnel)' is dropped: the tunnel is in no connection any more")
+                    continue
+                }
+                // Two tunnels that were in two connections may be in one now: one path per connection.
+                let paths = next.learned[prefix]?.tunnels ?? []
+                guard !paths.contains(where: { next.connection(ofTunnel: $0) == connection }) else { continue }
+                let weight = UInt8(clamping: new.connections[connection.index].learnedWeight)
+                switch try? next.router.learn(prefix, via: connection, weight: weight) {
+                case .installed:
+                    next.learned[prefix] = LearnedPaths(paths + [tunnel])
+                    next.remotePrefixes.insert(prefix)
+                case .refusedOverQuota:
+                    next.overQuota.add(prefix, connection: new.connections[connection.index].name, tunnel: tunnel)
+                case .refusedDefaultRoute, nil:
+                    break
+                }
             }
         }
         for (index, tunnel) in new.tunnels.enumerated() where state.isDown(tunnelNamed: tunnel.name) {

@@ -126,7 +126,9 @@ extension Gateway {
         let routes = application.dump.routes
         if application.nextRoute < routes.count {
             let end = min(routes.count, application.nextRoute + Self.learningBatch)
-            for route in routes[application.nextRoute..<end] where learn(route) { changed.insert(route.prefix) }
+            router.batchingInserts {
+                for route in routes[application.nextRoute..<end] where learn(route) { changed.insert(route.prefix) }
+            }
             application.nextRoute = end
             return false
         }
@@ -161,10 +163,13 @@ extension Gateway {
         learningFlood = flood
         defer { learningFlood = false }
         var changed: Set<RoutePrefix> = []
-        for notification in notifications {
-            switch notification {
-            case .added(let route): if learn(route) { changed.insert(route.prefix) }
-            case .removed(let route): if withdraw(route) { changed.insert(route.prefix) }
+        // The pipeline threads see the batch's routes when it is applied (a withdrawal makes the inserts before it).
+        router.batchingInserts {
+            for notification in notifications {
+                switch notification {
+                case .added(let route): if learn(route) { changed.insert(route.prefix) }
+                case .removed(let route): if withdraw(route) { changed.insert(route.prefix) }
+                }
             }
         }
         if !state.overQuota.isEmpty { changed.formUnion(takeWaitingRoutes()) }

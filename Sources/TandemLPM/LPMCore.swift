@@ -75,7 +75,8 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
     /// 100,000 slots. Readers see each slot before or after all of its changes (the prefixes shorter than the
     /// direct bits are painted one by one, as by `insert`).
     func insert(contentsOf entries: UnsafeBufferPointer<(key: Key, length: Int, value: UInt32)>) {
-        var changedSlots: Set<Int> = []
+        // Per slot changed: the first change and how many; a slot changed once gets `insert`'s partial rebuild.
+        var changedSlots: [Int: (key: Key, length: Int, count: Int)] = [:]
         for entry in entries {
             precondition(entry.value < Self.noValue - 1, "value \(entry.value) is above the largest allowed, \(Self.noValue - 2)")
             if entry.length <= directBits {
@@ -85,17 +86,24 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
             let slot = store.slot(of: entry.key)
             var list = store.chunks.removeValue(forKey: slot) ?? []
             let index = PrefixStore.lowerBound(list, entry.key, entry.length)
+            var changed = true
             if index < list.count, list[index].key == entry.key, Int(list[index].length) == entry.length {
-                if list[index].value != entry.value { changedSlots.insert(slot) }
+                changed = list[index].value != entry.value
                 list[index].value = entry.value
             } else {
                 list.insert(LongPrefix(key: entry.key, length: UInt8(entry.length), value: entry.value), at: index)
                 store.countByLength[entry.length] += 1
-                changedSlots.insert(slot)
             }
             store.chunks[slot] = list
+            if changed { changedSlots[slot, default: (entry.key, entry.length, 0)].count += 1 }
         }
-        for slot in changedSlots { replaceSubtree(slot: slot, inherited: store.inheritedValue(slot: slot) ?? Self.noValue) }
+        for (slot, change) in changedSlots {
+            if change.count == 1 {
+                rebuild(slot: slot, changedKey: change.key, length: change.length)
+            } else {
+                replaceSubtree(slot: slot, inherited: store.inheritedValue(slot: slot) ?? Self.noValue)
+            }
+        }
     }
 
     /// Removes `key/length`, returning its value, or nil if it was not in the table.
