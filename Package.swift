@@ -132,7 +132,7 @@ let package = Package(
             name: "TandemDaemonTests",
             dependencies: [
                 "TandemDaemon", "TandemConfig", "TandemLinux", "TandemRouting", "TandemPacket", "TandemDataplane",
-                "TandemControl", "TandemJSON", "TandemKernelFake",
+                "TandemControl", "TandemJSON", "TandemKernelFake", "TandemDatasets",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -13,6 +13,21 @@ public enum AddressSamples {
         }
     }
 
+    /// A prefix's first and last address, then the addresses just before and after it, as host prefixes (/32,
+    /// /128): where a table that aggregates or splits prefixes must still answer as the prefixes do.
+    public static func edges(of prefix: RoutePrefix) -> [RoutePrefix] {
+        switch prefix {
+        case .v4(let p): edges(of: p).map { .v4(IPv4Prefix(normalizing: $0, length: 32)) }
+        case .v6(let p): edges(of: p).map { .v6(IPv6Prefix(normalizing: $0, length: 128)) }
+        }
+    }
+
+    static func edges<P: IPPrefix>(of prefix: P) -> [P.Address] {
+        let first = prefix.address.rawValue
+        let last = first | ~P.mask(length: prefix.length)
+        return [first, last, first &- 1, last &+ 1].map(P.Address.init(rawValue:))
+    }
+
     /// `count` uniformly random IPv4 addresses.
     public static func uniformIPv4(count: Int, seed: UInt64) -> [IPv4Address] {
         var random = SplitMix64(seed: seed)

@@ -4,6 +4,7 @@ import TandemLinux
 import TandemPacket
 import TandemRouting
 import Testing
+import TandemDatasets
 
 #if canImport(Glibc)
 import Glibc
@@ -83,7 +84,7 @@ struct GatewayFixture {
             ($0, KernelRoute(prefix: $0, table: 100, protocol: 77, target: .device(ingressIndex)))
         }))
         return prefixes.union(table.routes.keys).allSatisfy { prefix in
-            TandemTable.edges(of: prefix).allSatisfy { (table.route(for: $0) != nil) == (wanted.route(for: $0) != nil) }
+            AddressSamples.edges(of: prefix).allSatisfy { (table.route(for: $0) != nil) == (wanted.route(for: $0) != nil) }
         }
     }
 

@@ -1,3 +1,4 @@
+import TandemDatasets
 import TandemLinux
 import TandemPacket
 
@@ -26,25 +27,9 @@ struct TandemTable: Equatable, CustomStringConvertible {
 
     /// The route that carries `prefix`'s first address, if one of the same target carries its last.
     subscript(_ text: String) -> KernelRoute? {
-        let edges = Self.edges(of: try! RoutePrefix(text))
+        let edges = AddressSamples.edges(of: try! RoutePrefix(text))
         guard let first = route(for: edges[0]), let last = route(for: edges[1]), first.target == last.target
         else { return nil }
         return first
-    }
-
-    /// A prefix's first and last address, then the addresses just before and after it.
-    static func edges(of prefix: RoutePrefix) -> [RoutePrefix] {
-        switch prefix {
-        case .v4(let p):
-            let first = p.address.rawValue
-            let last = first | ~IPv4Prefix.mask(length: p.length)
-            return [first, last, first &- 1, last &+ 1].map { .v4(IPv4Prefix(normalizing: IPv4Address(rawValue: $0), length: 32)) }
-        case .v6(let p):
-            let first = p.address.rawValue
-            let last = first | ~IPv6Prefix.mask(length: p.length)
-            return [first, last, first &- 1, last &+ 1].map {
-                .v6(IPv6Prefix(normalizing: IPv6Address(rawValue: $0), length: 128))
-            }
-        }
     }
 }

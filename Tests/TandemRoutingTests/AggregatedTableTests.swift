@@ -99,18 +99,7 @@ import TandemDatasets
     }
 
     /// The first and last address of a prefix and the addresses just outside it.
-    static func probes(around prefix: RoutePrefix) -> [RoutePrefix] {
-        switch prefix {
-        case .v4(let p):
-            let first = p.address.rawValue
-            let last = first | ~IPv4Prefix.mask(length: p.length)
-            return [first, last, first &- 1, last &+ 1].map { .v4(IPv4Prefix(normalizing: IPv4Address(rawValue: $0), length: 32)) }
-        case .v6(let p):
-            let first = p.address.rawValue
-            let last = first | ~IPv6Prefix.mask(length: p.length)
-            return [first, last, first &- 1, last &+ 1].map { .v6(IPv6Prefix(normalizing: IPv6Address(rawValue: $0), length: 128)) }
-        }
-    }
+    static func probes(around prefix: RoutePrefix) -> [RoutePrefix] { AddressSamples.edges(of: prefix) }
 
     @Test(arguments: [1, 2, 3, 4, 5, 6] as [UInt64])
     func randomChangesKeepEveryAddressAnswer(seed: UInt64) {
