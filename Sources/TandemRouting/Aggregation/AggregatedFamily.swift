@@ -3,9 +3,9 @@
 // The address space is cut into blocks (a /16 for IPv4, a /32 for IPv6: a full table's prefixes are mostly a few
 // bits longer). A prefix at least as long as a block is a member of its block; a block's routes are computed from
 // its members alone, plus the target it inherits from the nearest shorter prefix above it, so a change recomputes
-// one block (a few hundred members at most in an Internet table). The few prefixes shorter than a block ("short"
-// ones, 1 % of a full table) are kept as they are, except those whose nearest shorter prefix has the same target;
-// a change to one of them changes what the blocks below it inherit.
+// one block (in the 2024 table 27 members on average and 341 at most for IPv4, 5 and 4,065 for IPv6). The few
+// prefixes shorter than a block ("short" ones, 1 % of a full table) are kept as they are, except those whose nearest
+// shorter prefix has the same target; a change to one of them changes what the blocks below it inherit.
 
 import TandemPacket
 
@@ -69,7 +69,7 @@ struct AggregatedFamily<Prefix: IPPrefix> {
             ? block.members[index].target : .none
     }
 
-    /// Sets a prefix's target (`none`: no route); takes effect at the next ``commit(into:)``.
+    /// Sets a prefix's target (`none`: no route); takes effect at the next ``commit(_:)``.
     mutating func set(_ target: TargetNumber, for key: Key, length: Int) {
         if length < blockLength {
             let shortKey = ShortKey(key: key, length: length)
