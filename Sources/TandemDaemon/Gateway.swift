@@ -154,10 +154,9 @@ final class Gateway {
             (isReady ? "kernel: " : "not ready: ") + state.pending.summary + "; retrying in \(delay / 1_000_000_000) s")
     }
 
-    /// "1.25 s": the time from `start` to `end` (nanoseconds), for the log.
+    /// "1.250s": the time from `start` to `end` (nanoseconds), for the log, as MonotonicInstant writes its seconds.
     static func seconds(since start: UInt64, _ end: UInt64) -> String {
-        let hundredths = (end &- start) / 10_000_000
-        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s"
+        MonotonicInstant(nanoseconds: end &- start).description
     }
 
     /// What the ready line says of the kernel side.
