@@ -266,17 +266,22 @@ final class Gateway {
     ///
     /// - Parameter allRemote: `prefixes` are all remote prefixes (no need to ask of each).
     func setRemoteTargets(of prefixes: some Sequence<RoutePrefix>, allRemote: Bool = false) {
-        for prefix in prefixes {
-            let remote = allRemote || state.remotePrefixes.contains(prefix)
-            let target = remote ? remoteTarget(for: prefix) : nil
-            state.remoteRoutes.set(target, for: prefix)
-            // (A million prefixes at start, none of them unrouted: no hashing for nothing.)
-            if remote && target == nil {
-                state.unrouted.insert(prefix)
-            } else if !state.unrouted.isEmpty {
-                state.unrouted.remove(prefix)
-            }
-        }
+        // The table is taken out of the state while it is set, for the targets are read from the state.
+        var table = AggregatedTable<KernelRoute.Target>()
+        swap(&table, &state.remoteRoutes)
+        defer { swap(&table, &state.remoteRoutes) }
+        table.set(
+            prefixes.lazy.map { prefix in
+                let remote = allRemote || self.state.remotePrefixes.contains(prefix)
+                let target = remote ? self.remoteTarget(for: prefix) : nil
+                // (A million prefixes at start, none of them unrouted: no hashing for nothing.)
+                if remote && target == nil {
+                    self.state.unrouted.insert(prefix)
+                } else if !self.state.unrouted.isEmpty {
+                    self.state.unrouted.remove(prefix)
+                }
+                return (prefix, target)
+            })
     }
 
     /// Reconciles Tandem's whole table (and kernel mode's groups) with the RIB: at start, after a reload, an

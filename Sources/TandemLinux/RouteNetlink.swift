@@ -399,9 +399,10 @@ public final class RouteNetlink {
         for family in [AF_INET, AF_INET6] {
             for table in requests {
                 do {
-                    found += try dump(
+                    // Into one array: a full table is a million routes, not to be copied from one array to another.
+                    try dump(
                         UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes",
-                        request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
+                        into: &found, request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
                     ) { reply in
                         guard reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
                             tables.contains(route.table), proto == nil || route.protocol == proto
@@ -445,13 +446,31 @@ public final class RouteNetlink {
         request: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
         _ parse: (UnsafePointer<nlmsghdr>) -> Entry?
     ) throws(SystemError) -> [Entry] {
+        var entries: [Entry] = []
+        try dump(type, family: family, headerSize: headerSize, what: what, into: &entries, request: request, parse)
+        return entries
+    }
+
+    /// A dump whose entries are appended to `entries` (left as they were if it throws).
+    func dump<Entry>(
+        _ type: UInt16, family: Int32, headerSize: Int, what: String, into entries: inout [Entry],
+        request: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
+        _ parse: (UnsafePointer<nlmsghdr>) -> Entry?
+    ) throws(SystemError) {
+        let before = entries.count
         for _ in 0..<Self.dumpAttempts {
-            var entries: [Entry] = []
-            let replies = try dumpOnce(type, family: family, headerSize: headerSize, what: what, request: request) {
-                reply in
-                if let entry = parse(reply) { entries.append(entry) }
+            let replies: NetlinkDumpReplies
+            do {
+                replies = try dumpOnce(type, family: family, headerSize: headerSize, what: what, request: request) {
+                    reply in
+                    if let entry = parse(reply) { entries.append(entry) }
+                }
+            } catch {
+                entries.removeSubrange(before...)
+                throw error
             }
-            if !replies.interrupted { return entries }
+            if !replies.interrupted { return }
+            entries.removeSubrange(before...)
         }
         throw SystemError(
             code: EAGAIN,

@@ -160,6 +160,16 @@ extension Router {
 
     /// The chain of ranked `routes` (one reference taken), made and published if new.
     func acquireChain(for routes: [RouteEntry]) throws(RoutingError) -> ChainID {
+        if let last = lastAcquired, last.freed == chains.freedCount, last.routes == routes {
+            chains.retain(last.chain)
+            return last.chain
+        }
+        let chain = try acquireChain(forNew: routes)
+        lastAcquired = (routes, chain, chains.freedCount)
+        return chain
+    }
+
+    private func acquireChain(forNew routes: [RouteEntry]) throws(RoutingError) -> ChainID {
         var candidates: [Candidate] = []
         do {
             for set in PrefixRoutes.candidateSets(routes) {

@@ -111,6 +111,11 @@ public final class Router {
 
     var groups: NextHopGroups
     var chains: RouteChains
+    /// The last ranked routes a chain was acquired for, and that chain: a full table learned from one peer is a
+    /// million prefixes with the same one route, and their chain is found again without building its candidate
+    /// groups (four arrays and two hashes of them each). Valid while no chain was freed since (`freed`), for the
+    /// chain holds its groups and equal routes make the same groups.
+    var lastAcquired: (routes: [RouteEntry], chain: ChainID, freed: Int)?
     var ipv4: FamilyRIB<IPv4Table>
     var ipv6: FamilyRIB<IPv6Table>
     /// Connections with a selected tunnel (members of their groups), by raw id.

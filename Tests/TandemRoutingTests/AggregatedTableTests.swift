@@ -135,6 +135,37 @@ import TandemDatasets
         }
     }
 
+    /// Setting many prefixes at once (into an empty table it sorts them and makes each block whole) ends where
+    /// setting them one by one does: the same targets, the same routes, the same changes at commit. Prefixes come
+    /// more than once (the last target counts) and some are set to nothing.
+    @Test(arguments: [7, 8, 9] as [UInt64])
+    func settingManyAtOnceEqualsOneByOne(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var targets: [(prefix: RoutePrefix, target: String?)] = []
+        for _ in 0..<3000 {
+            let prefix = random.next() % 5 == 0 && !targets.isEmpty
+                ? targets[Int(random.next() % UInt64(targets.count))].prefix : Self.randomPrefix(&random)
+            targets.append((prefix, random.next() % 6 == 0 ? nil : ["a", "b", "c"][Int(random.next() % 3)]))
+        }
+        var oneByOne = AggregatedTable<String>()
+        for (prefix, target) in targets { oneByOne.set(target, for: prefix) }
+        var atOnce = AggregatedTable<String>()
+        atOnce.set(targets)
+        func changes(_ table: inout AggregatedTable<String>) -> [RoutePrefix: String?] {
+            Dictionary(table.commit().map { ($0.prefix, $0.target) }, uniquingKeysWith: { _, last in last })
+        }
+        #expect(changes(&atOnce) == changes(&oneByOne))
+        #expect(atOnce.prefixCount == oneByOne.prefixCount)
+        for (prefix, _) in targets { #expect(atOnce.target(of: prefix) == oneByOne.target(of: prefix), "\(prefix)") }
+        #expect(Self.routes(atOnce) == Self.routes(oneByOne))
+        // Into a table that holds prefixes already, the changes go one by one.
+        let more = targets.prefix(500).map { (prefix: $0.prefix, target: Optional("d")) }
+        atOnce.set(more)
+        for (prefix, target) in more { oneByOne.set(target, for: prefix) }
+        #expect(changes(&atOnce) == changes(&oneByOne))
+        #expect(Self.routes(atOnce) == Self.routes(oneByOne))
+    }
+
     /// The Internet table into one target (userspace mode's table): a fifth of its prefixes (the real table; a
     /// synthetic one has random addresses that rarely touch), and addresses inside and outside the prefixes answer
     /// as before.

@@ -91,6 +91,46 @@ struct AggregatedFamily<Prefix: IPPrefix> {
         markDirty(index!, block)
     }
 
+    /// Sets many prefixes' targets, as one ``set(_:for:length:)`` each in order would (a prefix given twice keeps
+    /// its last target). Into a family with nothing set (a full sync: a million prefixes), they are sorted and each
+    /// block is made in one go, instead of a hash lookup and an insert into a sorted array per prefix.
+    mutating func set(_ entries: [Entry]) {
+        guard blocks.isEmpty && short.isEmpty else {
+            for entry in entries { set(entry.target, for: entry.key, length: entry.length) }
+            return
+        }
+        // Stable: of a prefix given twice, the later one comes last.
+        let sorted = entries.sorted { ($0.key, $0.length) < ($1.key, $1.length) }
+        var members: [Entry] = []
+        var block: Key?
+        for (index, entry) in sorted.enumerated() {
+            let next = index + 1 < sorted.count ? sorted[index + 1] : nil
+            // Keep the last of equal prefixes; setting none into an empty family leaves nothing.
+            if let next, next.key == entry.key && next.length == entry.length { continue }
+            guard entry.target != .none else { continue }
+            if entry.length < blockLength {
+                short[ShortKey(key: entry.key, length: entry.length)] = entry.target
+                changedShort.append(ShortKey(key: entry.key, length: entry.length))
+                continue
+            }
+            let key = blockKey(entry.key)
+            if key != block {
+                addBlock(block, members)
+                members = []
+                block = key
+            }
+            members.append(entry)
+        }
+        addBlock(block, members)
+    }
+
+    /// A block made whole by ``set(_:)`` (the short prefixes are all set by then: it inherits from them).
+    private mutating func addBlock(_ key: Key?, _ members: [Entry]) {
+        guard let key, !members.isEmpty else { return }
+        blocks[key] = Block(members: members, inherited: inherited(key, below: blockLength), isDirty: true)
+        dirtyBlocks.append(key)
+    }
+
     private mutating func markDirty(_ index: Dictionary<Key, Block>.Index, _ key: Key) {
         guard !blocks.values[index].isDirty else { return }
         blocks.values[index].isDirty = true

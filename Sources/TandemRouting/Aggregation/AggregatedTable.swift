@@ -39,6 +39,24 @@ public struct AggregatedTable<Target: Hashable> {
         }
     }
 
+    /// Sets where each prefix goes, as ``set(_:for:)`` one after another would. Into an empty table (a full sync of a
+    /// million prefixes) this is several times faster: each block is made at once from the sorted prefixes.
+    public mutating func set(_ targets: some Sequence<(prefix: RoutePrefix, target: Target?)>) {
+        var v4Entries: [AggregatedFamily<IPv4Prefix>.Entry] = []
+        var v6Entries: [AggregatedFamily<IPv6Prefix>.Entry] = []
+        v4Entries.reserveCapacity(targets.underestimatedCount)
+        for (prefix, target) in targets {
+            var number = TargetNumber.none
+            if let target { number = self.number(of: target) }
+            switch prefix {
+            case .v4(let p): v4Entries.append(.init(key: p.address.rawValue, length: p.length, target: number))
+            case .v6(let p): v6Entries.append(.init(key: p.address.rawValue, length: p.length, target: number))
+            }
+        }
+        v4.set(v4Entries)
+        v6.set(v6Entries)
+    }
+
     /// Where `prefix` was set to go.
     public func target(of prefix: RoutePrefix) -> Target? {
         let number =

@@ -20,6 +20,8 @@ struct RouteChains {
     private(set) var chains: [Int: Chain] = [:]
     private var byCandidates: [[Candidate]: ChainID] = [:]
     private var slots: SlotAllocator
+    /// How many chains were freed so far: a chain id remembered while this stays the same is still that chain.
+    private(set) var freedCount = 0
     /// The chains that name each group.
     private(set) var chainsOfGroup: [GroupID: Set<ChainID>] = [:]
 
@@ -65,6 +67,7 @@ struct RouteChains {
             if chainsOfGroup[candidate.group]?.isEmpty == true { chainsOfGroup[candidate.group] = nil }
         }
         slots.free(id.index)
+        freedCount += 1
         return chain.candidates
     }
 
