@@ -142,7 +142,6 @@ extension Gateway {
         {
             guard offer(prefix, tunnel: tunnel.name, connection: connection) else { return false }
             state.learned[prefix] = LearnedPaths(tunnel.name)
-            state.remotePrefixes.insert(prefix)
             logLearning("learned \(prefix) \(pathText(tunnel.name, connection))")
             noteOverlaps(of: prefix)
             return true
@@ -174,11 +173,7 @@ extension Gateway {
             if !(before?.contains(tunnel) ?? false) { added.append((tunnel, connection)) }
         }
         state.learned[prefix] = learned.isEmpty ? nil : LearnedPaths(learned)
-        guard !learned.isEmpty else {
-            if router.routes(of: prefix).isEmpty { state.remotePrefixes.remove(prefix) }
-            return changed
-        }
-        state.remotePrefixes.insert(prefix)
+        guard !learned.isEmpty else { return changed }
         if !added.isEmpty {
             logLearning(
                 "learned \(prefix) " + added.map { pathText($0.tunnel, $0.connection) }.joined(separator: ", ")
@@ -263,7 +258,6 @@ extension Gateway {
             guard (try? router.learn(prefix, via: connection, weight: weight)) == .installed else { continue }
             let others = (state.learned[prefix]?.tunnels ?? []).filter { state.connection(ofTunnel: $0) != connection }
             state.learned[prefix] = LearnedPaths(others + [tunnel])
-            state.remotePrefixes.insert(prefix)
             taken.insert(prefix)
             logLearning(
                 "learned \(prefix) \(pathText(tunnel, connection)) after waiting for room under the quota "
@@ -280,10 +274,7 @@ extension Gateway {
         let remaining = paths.tunnels.filter { $0 != name }
         state.learned[prefix] = remaining.isEmpty ? nil : LearnedPaths(remaining)
         if let connection = state.connection(ofTunnel: name) { router.withdraw(prefix, via: connection) }
-        if remaining.isEmpty {
-            state.overlaps[prefix] = nil
-            if router.routes(of: prefix).isEmpty { state.remotePrefixes.remove(prefix) }
-        }
+        if remaining.isEmpty { state.overlaps[prefix] = nil }
         logLearning("withdrew \(prefix) (was learned via tunnel \(name))")
         return true
     }

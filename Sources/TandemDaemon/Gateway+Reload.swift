@@ -53,7 +53,6 @@ extension Gateway {
                 switch try? next.router.learn(prefix, via: connection, weight: weight) {
                 case .installed:
                     next.learned[prefix] = LearnedPaths(paths + [tunnel])
-                    next.remotePrefixes.insert(prefix)
                 case .refusedOverQuota:
                     next.overQuota.add(prefix, connection: new.connections[connection.index].name, tunnel: tunnel)
                 case .refusedDefaultRoute, nil:

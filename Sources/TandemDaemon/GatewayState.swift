@@ -26,8 +26,11 @@ struct GatewayState {
     var overlaps: [RoutePrefix: String] = [:]
     /// The derived system routes (each BGP tunnel's inside /30), with the tunnel whose interface each goes out of.
     let systemRouteTunnels: [RoutePrefix: String]
+    /// The prefixes the configuration routes into Tandem (its routes, the derived system routes, the policy routes'
+    /// destinations).
+    let configuredPrefixes: Set<RoutePrefix>
     /// The prefixes routed into Tandem now: the configuration's and the learned ones ...
-    var remotePrefixes: Set<RoutePrefix> = []
+    var remotePrefixes: RemotePrefixes { RemotePrefixes(configured: configuredPrefixes, learned: learned) }
     /// ... where each one's traffic goes, aggregated into the routes of Tandem's table (a full table's million
     /// prefixes into one device are some 213,000 routes) ...
     var remoteRoutes = AggregatedTable<KernelRoute.Target>()
@@ -55,7 +58,7 @@ struct GatewayState {
         } catch {
             throw DaemonError("building the routing table: \(error)")
         }
-        remotePrefixes = KernelPlan.configuredPrefixes(of: config)
+        configuredPrefixes = KernelPlan.configuredPrefixes(of: config)
         systemRouteTunnels = Dictionary(
             config.derivedSystemRoutes.map { ($0.prefix, $0.tunnel) }, uniquingKeysWith: { first, _ in first })
         reserveForLearnedRoutes()
@@ -71,9 +74,8 @@ struct GatewayState {
     /// Internet table is about 85 % IPv4, so IPv6 gets a quarter; past that it grows as usual.
     mutating func reserveForLearnedRoutes() {
         guard config.learning != nil else { return }
-        let prefixes = min(config.limits.dynamicRoutes, Self.largestLearningReservation) + remotePrefixes.count
+        let prefixes = min(config.limits.dynamicRoutes, Self.largestLearningReservation) + configuredPrefixes.count
         learned.reserveCapacity(prefixes)
-        remotePrefixes.reserveCapacity(prefixes)
         // Aggregated, an Internet table is a fifth of its prefixes.
         installedRemote.reserveCapacity(prefixes / 4)
         router.reserveCapacity(ipv4Prefixes: prefixes, ipv6Prefixes: prefixes / 4)

@@ -296,6 +296,29 @@ struct GatewayTests {
         #expect(gateway.state.installedRemote.count == fixture.kernel.table(100).count)
     }
 
+    /// A learned prefix that is also a policy route's destination stays in Tandem's table when the routing daemon
+    /// withdraws it: the policy still sends that traffic through Tandem. (The remote prefixes were a set of their
+    /// own, and the withdrawal took the prefix out of it when the RIB had no route of it left.)
+    @Test func aWithdrawnLearnedPrefixThatAPolicyRouteNamesStaysInTandemsTable() throws {
+        let fixture = GatewayFixture()
+        let route = fixture.birdRoute(0)
+        let gateway = try fixture.started(
+            GatewayFixture.fullTableYAML + "policy-routes:\n  - {source: 198.18.1.0/24, destination: \(route.prefix), protocol: udp, "
+                + "destination-ports: \"5000\", priority: 10, connection: c1}\n")
+        let configured = KernelPlan.configuredPrefixes(of: gateway.config)
+        #expect(configured.contains(route.prefix))
+        fixture.kernel.install(route)
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(gateway.state.learned[route.prefix] != nil)
+        fixture.kernel.uninstall(route)
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(gateway.state.learned.isEmpty)
+        #expect(gateway.state.remotePrefixes.contains(route.prefix))
+        #expect(fixture.remote["\(route.prefix)"]?.target == .device(fixture.ingressIndex))
+        #expect(fixture.tandemTableRoutesExactly(configured))
+        #expect(gateway.state.remotePrefixes.count == configured.count)
+    }
+
     @Test func aFloodOfNotificationsIsReadABatchPerTurn() throws {
         let fixture = GatewayFixture()
         let gateway = try fixture.started(GatewayFixture.fullTableYAML)
