@@ -6,17 +6,18 @@ import TandemConfig
 import TandemLinux
 
 extension Daemon {
-    /// Subscribes to route notifications first, then learns what the table holds, so nothing is missed between.
-    func startLearning() throws(DaemonError) {
-        guard let learning = config.learning else { return }
+    /// Subscribes to route notifications first, then starts the dump of what the table holds (on the tandem-dump
+    /// thread), so nothing is missed between; the core learns the dump (``Gateway/learnInitialRoutes(from:)``).
+    func startLearning() throws(DaemonError) -> StartDump? {
+        guard let learning = config.learning else { return nil }
         do {
             monitor = try RouteMonitor()
             // Only what is learned reaches the socket: Tandem's own million routes never fill its queue.
             try monitor!.filter(table: learning.table, protocols: learning.protocols)
+            return try StartDump(learning)
         } catch {
             throw DaemonError("starting to learn routes: \(error)")
         }
-        try gateway.learnInitialRoutes()
     }
 
     /// Puts the notification socket in the loop, and gives the core a way to dump the table off this thread.

@@ -135,10 +135,13 @@ public final class Daemon {
         try startControl()
         try startMetrics()
         try gateway.checkHost()
+        // The watched table is dumped on a thread of its own while the devices are made (a second each for a full
+        // table and three tunnels), and learned here as it comes.
+        let startDump = try startLearning()
         if config.gateway.mode == .userspace { try makeDevices() }
         service.keepAlive()
         tunnelInterfaceIndices = gateway.tunnelInterfaces(of: config)
-        try startLearning()
+        try gateway.learnInitialRoutes(from: startDump)
         service.keepAlive()
         gateway.probeFigures = { [unowned self] in probes?.statistics(of: $0) ?? ProbeStatistics() }
         gateway.onReady = { [unowned self] in

@@ -27,31 +27,54 @@ extension Gateway {
     }
 
     /// At start, after the daemon subscribed to notifications: learns what the table holds (installed by
-    /// ``start(ingressIndex:)`` next).
-    func learnInitialRoutes() throws(DaemonError) {
+    /// ``start(ingressIndex:)`` next), a chunk at a time from `chunks` (the daemon's dump thread, which reads the
+    /// next chunks meanwhile), or without them from a dump through the kernel port here and now (tests).
+    ///
+    /// A dump the kernel flagged inconsistent (the table changed during the walk) is made up for by a resync: the
+    /// dump again, and the learned prefixes it lacks withdrawn.
+    func learnInitialRoutes(from chunks: (any RouteChunks)? = nil) throws(DaemonError) {
         guard let learning = config.learning else { return }
         let started = now
-        do {
-            let routes = try watchedRoutes()
-            let dumped = now
-            keepAlive()
-            learningFlood = routes.count > Self.learningLinesPerRead
-            defer { learningFlood = false }
-            // The forwarding plane's tables are filled in one batch at the end (nothing reads them yet).
-            router.batchingInserts {
-                for (index, route) in routes.enumerated() {
-                    learn(route)
-                    // A full table is a million routes: a clock read every few thousand is nothing beside them.
-                    if index % 4096 == 4095 { keepAlive() }
+        var waited: UInt64 = 0
+        var failure: SystemError?
+        var dumped = false
+        func nextChunk() throws(SystemError) -> [KernelRoute]? {
+            if let chunks { return try chunks.next() }
+            // The kernel port's dump is asked again while the kernel flags it inconsistent: one chunk, consistent.
+            defer { dumped = true }
+            return dumped ? nil : try watchedRoutes()
+        }
+        // The forwarding plane's tables are filled in one batch at the end (nothing reads them yet).
+        router.batchingInserts {
+            var count = 0
+            do throws(SystemError) {
+                while true {
+                    let asked = now
+                    guard let chunk = try nextChunk() else { break }
+                    waited += now &- asked
+                    keepAlive()
+                    count += chunk.count
+                    learningFlood = count > Self.learningLinesPerRead
+                    for (index, route) in chunk.enumerated() {
+                        learn(route)
+                        // A full table is a million routes: a clock read every few thousand is nothing beside them.
+                        if index % 4096 == 4095 { keepAlive() }
+                    }
                 }
+            } catch {
+                failure = error
             }
-            log.info(
-                "learning: table \(learning.table), protocols "
-                    + learning.protocols.map(GatewayConfig.Learning.protocolName).joined(separator: ", ")
-                    + ": \(state.learned.count) route(s) learned at start (dump \(Self.seconds(since: started, dumped)), "
-                    + "learning \(Self.seconds(since: dumped, now)))")
-        } catch {
-            throw DaemonError("starting to learn routes: \(error)")
+        }
+        learningFlood = false
+        if let failure { throw DaemonError("starting to learn routes: \(failure)") }
+        log.info(
+            "learning: table \(learning.table), protocols "
+                + learning.protocols.map(GatewayConfig.Learning.protocolName).joined(separator: ", ")
+                + ": \(state.learned.count) route(s) learned at start in \(Self.seconds(since: started, now)) "
+                + "(\(MonotonicInstant(nanoseconds: waited)) of it waiting for the dump)")
+        if let chunks, !chunks.wasConsistent {
+            log.warning("learning: the table changed during the dump at start: dumping it again to resync")
+            startDump()
         }
     }
 

@@ -77,7 +77,12 @@ struct WatchedTableDump: Sendable {
     static func routes(of learning: GatewayConfig.Learning, from kernel: any KernelPort) throws(SystemError)
         -> [KernelRoute]
     {
-        try kernel.routes(table: learning.table).filter { learning.protocols.contains($0.protocol) }
+        // One protocol (BIRD or FRR, as a router runs one): the kernel leaves the others out, and the million routes
+        // are not copied into a filtered array.
+        if learning.protocols.count == 1 {
+            return try kernel.routes(table: learning.table, protocol: learning.protocols[0])
+        }
+        return try kernel.routes(table: learning.table).filter { learning.protocols.contains($0.protocol) }
     }
 }
 

@@ -395,26 +395,69 @@ public final class RouteNetlink {
     /// filtered here either way.
     public func routes(tables: Set<UInt32>, protocol proto: UInt8? = nil) throws(SystemError) -> [KernelRoute] {
         var found: [KernelRoute] = []
-        let requests: [UInt32?] = filtersDumps ? tables.sorted() : [nil]
         for family in [AF_INET, AF_INET6] {
-            for table in requests {
+            for table in dumpRequests(tables) {
                 do {
                     // Into one array: a full table is a million routes, not to be copied from one array to another.
                     try dump(
                         UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes",
                         into: &found, request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
-                    ) { reply in
-                        guard reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = Self.parse(reply),
-                            tables.contains(route.table), proto == nil || route.protocol == proto
-                        else { return nil }
-                        return route
-                    }
+                    ) { reply in Self.route(in: reply, tables: tables, protocol: proto) }
                 } catch where error.code == ENOENT && table != nil {
                     // An IPv4 table that does not exist yet: the kernel refuses its dump; it holds no route.
                 }
             }
         }
         return found
+    }
+
+    /// The routes of several tables (and protocol, if given), handed to `chunk` `chunkSize` at a time as the
+    /// kernel's replies are read: the reader works on the first while the kernel dumps the rest (a full table at
+    /// start). A dump the kernel flags inconsistent (NLM_F_DUMP_INTR: the table changed during the walk) is not
+    /// asked again, for the chunks before are handed over already.
+    ///
+    /// - Returns: Whether every dump was consistent; if not, the reader has to make up for it (a dump again later).
+    public func routes(
+        tables: Set<UInt32>, protocol proto: UInt8? = nil, chunkSize: Int, _ chunk: ([KernelRoute]) -> Void
+    ) throws(SystemError) -> Bool {
+        var consistent = true
+        var routes: [KernelRoute] = []
+        routes.reserveCapacity(chunkSize)
+        for family in [AF_INET, AF_INET6] {
+            for table in dumpRequests(tables) {
+                do {
+                    let replies = try dumpOnce(
+                        UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes",
+                        request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
+                    ) { reply in
+                        guard let route = Self.route(in: reply, tables: tables, protocol: proto) else { return }
+                        routes.append(route)
+                        guard routes.count >= chunkSize else { return }
+                        chunk(routes)
+                        routes = []
+                        routes.reserveCapacity(chunkSize)
+                    }
+                    consistent = consistent && !replies.interrupted
+                } catch where error.code == ENOENT && table != nil {
+                    // As above: a table that does not exist yet holds no route (its error is the dump's first reply).
+                }
+            }
+        }
+        if !routes.isEmpty { chunk(routes) }
+        return consistent
+    }
+
+    /// The tables a route dump asks for one by one (strict checking), or one request for all of them (nil).
+    private func dumpRequests(_ tables: Set<UInt32>) -> [UInt32?] { filtersDumps ? tables.sorted() : [nil] }
+
+    /// A route dump's reply, if it is a route of one of `tables` and of `proto` (if given).
+    private static func route(in reply: UnsafePointer<nlmsghdr>, tables: Set<UInt32>, protocol proto: UInt8?)
+        -> KernelRoute?
+    {
+        guard reply.pointee.nlmsg_type == UInt16(RTM_NEWROUTE), let route = parse(reply), tables.contains(route.table),
+            proto == nil || route.protocol == proto
+        else { return nil }
+        return route
     }
 
     /// Narrows a strictly checked route dump: the table (in rtm_table, and in RTA_TABLE beyond 255) and the

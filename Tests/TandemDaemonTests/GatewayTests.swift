@@ -296,6 +296,37 @@ struct GatewayTests {
         #expect(gateway.state.installedRemote.count == fixture.kernel.table(100).count)
     }
 
+    /// The routes at start as the daemon's dump thread hands them over, in chunks. A dump the kernel flagged
+    /// inconsistent (the table changed during the walk) is made up for by a resync: the table dumped again.
+    @Test(arguments: [true, false])
+    func learningAtStartTakesTheDumpInChunks(consistent: Bool) throws {
+        final class Chunks: RouteChunks {
+            var chunks: [[KernelRoute]]
+            let wasConsistent: Bool
+            init(_ chunks: [[KernelRoute]], consistent: Bool) {
+                self.chunks = chunks
+                wasConsistent = consistent
+            }
+            func next() throws(SystemError) -> [KernelRoute]? { chunks.isEmpty ? nil : chunks.removeFirst() }
+        }
+        let fixture = GatewayFixture()
+        let routes = (0..<100).map { fixture.birdRoute($0) }
+        for route in routes { fixture.kernel.install(route) }
+        let gateway = try fixture.gateway(GatewayFixture.fullTableYAML)
+        try gateway.checkHost()
+        let dumps = fixture.kernel.dumps
+        try gateway.learnInitialRoutes(
+            from: Chunks([Array(routes[0..<40]), Array(routes[40..<41]), Array(routes[41...])], consistent: consistent))
+        #expect(fixture.kernel.dumps - dumps == (consistent ? 0 : 1))
+        #expect(gateway.state.learning.isResyncing == !consistent)
+        try gateway.start(ingressIndex: fixture.ingressIndex)
+        fixture.finishResync(gateway)
+        #expect(Set(gateway.state.learned.keys) == fixture.birdPrefixes())
+        #expect(fixture.log.contains("100 route(s) learned at start"))
+        #expect(fixture.log.contains("the table changed during the dump at start") == !consistent)
+        #expect(fixture.tandemTableRoutesExactly(fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))))
+    }
+
     /// A learned prefix that is also a policy route's destination stays in Tandem's table when the routing daemon
     /// withdraws it: the policy still sends that traffic through Tandem. (The remote prefixes were a set of their
     /// own, and the withdrawal took the prefix out of it when the RIB had no route of it left.)
