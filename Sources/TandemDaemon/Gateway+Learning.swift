@@ -89,20 +89,31 @@ extension Gateway {
         if interfaceIndicesTime.map({ now &- $0 > 1_000_000_000 }) ?? true {
             interfaceIndicesCache = tunnelInterfaces(of: config)
             interfaceIndicesTime = now
+            lastHopTunnel = nil
         }
         return interfaceIndicesCache
+    }
+
+    /// The tunnel one hop of a learned route leads to (see ``findTunnel(ofHop:device:indices:)``), the last answer
+    /// remembered: a full table's million routes nearly all go through one hop.
+    func tunnel(ofHop gateway: AnyIPAddress?, device: UInt32) -> GatewayConfig.Tunnel? {
+        // First: a refresh of the indices (due once a second, and after a reload) forgets the last answer.
+        let indices = interfaceIndices
+        if let last = lastHopTunnel, last.gateway == gateway, last.device == device { return last.tunnel }
+        let tunnel = findTunnel(ofHop: gateway, device: device, indices: indices)
+        lastHopTunnel = (gateway, device, tunnel)
+        return tunnel
     }
 
     /// The tunnel one hop of a learned route leads to: by its gateway inside a BGP tunnel's inside /30 (the address
     /// BGP puts as the next hop, whatever device the routing daemon wrote), else by its output device, else by its
     /// gateway as a tunnel's next hop or peer.
-    func tunnel(ofHop gateway: AnyIPAddress?, device: UInt32) -> GatewayConfig.Tunnel? {
+    func findTunnel(ofHop gateway: AnyIPAddress?, device: UInt32, indices: [String: UInt32]) -> GatewayConfig.Tunnel? {
         if case .v4(let address)? = gateway,
             let tunnel = config.tunnels.first(where: { $0.bgp?.insideCIDR.contains(address) ?? false })
         {
             return tunnel
         }
-        let indices = interfaceIndices
         if let tunnel = config.tunnels.first(where: { tunnel in tunnel.interface.map { indices[$0] == device } ?? false }) {
             return tunnel
         }

@@ -49,6 +49,8 @@ final class Gateway {
     /// The tunnels' interface indices, for mapping learned routes, and when they were looked up.
     var interfaceIndicesCache: [String: UInt32] = [:]
     var interfaceIndicesTime: UInt64?
+    /// The last hop a learned route's tunnel was looked up for, and its tunnel (forgotten with the indices).
+    var lastHopTunnel: (gateway: AnyIPAddress?, device: UInt32, tunnel: GatewayConfig.Tunnel?)?
 
     init(
         config: GatewayConfig, kernel: any KernelPort, clock: any MonotonicClock, log: EventLog,

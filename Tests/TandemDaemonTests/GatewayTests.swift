@@ -456,6 +456,28 @@ struct GatewayTests {
         #expect(fixture.kernel.table(101).count == 4)
     }
 
+    /// The last hop's tunnel is remembered (a full table goes through one hop), and forgotten when the tunnels'
+    /// interfaces change: a route out of an interface's old index leads nowhere once it was made again.
+    @Test func aLearnedRouteOutOfATunnelInterfaceMadeAgainFollowsItsNewIndex() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(GatewayFixture.fullTableYAML)
+        func route(_ index: Int, device: UInt32) -> KernelRoute {
+            KernelRoute(prefix: fixture.birdRoute(index).prefix, table: 254, protocol: 12, target: .device(device))
+        }
+        let old = fixture.kernel.interfaceIndex(named: "gw-a")!
+        fixture.kernel.install(route(0, device: old))
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(gateway.state.learned[route(0, device: old).prefix]?.tunnels == ["a1"])
+        fixture.kernel.deleteLink("gw-a")
+        let new = fixture.kernel.addLink("gw-a")
+        gateway.tunnelInterfacesChanged()
+        fixture.kernel.install(route(1, device: old))
+        fixture.kernel.install(route(2, device: new))
+        gateway.readNotifications(from: fixture.kernel)
+        #expect(gateway.state.learned[route(1, device: old).prefix] == nil)
+        #expect(gateway.state.learned[route(2, device: new).prefix]?.tunnels == ["a1"])
+    }
+
     @Test func aReloadThatFailsHalfWayLeavesNothingOfTheNewFileAndKeepsTheOldState() throws {
         let fixture = GatewayFixture()
         let gateway = try fixture.started()
