@@ -135,8 +135,8 @@ public final class Daemon {
         try startControl()
         try startMetrics()
         try gateway.checkHost()
-        // The watched table is dumped on a thread of its own while the devices are made (a second each for a full
-        // table and three tunnels), and learned here as it comes.
+        // The watched table is dumped on a thread of its own while the devices are made (a full table's dump takes
+        // about a second, three tunnels' devices half of one), and learned here as it comes.
         let startDump = try startLearning()
         if config.gateway.mode == .userspace { try makeDevices() }
         service.keepAlive()
