@@ -77,12 +77,15 @@ struct WatchedTableDump: Sendable {
     static func routes(of learning: GatewayConfig.Learning, from kernel: any KernelPort) throws(SystemError)
         -> [KernelRoute]
     {
-        // One protocol (BIRD or FRR, as a router runs one): the kernel leaves the others out, and the million routes
-        // are not copied into a filtered array.
-        if learning.protocols.count == 1 {
-            return try kernel.routes(table: learning.table, protocol: learning.protocols[0])
-        }
+        if let only = dumpProtocol(of: learning) { return try kernel.routes(table: learning.table, protocol: only) }
         return try kernel.routes(table: learning.table).filter { learning.protocols.contains($0.protocol) }
+    }
+
+    /// The protocol a dump of `learning`'s table asks the kernel for: the one learned, if there is one (BIRD or
+    /// FRR, as a router runs one), so that the kernel leaves the others out and a million routes are not copied
+    /// into a filtered array; nil for several (the dump is filtered after).
+    static func dumpProtocol(of learning: GatewayConfig.Learning) -> UInt8? {
+        Set(learning.protocols).count == 1 ? learning.protocols[0] : nil
     }
 }
 

@@ -43,13 +43,11 @@ final class StartDump: RouteChunks {
         thread = try SystemThread.start(name: "tandem-dump") {
             // Reading routes needs no privilege, so the thread keeps none.
             try? ProcessCapabilities.dropAllOfCallingThread()
-            let protocols = Set(learning.protocols)
-            // One protocol (as a router runs one daemon): the kernel leaves the others out.
-            let only = protocols.count == 1 ? protocols.first : nil
+            let only = WatchedTableDump.dumpProtocol(of: learning)
             let result = Result { () throws(SystemError) -> Bool in
                 try RouteNetlink().routes(tables: [learning.table], protocol: only, chunkSize: Self.chunkSize) {
                     routes in
-                    let learned = only == nil ? routes.filter { protocols.contains($0.protocol) } : routes
+                    let learned = only == nil ? routes.filter { learning.protocols.contains($0.protocol) } : routes
                     if !learned.isEmpty { queue.put(.routes(learned)) }
                 }
             }

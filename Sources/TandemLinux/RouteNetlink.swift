@@ -395,18 +395,12 @@ public final class RouteNetlink {
     /// filtered here either way.
     public func routes(tables: Set<UInt32>, protocol proto: UInt8? = nil) throws(SystemError) -> [KernelRoute] {
         var found: [KernelRoute] = []
-        for family in [AF_INET, AF_INET6] {
-            for table in dumpRequests(tables) {
-                do {
-                    // Into one array: a full table is a million routes, not to be copied from one array to another.
-                    try dump(
-                        UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes",
-                        into: &found, request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
-                    ) { reply in Self.route(in: reply, tables: tables, protocol: proto) }
-                } catch where error.code == ENOENT && table != nil {
-                    // An IPv4 table that does not exist yet: the kernel refuses its dump; it holds no route.
-                }
-            }
+        try forEachRouteDump(of: tables) { family, table throws(SystemError) in
+            // Into one array: a full table is a million routes, not to be copied from one array to another.
+            try dump(
+                UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes",
+                into: &found, request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
+            ) { reply in Self.route(in: reply, tables: tables, protocol: proto) }
         }
         return found
     }
@@ -423,32 +417,41 @@ public final class RouteNetlink {
         var consistent = true
         var routes: [KernelRoute] = []
         routes.reserveCapacity(chunkSize)
-        for family in [AF_INET, AF_INET6] {
-            for table in dumpRequests(tables) {
-                do {
-                    let replies = try dumpOnce(
-                        UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes",
-                        request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
-                    ) { reply in
-                        guard let route = Self.route(in: reply, tables: tables, protocol: proto) else { return }
-                        routes.append(route)
-                        guard routes.count >= chunkSize else { return }
-                        chunk(routes)
-                        routes = []
-                        routes.reserveCapacity(chunkSize)
-                    }
-                    consistent = consistent && !replies.interrupted
-                } catch where error.code == ENOENT && table != nil {
-                    // As above: a table that does not exist yet holds no route (its error is the dump's first reply).
-                }
+        try forEachRouteDump(of: tables) { family, table throws(SystemError) in
+            let replies = try dumpOnce(
+                UInt16(RTM_GETROUTE), family: family, headerSize: MemoryLayout<rtmsg>.size, what: "routes",
+                request: { header in Self.putDumpFilter(table: table, protocol: proto, into: header) }
+            ) { reply in
+                guard let route = Self.route(in: reply, tables: tables, protocol: proto) else { return }
+                routes.append(route)
+                guard routes.count >= chunkSize else { return }
+                chunk(routes)
+                routes = []
+                routes.reserveCapacity(chunkSize)
             }
+            consistent = consistent && !replies.interrupted
         }
         if !routes.isEmpty { chunk(routes) }
         return consistent
     }
 
-    /// The tables a route dump asks for one by one (strict checking), or one request for all of them (nil).
-    private func dumpRequests(_ tables: Set<UInt32>) -> [UInt32?] { filtersDumps ? tables.sorted() : [nil] }
+    /// Calls `body` with each route dump to ask for: per family, each table on its own where the kernel checks
+    /// dumps strictly, else one request for all of them (nil).
+    private func forEachRouteDump(
+        of tables: Set<UInt32>, _ body: (Int32, UInt32?) throws(SystemError) -> Void
+    ) throws(SystemError) {
+        for family in [AF_INET, AF_INET6] {
+            let requests: [UInt32?] = filtersDumps ? tables.sorted() : [nil]
+            for table in requests {
+                do throws(SystemError) {
+                    try body(family, table)
+                } catch where error.code == ENOENT && table != nil {
+                    // An IPv4 table that does not exist yet: the kernel refuses its dump (its first reply, before
+                    // any route); it holds no route.
+                }
+            }
+        }
+    }
 
     /// A route dump's reply, if it is a route of one of `tables` and of `proto` (if given).
     private static func route(in reply: UnsafePointer<nlmsghdr>, tables: Set<UInt32>, protocol proto: UInt8?)
