@@ -108,6 +108,26 @@ public final class Daemon {
             config: config, kernel: LinuxKernel(netlink: netlink), clock: clock, log: log, metrics: metrics)
         gateway.keepAlive = { [service] in service.keepAlive() }
         gateway.onFailover = { [unowned self] in recordFailover(connection: $0, from: $1, to: $2) }
+        gateway.kernelAside = { [log] plan, work in Self.reconcileAside(plan, work, log: log) }
+    }
+
+    /// Runs a reconcile on a thread of its own (tandem-kernel), with a netlink socket of its own, while the control
+    /// thread goes on (``Gateway/kernelAside``); what it returns waits for the summary.
+    static func reconcileAside(
+        _ plan: KernelPlan, _ work: @escaping @Sendable (KernelSync) throws(SystemError) -> SyncSummary,
+        log: EventLog
+    ) -> AsideSummary? {
+        do {
+            let job = try JoinableJob(name: "tandem-kernel") {
+                Result { () throws(SystemError) -> SyncSummary in
+                    try work(KernelSync(kernel: LinuxKernel(netlink: try RouteNetlink()), plan: plan))
+                }
+            }
+            return { job.wait() }
+        } catch {
+            log.warning("\(error): reconciling on the control thread instead")
+            return nil
+        }
     }
 
     /// Starts, serves until SIGTERM or SIGINT, and stops. Returns the process's exit status.

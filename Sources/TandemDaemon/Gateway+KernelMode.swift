@@ -42,12 +42,17 @@ struct KernelModeState {
     }
 
     /// A prefix's route target: its chain's group, if the group is in the kernel.
-    func target(for prefix: RoutePrefix, router: Router) -> KernelRoute.Target? {
-        guard let chain = router.chain(of: prefix) else { return nil }
+    func target(for prefix: RoutePrefix, chain: ChainID?) -> KernelRoute.Target? {
+        guard let chain else { return nil }
         let id = Self.groupID(chain, prefix.family)
         return groups[id] == nil ? nil : .nexthopObject(id)
     }
 }
+
+/// Each remote prefix with its chain in the RIB (nil: none, the prefix has no route), looked up once for a full
+/// sync: kernel mode needs it for the groups to make and for the routes' targets, and a million lookups took
+/// half a second each time.
+typealias RemoteChains = [(prefix: RoutePrefix, chain: ChainID?)]
 
 extension Gateway {
     /// The nexthop of each tunnel with an interface, both families.
@@ -134,7 +139,9 @@ extension Gateway {
 
     /// At start: Tandem's nexthop objects exactly as the state needs them; stale ones (a previous run's) go. A
     /// tunnel nexthop the kernel refuses (its device is not ready, its gateway unreachable) is pending and retried.
-    func installNexthops(interfaces: [String: UInt32]) throws(SystemError) {
+    ///
+    /// - Parameter chains: The remote prefixes' chains (``remoteChains()``).
+    func installNexthops(interfaces: [String: UInt32], chains: RemoteChains) throws(SystemError) {
         let present = try kernel.nexthops(protocol: config.linux.protocol)
         let tunnels = tunnelNexthops(interfaces: interfaces)
         state.kernelMode = KernelModeState()
@@ -142,7 +149,7 @@ extension Gateway {
         let refused = try applyNexthopsReportingRefused(tunnels.map { .add($0, replace: true) })
         state.kernelMode!.tunnels.subtract(refused)
         state.pending.nexthops.formUnion(refused)
-        var failures = try updateChainGroups(for: state.remotePrefixes)
+        var failures = try updateChainGroups(of: chains)
         failures += try installPolicySets()
         let wanted = Set(tunnels.map(\.id)).union(state.kernelMode!.groups.keys)
             .union(state.kernelMode!.policyGroups.keys)
@@ -180,10 +187,26 @@ extension Gateway {
         throws(SystemError) -> [SystemError]
     {
         guard state.kernelMode != nil else { return [] }
+        return try updateChainGroups(of: prefixes.lazy.map { ($0, self.router.chain(of: $0)) }, removeUnused: removeUnused)
+    }
+
+    /// ``updateChainGroups(for:removeUnused:)`` with each prefix's chain looked up already.
+    func updateChainGroups(
+        of chains: some Sequence<(prefix: RoutePrefix, chain: ChainID?)>, removeUnused: Bool = false
+    ) throws(SystemError) -> [SystemError] {
+        guard state.kernelMode != nil else { return [] }
         var needed: Set<UInt32> = []
-        for prefix in prefixes where state.systemRouteTunnels[prefix] == nil {
-            guard let chain = router.chain(of: prefix) else { continue }
-            needed.insert(KernelModeState.groupID(chain, prefix.family))
+        // Nearly every prefix of a table has the chain of the one before it: a hash for each of a million is not
+        // needed. (Nor a lookup in an empty dictionary.)
+        var last: UInt32?
+        let systemRoutes = state.systemRouteTunnels
+        for (prefix, chain) in chains {
+            guard let chain, systemRoutes.isEmpty || systemRoutes[prefix] == nil else { continue }
+            let id = KernelModeState.groupID(chain, prefix.family)
+            if id != last {
+                needed.insert(id)
+                last = id
+            }
         }
         var failures = try refreshChainGroups(needed)
         if removeUnused {

@@ -44,29 +44,33 @@ extension Gateway {
             defer { dumped = true }
             return dumped ? nil : try watchedRoutes()
         }
-        // The forwarding plane's tables are filled in one batch at the end (nothing reads them yet).
-        router.batchingInserts {
-            var count = 0
-            do throws(SystemError) {
-                while true {
-                    let asked = now
-                    guard let chunk = try nextChunk() else { break }
-                    waited += now &- asked
-                    keepAlive()
-                    count += chunk.count
-                    learningFlood = count > Self.learningLinesPerRead
-                    for (index, route) in chunk.enumerated() {
-                        learn(route)
-                        // A full table is a million routes: a clock read every few thousand is nothing beside them.
-                        if index % 4096 == 4095 { keepAlive() }
-                    }
+        // The forwarding plane's tables are filled in one batch (nothing reads them yet), by the sync of Tandem's
+        // table that comes next (``syncAllRemoteRoutes(chains:)``): the kernel takes the table meanwhile.
+        router.startBatchingInserts()
+        var count = 0
+        do throws(SystemError) {
+            while true {
+                let asked = now
+                guard let chunk = try nextChunk() else { break }
+                waited += now &- asked
+                keepAlive()
+                if let chunks, chunks.isRead { startRulesAside() }
+                count += chunk.count
+                learningFlood = count > Self.learningLinesPerRead
+                for (index, route) in chunk.enumerated() {
+                    learn(route)
+                    // A full table is a million routes: a clock read every few thousand is nothing beside them.
+                    if index % 4096 == 4095 { keepAlive() }
                 }
-            } catch {
-                failure = error
             }
+        } catch {
+            failure = error
         }
         learningFlood = false
-        if let failure { throw DaemonError("starting to learn routes: \(failure)") }
+        if let failure {
+            router.finishBatchingInserts()
+            throw DaemonError("starting to learn routes: \(failure)")
+        }
         log.info(
             "learning: table \(learning.table), protocols "
                 + learning.protocols.map(GatewayConfig.Learning.protocolName).joined(separator: ", ")
@@ -74,8 +78,21 @@ extension Gateway {
                 + "(\(MonotonicInstant(nanoseconds: waited)) of it waiting for the dump)")
         if let chunks, !chunks.wasConsistent {
             log.warning("learning: the table changed during the dump at start: dumping it again to resync")
+            // No rule goes in during the dump either.
+            _ = rulesAside?()
             startDump()
         }
+    }
+
+    /// Starts the reconcile of the rules aside (``kernelAside``), once: with a full table in the kernel, each rule
+    /// added costs the kernel a walk of its IPv6 table (the first one also splits the IPv4 main and local tables),
+    /// 0.4 s that the learning hides. Not during the dump at start: a rule added then makes the kernel begin its
+    /// IPv6 walk again, so not before the dump is read.
+    func startRulesAside() {
+        guard !rulesAsideTried, let kernelAside else { return }
+        rulesAsideTried = true
+        let rules = state.plan.rules
+        rulesAside = kernelAside(state.plan) { sync throws(SystemError) in try sync.reconcileRules(desired: rules) }
     }
 
     func scheduleRetryIfPending() {
@@ -94,9 +111,15 @@ extension Gateway {
         return interfaceIndicesCache
     }
 
-    /// The tunnel one hop of a learned route leads to (see ``findTunnel(ofHop:device:indices:)``), the last answer
-    /// remembered: a full table's million routes nearly all go through one hop.
+    /// The tunnel one hop of a learned route leads to (see ``findTunnel(ofHop:device:indices:)``).
     func tunnel(ofHop gateway: AnyIPAddress?, device: UInt32) -> GatewayConfig.Tunnel? {
+        tunnelIndex(ofHop: gateway, device: device).map { config.tunnels[$0] }
+    }
+
+    /// Where in `config.tunnels` the tunnel of one hop is, the last answer remembered: a full table's million
+    /// routes nearly all go through one hop. (An index, not the tunnel: copying a tunnel's configuration out of the
+    /// memory for each of a million routes took a tenth of a second.)
+    func tunnelIndex(ofHop gateway: AnyIPAddress?, device: UInt32) -> Int? {
         // First: a refresh of the indices (due once a second, and after a reload) forgets the last answer.
         let indices = interfaceIndices
         if let last = lastHopTunnel, last.gateway == gateway, last.device == device { return last.tunnel }
@@ -108,17 +131,18 @@ extension Gateway {
     /// The tunnel one hop of a learned route leads to: by its gateway inside a BGP tunnel's inside /30 (the address
     /// BGP puts as the next hop, whatever device the routing daemon wrote), else by its output device, else by its
     /// gateway as a tunnel's next hop or peer.
-    func findTunnel(ofHop gateway: AnyIPAddress?, device: UInt32, indices: [String: UInt32]) -> GatewayConfig.Tunnel? {
+    func findTunnel(ofHop gateway: AnyIPAddress?, device: UInt32, indices: [String: UInt32]) -> Int? {
+        let tunnels = config.tunnels
         if case .v4(let address)? = gateway,
-            let tunnel = config.tunnels.first(where: { $0.bgp?.insideCIDR.contains(address) ?? false })
+            let index = tunnels.firstIndex(where: { $0.bgp?.insideCIDR.contains(address) ?? false })
         {
-            return tunnel
+            return index
         }
-        if let tunnel = config.tunnels.first(where: { tunnel in tunnel.interface.map { indices[$0] == device } ?? false }) {
-            return tunnel
+        if let index = tunnels.firstIndex(where: { tunnel in tunnel.interface.map { indices[$0] == device } ?? false }) {
+            return index
         }
         guard let gateway else { return nil }
-        return config.tunnels.first { tunnel in
+        return tunnels.firstIndex { tunnel in
             switch gateway {
             case .v4(let address): tunnel.nextHopIPv4 == address || tunnel.peer == .v4(address)
             case .v6(let address): tunnel.nextHopIPv6 == address || tunnel.peer == .v6(address)
@@ -154,7 +178,11 @@ extension Gateway {
     /// A line per learned or withdrawn route while they come a few at a time; in a flood (a full table at start
     /// or from a new BGP session) they go to the debug level, and a summary says how many.
     func logLearning(_ line: @autoclosure () -> String) {
-        if learningFlood { log.debug(line()) } else { log.info(line()) }
+        if !learningFlood {
+            log.info(line())
+        } else if learningFloodIsLogged {
+            log.debug(line())
+        }
     }
 
     /// "via tunnel a1 (connection c1)".
@@ -171,14 +199,25 @@ extension Gateway {
         let prefix = route.prefix
         // The common case, a full table at start: one hop, a prefix not learned yet, nothing waiting. No arrays on
         // the way (a million routes would make four million allocations).
-        if state.learned[prefix] == nil && state.overQuota.isEmpty, let (gateway, device) = route.target.singleHop,
-            let tunnel = tunnel(ofHop: gateway, device: device), let connection = state.connection(ofTunnel: tunnel.name)
+        if state.overQuota.isEmpty, let (gateway, device) = route.target.singleHop,
+            let index = tunnelIndex(ofHop: gateway, device: device)
         {
-            guard offer(prefix, tunnel: tunnel.name, connection: connection) else { return false }
-            state.learned[prefix] = LearnedPaths(tunnel.name)
-            logLearning("learned \(prefix) \(pathText(tunnel.name, connection))")
-            noteOverlaps(of: prefix)
-            return true
+            let tunnel = config.tunnels[index].name
+            // In first, so that the prefix is hashed once; out again if the RIB refuses it. A prefix learned before
+            // keeps what it had and takes the general way below.
+            if let connection = state.connection(ofTunnel: tunnel) {
+                if let before = state.learned.updateValue(LearnedPaths(tunnel), forKey: prefix) {
+                    state.learned[prefix] = before
+                } else {
+                    guard offer(prefix, tunnel: tunnel, connection: connection) else {
+                        state.learned[prefix] = nil
+                        return false
+                    }
+                    logLearning("learned \(prefix) \(pathText(tunnel, connection))")
+                    noteOverlaps(of: prefix)
+                    return true
+                }
+            }
         }
         let paths = paths(of: route)
         guard !paths.isEmpty else {

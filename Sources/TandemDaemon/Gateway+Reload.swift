@@ -97,14 +97,15 @@ extension Gateway {
                 tables: state.plan.tunnelTables,
                 desired: state.plan.tunnelRoutes(interfaceIndex: interfaces), keepStale: true)
             if let failure = (rules + tunnelRoutes).failures.first { throw DaemonError("\(failure)") }
-            if new.gateway.mode == .kernel {
+            let chains = new.gateway.mode == .kernel ? remoteChains() : nil
+            if let chains {
                 tuneKernelForKernelMode()
-                do { try installNexthops(interfaces: interfaces) } catch { throw DaemonError("\(error)") }
+                do { try installNexthops(interfaces: interfaces, chains: chains) } catch { throw DaemonError("\(error)") }
                 if !state.pending.nexthops.isEmpty {
                     throw DaemonError("the kernel refused tunnel nexthops: \(state.pending.summary)")
                 }
             }
-            do { try syncAllRemoteRoutes() } catch { throw DaemonError("\(error)") }
+            do { try syncAllRemoteRoutes(chains: chains) } catch { throw DaemonError("\(error)") }
             try switchover(state)
         } catch {
             // The old value, whole; the kernel back to it (what the new file added goes).
@@ -124,11 +125,14 @@ extension Gateway {
 
     /// After a failed reload: the kernel as the (old) state wants it.
     func restoreKernel(tables: [UInt32]) {
-        if config.gateway.mode == .kernel {
-            do { try installNexthops(interfaces: tunnelInterfaces(of: config)) } catch { log.error("\(error)") }
+        let chains = config.gateway.mode == .kernel ? remoteChains() : nil
+        if let chains {
+            do { try installNexthops(interfaces: tunnelInterfaces(of: config), chains: chains) } catch {
+                log.error("\(error)")
+            }
         }
         resyncKernel(tables: tables)
-        do { try syncAllRemoteRoutes() } catch { log.error("\(error)") }
+        do { try syncAllRemoteRoutes(chains: chains) } catch { log.error("\(error)") }
     }
 
     /// Makes rules and tunnel tables exactly the current plan (removing what is stale in `tables`). Tandem's own

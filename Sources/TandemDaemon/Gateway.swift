@@ -14,6 +14,9 @@ import TandemRouting
 import Glibc
 #endif
 
+/// What waits for a reconcile done aside (``Gateway/kernelAside``): its summary, or nil if the work never returned.
+typealias AsideSummary = () -> Result<SyncSummary, SystemError>?
+
 /// A gateway's state and the logic that keeps the kernel in line with it.
 final class Gateway {
     /// The state; replaced whole by a reload.
@@ -37,20 +40,35 @@ final class Gateway {
     /// logged and retried, and `tandem show kernel` says what is missing).
     private(set) var isReady = false
     /// Many routes at once: one log line for all of them (see logLearning) ...
-    var learningFlood = false
+    var learningFlood = false {
+        // The level is asked once a flood: asking the log handler for it costs a copy of the handler, and a full
+        // table's million lines are nearly always below the level.
+        didSet { if learningFlood && !oldValue { learningFloodIsLogged = log.level <= .debug } }
+    }
+    /// Whether a flood's lines are written (the log's level is debug).
+    private(set) var learningFloodIsLogged = false
     /// ... and at most one such summary a second: when the last one was written, and whether one is held back.
     var learningSummaryTime: UInt64?
     var learningSummaryOwed = false
     /// Dumps the watched table off the control thread and hands the result to ``dumpFinished(_:)`` (the daemon's
     /// BackgroundJob); nil: the dump is made at once, on the calling thread (tests).
     var dumpWatchedTable: ((GatewayConfig.Learning) -> Void)?
+    /// Runs a reconcile on a thread of its own, with a kernel port of its own, while this thread goes on, and returns
+    /// what waits for its summary (nil if the thread could not start: the caller reconciles itself then). The daemon
+    /// sets it; nil, everything is reconciled on the calling thread (the tests). Used at start, for the rules (see
+    /// ``startRulesAside()``) and for a full sync of Tandem's table (``syncAllRemoteRoutes(chains:)``).
+    var kernelAside: ((KernelPlan, @escaping @Sendable (KernelSync) throws(SystemError) -> SyncSummary) -> AsideSummary?)?
+    /// What waits for the rules reconciled aside at start, and whether they were.
+    var rulesAside: AsideSummary?
+    var rulesAsideTried = false
     /// Learned prefixes reported as overlapping another connection's route since start (a counter: reloads keep it).
     var overlapsReported = 0
     /// The tunnels' interface indices, for mapping learned routes, and when they were looked up.
     var interfaceIndicesCache: [String: UInt32] = [:]
     var interfaceIndicesTime: UInt64?
-    /// The last hop a learned route's tunnel was looked up for, and its tunnel (forgotten with the indices).
-    var lastHopTunnel: (gateway: AnyIPAddress?, device: UInt32, tunnel: GatewayConfig.Tunnel?)?
+    /// The last hop a learned route's tunnel was looked up for, and where its tunnel is in `config.tunnels`
+    /// (forgotten with the indices, so after a reload too).
+    var lastHopTunnel: (gateway: AnyIPAddress?, device: UInt32, tunnel: Int?)?
 
     init(
         config: GatewayConfig, kernel: any KernelPort, clock: any MonotonicClock, log: EventLog,
@@ -111,7 +129,13 @@ final class Gateway {
         if config.gateway.mode == .kernel { tuneKernelForKernelMode() }
         do {
             let interfaces = tunnelInterfaces(of: config)
-            let rules = try sync.reconcileRules(desired: state.plan.rules)
+            let rules: SyncSummary
+            if let aside = rulesAside?() {
+                rules = try aside.get()
+            } else {
+                rules = try sync.reconcileRules(desired: state.plan.rules)
+            }
+            rulesAside = nil
             keepAlive()
             // The tunnel tables before the nexthops: the kernel checks a nexthop's gateway through them.
             let tunnelTables = state.plan.tunnelTables
@@ -120,9 +144,11 @@ final class Gateway {
             record(rules + tunnelRoutes)
             log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
             keepAlive()
-            if config.gateway.mode == .kernel { try installNexthops(interfaces: interfaces) }
+            // Kernel mode looks each remote prefix's chain up once, for the groups and the routes.
+            let chains = config.gateway.mode == .kernel ? remoteChains() : nil
+            if let chains { try installNexthops(interfaces: interfaces, chains: chains) }
             keepAlive()
-            try syncAllRemoteRoutes()
+            try syncAllRemoteRoutes(chains: chains)
         } catch {
             throw DaemonError("\(error)")
         }
@@ -252,6 +278,12 @@ final class Gateway {
     /// Where a remote prefix's kernel route leads: into Tandem, or (kernel mode) to its nexthop group; a derived
     /// system route (a BGP tunnel's inside /30) out of its own tunnel's interface, in both modes.
     func remoteTarget(for prefix: RoutePrefix) -> KernelRoute.Target? {
+        remoteTarget(for: prefix, chain: config.gateway.mode == .kernel ? router.chain(of: prefix) : nil)
+    }
+
+    /// ``remoteTarget(for:)`` with the prefix's chain in the RIB looked up already (kernel mode; userspace mode
+    /// has no use for it).
+    func remoteTarget(for prefix: RoutePrefix, chain: ChainID?) -> KernelRoute.Target? {
         if !state.systemRouteTunnels.isEmpty, let tunnel = state.systemRouteTunnels[prefix] {
             guard let interface = config.tunnel(named: tunnel)?.interface, let index = interfaceIndices[interface]
             else { return nil }
@@ -259,8 +291,16 @@ final class Gateway {
         }
         return switch config.gateway.mode {
         case .userspace: .device(state.ingressIndex)
-        case .kernel: state.kernelMode?.target(for: prefix, router: router)
+        case .kernel: state.kernelMode?.target(for: prefix, chain: chain)
         }
+    }
+
+    /// Each remote prefix with its chain in the RIB, for a full sync in kernel mode (see ``RemoteChains``).
+    func remoteChains() -> RemoteChains {
+        var chains: RemoteChains = []
+        chains.reserveCapacity(state.remotePrefixes.underestimatedCount)
+        for prefix in state.remotePrefixes { chains.append((prefix, router.chain(of: prefix))) }
+        return chains
     }
 
     /// Sets where each of `prefixes` goes in the aggregation of Tandem's table: its target if it is a remote prefix
@@ -268,14 +308,27 @@ final class Gateway {
     ///
     /// - Parameter allRemote: `prefixes` are all remote prefixes (no need to ask of each).
     func setRemoteTargets(of prefixes: some Sequence<RoutePrefix>, allRemote: Bool = false) {
+        setTargets(
+            prefixes.lazy.map { prefix in
+                let remote = allRemote || self.state.remotePrefixes.contains(prefix)
+                return (prefix, remote ? self.remoteTarget(for: prefix) : nil, remote)
+            })
+    }
+
+    /// ``setRemoteTargets(of:allRemote:)`` for all the remote prefixes, their chains looked up already.
+    func setRemoteTargets(of chains: RemoteChains) {
+        setTargets(chains.lazy.map { ($0.prefix, self.remoteTarget(for: $0.prefix, chain: $0.chain), true) })
+    }
+
+    /// Sets where each prefix goes in the aggregation (nil: nowhere), and whether it is a remote prefix (one
+    /// without a target is unrouted then).
+    private func setTargets(_ targets: some Sequence<(RoutePrefix, KernelRoute.Target?, Bool)>) {
         // The table is taken out of the state while it is set, for the targets are read from the state.
         var table = AggregatedTable<KernelRoute.Target>()
         swap(&table, &state.remoteRoutes)
         defer { swap(&table, &state.remoteRoutes) }
         table.set(
-            prefixes.lazy.map { prefix in
-                let remote = allRemote || self.state.remotePrefixes.contains(prefix)
-                let target = remote ? self.remoteTarget(for: prefix) : nil
+            targets.lazy.map { prefix, target, remote in
                 // (A million prefixes at start, none of them unrouted: no hashing for nothing.)
                 if remote && target == nil {
                     self.state.unrouted.insert(prefix)
@@ -288,28 +341,53 @@ final class Gateway {
 
     /// Reconciles Tandem's whole table (and kernel mode's groups) with the RIB: at start, after a reload, an
     /// overflow or a new ingress device.
-    func syncAllRemoteRoutes() throws(SystemError) {
+    ///
+    /// - Parameter chains: Kernel mode: the remote prefixes' chains if they were looked up already (at start).
+    func syncAllRemoteRoutes(chains: RemoteChains? = nil) throws(SystemError) {
         let started = now
+        // The learning's inserts into the forwarding plane (at start) are made by now, whatever happens.
+        defer { router.finishBatchingInserts() }
         var failures: [SystemError] = []
-        if config.gateway.mode == .kernel {
-            failures += try updateChainGroups(for: state.remotePrefixes, removeUnused: true)
-        }
+        let chains = config.gateway.mode == .kernel ? chains ?? remoteChains() : nil
+        if let chains { failures += try updateChainGroups(of: chains, removeUnused: true) }
         state.remoteRoutes = AggregatedTable()
         state.unrouted = []
-        setRemoteTargets(of: state.remotePrefixes, allRemote: true)
+        if let chains {
+            setRemoteTargets(of: chains)
+        } else {
+            setRemoteTargets(of: state.remotePrefixes, allRemote: true)
+        }
         _ = state.remoteRoutes.commit()
         var desired = state.remoteRoutes.routes.map { state.plan.remoteRoute($0.prefix, to: $0.target) }
         // A small table goes in the plan's order (a bulk one is ordered for the kernel by the reconcile).
         if desired.count <= RouteNetlink.changesPerRound { desired.sort { $0.prefix < $1.prefix } }
+        let tables = [config.linux.table]
         let summary: SyncSummary
+        var installed: [RoutePrefix: KernelRoute.Target]?
         do {
-            summary = try sync.reconcileRoutes(tables: [config.linux.table], desired: desired)
+            // A bulk table (a full table's 200,000 routes take the kernel a second) goes in on a thread of its own,
+            // while this one makes the forwarding plane's batched inserts and the record of what is installed.
+            if desired.count > RouteNetlink.changesPerRound,
+                let aside = kernelAside?(state.plan, { [desired] sync throws(SystemError) in
+                    try sync.reconcileRoutes(tables: tables, desired: desired)
+                })
+            {
+                router.finishBatchingInserts()
+                installed = Self.installed(desired)
+                if let result = aside() {
+                    summary = try result.get()
+                } else {
+                    summary = try sync.reconcileRoutes(tables: tables, desired: desired)
+                }
+            } else {
+                summary = try sync.reconcileRoutes(tables: tables, desired: desired)
+            }
         } catch {
             // Nothing is known of the table: every route is sent again at the retry.
             state.pending.remote.formUnion(desired.map(\.prefix))
             throw error
         }
-        state.installedRemote = Dictionary(desired.map { ($0.prefix, $0.target) }, uniquingKeysWith: { a, _ in a })
+        state.installedRemote = installed ?? Self.installed(desired)
         for route in summary.refusedRoutes {
             state.installedRemote[route.prefix] = nil
             state.pending.remote.insert(route.prefix)
@@ -321,6 +399,11 @@ final class Gateway {
                 + "\(desired.count) route(s), \(Self.seconds(since: started, now)))")
         for failure in failures { log.error("\(failure)") }
         metrics.recordNetlinkErrors(failures.count)
+    }
+
+    /// Tandem's table as the kernel holds it once `routes` are in, by prefix.
+    static func installed(_ routes: [KernelRoute]) -> [RoutePrefix: KernelRoute.Target] {
+        Dictionary(routes.map { ($0.prefix, $0.target) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Brings Tandem's table in line with the RIB where the remote prefixes `prefixes` changed (or may have), and

@@ -26,7 +26,7 @@ import TandemPacket
 import TandemRouting
 
 /// The rules, tunnel tables and remote routes of a configuration.
-struct KernelPlan {
+struct KernelPlan: Sendable {
     let config: GatewayConfig
 
     var marker: UInt8 { config.linux.protocol }

@@ -13,7 +13,7 @@ import Glibc
 #endif
 
 /// What a reconcile did.
-struct SyncSummary: CustomStringConvertible {
+struct SyncSummary: CustomStringConvertible, Sendable {
     var added = 0
     var replaced = 0
     var deleted = 0

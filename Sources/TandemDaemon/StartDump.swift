@@ -17,6 +17,8 @@ protocol RouteChunks: AnyObject {
     func next() throws(SystemError) -> [KernelRoute]?
     /// At the end: whether the kernel's dump was consistent (the table did not change during the walk).
     var wasConsistent: Bool { get }
+    /// Whether the kernel's walk is over: the chunks not taken yet are all read.
+    var isRead: Bool { get }
 }
 
 /// The dump of the watched table at start, on the tandem-dump thread, in chunks of ``chunkSize`` routes.
@@ -82,6 +84,8 @@ final class StartDump: RouteChunks {
         if case .success(let consistent)? = end { return consistent }
         return false
     }
+
+    var isRead: Bool { queue.isFinished }
 
     private func join() {
         guard let thread else { return }

@@ -41,6 +41,9 @@ public final class HandoffQueue<Element: Sendable>: Sendable {
         wake()
     }
 
+    /// Whether the producer finished: what it handed over may not all be taken yet.
+    public var isFinished: Bool { contents.withLock { $0.finished } }
+
     /// Consumer: everything handed over and not taken yet, in order, waiting until there is some; nil once the
     /// producer finished and everything was taken.
     public func take() -> [Element]? {

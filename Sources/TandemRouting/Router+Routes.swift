@@ -65,9 +65,20 @@ extension Router {
     /// changes at once as always; the forwarding plane has the new prefixes when `body` returns (a removal in
     /// between makes the inserts before it first).
     public func batchingInserts(_ body: () -> Void) {
-        ipv4.batchedInserts = []
-        ipv6.batchedInserts = []
+        startBatchingInserts()
         body()
+        finishBatchingInserts()
+    }
+
+    /// ``batchingInserts(_:)`` in two calls, for a batch that spans more than one function: at start, the learning's
+    /// inserts are made while Tandem's table goes into the kernel on another thread. Batching already: it goes on.
+    public func startBatchingInserts() {
+        if ipv4.batchedInserts == nil { ipv4.batchedInserts = [] }
+        if ipv6.batchedInserts == nil { ipv6.batchedInserts = [] }
+    }
+
+    /// Makes the batched inserts and stops batching (nothing to do if not batching).
+    public func finishBatchingInserts() {
         ipv4.flushBatchedInserts()
         ipv6.flushBatchedInserts()
         ipv4.batchedInserts = nil
@@ -141,9 +152,9 @@ extension Router {
         // From here on nothing can fail.
         count(old?.routes ?? [], in: &rib, sign: -1)
         count(routes, in: &rib, sign: 1)
-        if let newEntry {
+        if var newEntry {
+            rib.sync(prefix, &newEntry, resolved: chains[newEntry.chain].resolution != nil)
             rib.prefixes[prefix] = newEntry
-            rib.sync(prefix, resolved: chains[newEntry.chain].resolution != nil)
         } else if let old {
             if old.installed { rib.removeFromTable(prefix) }
             rib.prefixes[prefix] = nil

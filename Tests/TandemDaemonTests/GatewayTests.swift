@@ -300,15 +300,6 @@ struct GatewayTests {
     /// inconsistent (the table changed during the walk) is made up for by a resync: the table dumped again.
     @Test(arguments: [true, false])
     func learningAtStartTakesTheDumpInChunks(consistent: Bool) throws {
-        final class Chunks: RouteChunks {
-            var chunks: [[KernelRoute]]
-            let wasConsistent: Bool
-            init(_ chunks: [[KernelRoute]], consistent: Bool) {
-                self.chunks = chunks
-                wasConsistent = consistent
-            }
-            func next() throws(SystemError) -> [KernelRoute]? { chunks.isEmpty ? nil : chunks.removeFirst() }
-        }
         let fixture = GatewayFixture()
         let routes = (0..<100).map { fixture.birdRoute($0) }
         for route in routes { fixture.kernel.install(route) }
@@ -325,6 +316,94 @@ struct GatewayTests {
         #expect(fixture.log.contains("100 route(s) learned at start"))
         #expect(fixture.log.contains("the table changed during the dump at start") == !consistent)
         #expect(fixture.tandemTableRoutesExactly(fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))))
+    }
+
+    /// The dump at start, a chunk at a time; the kernel's walk is over when the last chunk is read, before it is
+    /// taken (`readAhead` chunks before the end).
+    final class Chunks: RouteChunks {
+        var chunks: [[KernelRoute]]
+        let wasConsistent: Bool
+        let readAhead: Int
+        init(_ chunks: [[KernelRoute]], consistent: Bool = true, readAhead: Int = 0) {
+            self.chunks = chunks
+            wasConsistent = consistent
+            self.readAhead = readAhead
+        }
+        func next() throws(SystemError) -> [KernelRoute]? { chunks.isEmpty ? nil : chunks.removeFirst() }
+        var isRead: Bool { chunks.count <= readAhead }
+    }
+
+    /// The rules go in aside (the daemon: on a thread of their own) as soon as the dump at start is read, not during
+    /// it (a rule added makes the kernel begin its IPv6 walk again), and the start takes their summary instead of
+    /// reconciling them itself.
+    @Test func theRulesGoInAsideOnceTheDumpAtStartIsRead() throws {
+        let fixture = GatewayFixture()
+        let routes = (0..<30).map { fixture.birdRoute($0) }
+        for route in routes { fixture.kernel.install(route) }
+        let gateway = try fixture.gateway(GatewayFixture.fullTableYAML)
+        try gateway.checkHost()
+        let chunks = Chunks([Array(routes[0..<10]), Array(routes[10..<20]), Array(routes[20...])], readAhead: 1)
+        let aside = FakeKernel()
+        var chunksLeftAtStart: [Int] = []
+        gateway.kernelAside = { plan, work in
+            chunksLeftAtStart.append(chunks.chunks.count)
+            let summary = Result { () throws(SystemError) in try work(KernelSync(kernel: aside, plan: plan)) }
+            return { summary }
+        }
+        try gateway.learnInitialRoutes(from: chunks)
+        // Started once, after the second chunk was taken (the third, the last, read and waiting).
+        #expect(chunksLeftAtStart == [1])
+        try gateway.start(ingressIndex: fixture.ingressIndex)
+        let rules = gateway.state.plan.rules
+        #expect(!rules.isEmpty)
+        #expect(Set(try aside.rules(family: .ipv4) + aside.rules(family: .ipv6)) == Set(rules))
+        #expect(try fixture.kernel.rules(family: .ipv4).isEmpty && fixture.kernel.rules(family: .ipv6).isEmpty)
+        #expect(fixture.log.contains("kernel rules: \(rules.count) added"))
+        #expect(gateway.isReady)
+    }
+
+    /// A bulk sync of Tandem's table goes in aside (the daemon: on a thread of its own) while the forwarding plane
+    /// takes the learning's batched inserts: after the start, the kernel's table and the forwarding plane have every
+    /// prefix, and a route the kernel refused is pending.
+    @Test func aBulkTableGoesInAsideWhileTheForwardingPlaneTakesTheLearnedPrefixes() throws {
+        let fixture = GatewayFixture()
+        // 5,000 /30s, every other one, so that they do not aggregate: more routes than one netlink round.
+        let routes = (0..<5000).map { index in
+            KernelRoute(
+                prefix: .v4(IPv4Prefix(normalizing: IPv4Address(rawValue: 0xC612_0000 | UInt32(index) << 3), length: 30)),
+                table: 254, protocol: 12, target: fixture.birdRoute(0).target)
+        }
+        for route in routes { fixture.kernel.install(route) }
+        let refused = routes[1234].prefix
+        fixture.kernel.refuse(EINVAL, times: 1) { change in
+            if case .route(.add(let route, _)) = change { return route.prefix == refused }
+            return false
+        }
+        let gateway = try fixture.gateway(GatewayFixture.fullTableYAML)
+        try gateway.checkHost()
+        var asides = 0
+        gateway.kernelAside = { plan, work in
+            asides += 1
+            // On the fixture's kernel, at once: the aside's way through the core, without a thread.
+            let summary = Result { () throws(SystemError) in try work(KernelSync(kernel: fixture.kernel, plan: plan)) }
+            return { summary }
+        }
+        try gateway.learnInitialRoutes()
+        try gateway.start(ingressIndex: fixture.ingressIndex)
+        #expect(asides == 1)
+        #expect(!gateway.isReady)
+        #expect(gateway.state.pending.remote == [refused])
+        #expect(gateway.state.installedRemote[refused] == nil)
+        #expect(gateway.state.installedRemote.count == routes.count - 1 + KernelPlan.configuredPrefixes(of: gateway.config).count)
+        for route in routes.prefix(3) + routes.suffix(3) + [routes[1234]] {
+            guard case .v4(let prefix) = route.prefix else { continue }
+            #expect(gateway.router.plane.ipv4.longestMatch(prefix.address)?.prefix == prefix)
+        }
+        // The retry sends the refused route again: then the table is whole.
+        fixture.clock.advance(by: .seconds(1))
+        gateway.tick()
+        #expect(fixture.tandemTableRoutesExactly(fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))))
+        #expect(gateway.isReady)
     }
 
     /// A learned prefix that is also a policy route's destination stays in Tandem's table when the routing daemon

@@ -10,23 +10,32 @@
 import TandemPacket
 
 /// A target, by its number in the table's list of targets; `none` is no route.
-typealias TargetNumber = UInt32
+@usableFromInline typealias TargetNumber = UInt32
 
 extension TargetNumber {
     /// No route: the address falls through to what comes after the table.
-    static let none = TargetNumber.max
+    @usableFromInline static let none = TargetNumber.max
     /// Not one target: what a part of the address space resolves to varies within it.
     static let mixed = TargetNumber.max - 1
 }
 
+@usableFromInline
 struct AggregatedFamily<Prefix: IPPrefix> {
-    typealias Key = Prefix.Address.RawValue
+    @usableFromInline typealias Key = Prefix.Address.RawValue
 
     /// A prefix and its target, as set or as aggregated.
+    @usableFromInline
     struct Entry: Equatable {
         var key: Key
         var length: Int
         var target: TargetNumber
+
+        @usableFromInline
+        init(key: Key, length: Int, target: TargetNumber) {
+            self.key = key
+            self.length = length
+            self.target = target
+        }
     }
 
     /// The members of one block, ordered by address then length (a prefix before the prefixes inside it), and the

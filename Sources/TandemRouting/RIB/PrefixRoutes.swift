@@ -57,6 +57,13 @@ struct FamilyRIB<Table: LPMTable> {
     /// Puts the prefix in the LPM table or takes it out, as its chain's resolution says.
     mutating func sync(_ prefix: Table.Prefix, resolved: Bool) {
         guard var entry = prefixes[prefix] else { return }
+        sync(prefix, &entry, resolved: resolved)
+        prefixes[prefix] = entry
+    }
+
+    /// ``sync(_:resolved:)`` for an entry on its way into `prefixes` (its `installed` is set here): a new prefix is
+    /// hashed twice, not four times (a million of them at start).
+    mutating func sync(_ prefix: Table.Prefix, _ entry: inout PrefixRoutes, resolved: Bool) {
         if resolved {
             if batchedInserts != nil {
                 batchedInserts!.append((prefix, entry.chain.rawValue))
@@ -68,7 +75,6 @@ struct FamilyRIB<Table: LPMTable> {
             removeFromTable(prefix)
             entry.installed = false
         }
-        prefixes[prefix] = entry
     }
 
     /// Takes a prefix out of the LPM table, after the inserts batched before it (which may include it).
