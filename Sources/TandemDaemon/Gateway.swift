@@ -361,26 +361,13 @@ final class Gateway {
         var desired = state.remoteRoutes.routes.map { state.plan.remoteRoute($0.prefix, to: $0.target) }
         // A small table goes in the plan's order (a bulk one is ordered for the kernel by the reconcile).
         if desired.count <= RouteNetlink.changesPerRound { desired.sort { $0.prefix < $1.prefix } }
-        let tables = [config.linux.table]
         let summary: SyncSummary
         var installed: [RoutePrefix: KernelRoute.Target]?
         do {
-            // A bulk table (a full table's 200,000 routes take the kernel a second) goes in on a thread of its own,
-            // while this one makes the forwarding plane's batched inserts and the record of what is installed.
-            if desired.count > RouteNetlink.changesPerRound,
-                let aside = kernelAside?(state.plan, { [desired] sync throws(SystemError) in
-                    try sync.reconcileRoutes(tables: tables, desired: desired)
-                })
-            {
-                router.finishBatchingInserts()
-                installed = Self.installed(desired)
-                if let result = aside() {
-                    summary = try result.get()
-                } else {
-                    summary = try sync.reconcileRoutes(tables: tables, desired: desired)
-                }
+            if desired.count > RouteNetlink.changesPerRound, kernelAside != nil {
+                summary = try reconcileBulkTable(desired) { installed = Self.installed(desired) }
             } else {
-                summary = try sync.reconcileRoutes(tables: tables, desired: desired)
+                summary = try sync.reconcileRoutes(tables: [config.linux.table], desired: desired)
             }
         } catch {
             // Nothing is known of the table: every route is sent again at the retry.
@@ -399,6 +386,33 @@ final class Gateway {
                 + "\(desired.count) route(s), \(Self.seconds(since: started, now)))")
         for failure in failures { log.error("\(failure)") }
         metrics.recordNetlinkErrors(failures.count)
+    }
+
+    /// Reconciles Tandem's table with a bulk `desired` (a full table's 200,000 routes take the kernel a second or
+    /// more) aside (``kernelAside``): each family on a thread of its own, for the kernel takes IPv6 routes without
+    /// the RTNL lock and so both at once, while this thread makes the learning's inserts into the forwarding plane
+    /// and then does `meanwhile`. A family whose thread could not start is reconciled here.
+    func reconcileBulkTable(_ desired: [KernelRoute], meanwhile: () -> Void) throws(SystemError) -> SyncSummary {
+        let tables = [config.linux.table]
+        var asides: [(family: IPFamily, routes: [KernelRoute], summary: AsideSummary?)] = []
+        for family in IPFamily.allCases {
+            let routes = desired.filter { $0.prefix.family == family }
+            let summary = kernelAside?(state.plan) { sync throws(SystemError) in
+                try sync.reconcileRoutes(tables: tables, desired: routes, family: family)
+            }
+            asides.append((family, routes, summary))
+        }
+        router.finishBatchingInserts()
+        meanwhile()
+        var total = SyncSummary()
+        for (family, routes, aside) in asides {
+            if let result = aside?() {
+                total = total + (try result.get())
+            } else {
+                total = total + (try sync.reconcileRoutes(tables: tables, desired: routes, family: family))
+            }
+        }
+        return total
     }
 
     /// Tandem's table as the kernel holds it once `routes` are in, by prefix.

@@ -47,17 +47,20 @@ struct KernelSync {
 
     /// Makes the routes marked with Tandem's protocol in `tables` exactly `desired`.
     ///
-    /// - Parameter keepStale: Leave routes that are not desired (a reload adds first and deletes later).
-    func reconcileRoutes(tables: [UInt32], desired: [KernelRoute], keepStale: Bool = false) throws(SystemError)
-        -> SyncSummary
-    {
+    /// - Parameters:
+    ///   - keepStale: Leave routes that are not desired (a reload adds first and deletes later).
+    ///   - family: Only this family's routes: those of the other are left as they are.
+    func reconcileRoutes(
+        tables: [UInt32], desired: [KernelRoute], keepStale: Bool = false, family: IPFamily? = nil
+    ) throws(SystemError) -> SyncSummary {
         struct Key: Hashable {
             var table: UInt32
             var prefix: RoutePrefix
         }
         var present: [Key: KernelRoute] = [:]
         var stale: [KernelRoute] = []
-        for route in try kernel.routes(tables: Set(tables), protocol: marker) {
+        for route in try kernel.routes(tables: Set(tables), protocol: marker)
+        where family == nil || route.prefix.family == family {
             let key = Key(table: route.table, prefix: route.prefix)
             // Two copies of one prefix (an append by some other tool): keep one, delete the other.
             if present[key] != nil { stale.append(route) } else { present[key] = route }

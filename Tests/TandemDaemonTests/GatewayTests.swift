@@ -362,9 +362,9 @@ struct GatewayTests {
         #expect(gateway.isReady)
     }
 
-    /// A bulk sync of Tandem's table goes in aside (the daemon: on a thread of its own) while the forwarding plane
+    /// A bulk sync of Tandem's table goes in aside (the daemon: a thread per family) while the forwarding plane
     /// takes the learning's batched inserts: after the start, the kernel's table and the forwarding plane have every
-    /// prefix, and a route the kernel refused is pending.
+    /// prefix, a previous run's routes of both families are gone, and a route the kernel refused is pending.
     @Test func aBulkTableGoesInAsideWhileTheForwardingPlaneTakesTheLearnedPrefixes() throws {
         let fixture = GatewayFixture()
         // 5,000 /30s, every other one, so that they do not aggregate: more routes than one netlink round.
@@ -379,6 +379,11 @@ struct GatewayTests {
             if case .route(.add(let route, _)) = change { return route.prefix == refused }
             return false
         }
+        // A previous run's routes, one per family, in Tandem's table.
+        let stale = [GatewayFixture.prefix("198.19.255.252/30"), GatewayFixture.prefix("2001:db8:ffff::/48")]
+        for prefix in stale {
+            fixture.kernel.install(KernelRoute(prefix: prefix, table: 100, protocol: 77, target: .device(fixture.ingressIndex)))
+        }
         let gateway = try fixture.gateway(GatewayFixture.fullTableYAML)
         try gateway.checkHost()
         var asides = 0
@@ -390,7 +395,8 @@ struct GatewayTests {
         }
         try gateway.learnInitialRoutes()
         try gateway.start(ingressIndex: fixture.ingressIndex)
-        #expect(asides == 1)
+        #expect(asides == 2)
+        #expect(stale.allSatisfy { fixture.kernel.table(100)[$0] == nil })
         #expect(!gateway.isReady)
         #expect(gateway.state.pending.remote == [refused])
         #expect(gateway.state.installedRemote[refused] == nil)
@@ -402,8 +408,15 @@ struct GatewayTests {
         // The retry sends the refused route again: then the table is whole.
         fixture.clock.advance(by: .seconds(1))
         gateway.tick()
-        #expect(fixture.tandemTableRoutesExactly(fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))))
+        let whole = fixture.birdPrefixes().union(KernelPlan.configuredPrefixes(of: gateway.config))
+        #expect(fixture.tandemTableRoutesExactly(whole))
         #expect(gateway.isReady)
+        // A full sync over the full table (a reload's): each family's thread leaves the other family's routes be.
+        let changes = fixture.kernel.routeChangesApplied
+        try gateway.syncAllRemoteRoutes()
+        #expect(asides == 4)
+        #expect(fixture.kernel.routeChangesApplied == changes)
+        #expect(fixture.tandemTableRoutesExactly(whole))
     }
 
     /// A learned prefix that is also a policy route's destination stays in Tandem's table when the routing daemon
