@@ -2,8 +2,6 @@
 // learned on another as it comes). The producer appends under a lock and writes a byte to a pipe; the consumer takes
 // what is there, or blocks in read(2) on the pipe until there is more or the producer finished.
 
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +13,8 @@ public final class HandoffQueue<Element: Sendable>: Sendable {
         var finished = false
     }
 
-    private let contents = Mutex(Contents())
+    /// Behind a POSIX mutex, which ThreadSanitizer sees (see PthreadMutex).
+    private let contents = PthreadMutex(Contents())
     private let readEnd: FileDescriptor
     private let writeEnd: FileDescriptor
 

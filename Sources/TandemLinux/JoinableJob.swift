@@ -1,8 +1,7 @@
 // Work that can overlap the starting thread's own, on a thread of its own whose result the starting thread takes
-// when it needs it, by joining the thread. Unlike BackgroundJob, no event loop is involved: the daemon's start uses
-// it before its loop runs (the rules go into the kernel while the control thread learns a full table's routes).
-
-import Synchronization
+// when it needs it, by joining the thread. Unlike BackgroundJob, no event loop is involved: the daemon uses it where
+// the control thread waits for the result anyway (at start, the rules go into the kernel while it learns a full
+// table's routes, and Tandem's table while it fills the forwarding plane).
 
 #if canImport(Glibc)
 import Glibc
@@ -10,12 +9,9 @@ import Glibc
 
 /// One piece of work on a named thread of its own; ``wait()`` joins the thread and returns its result.
 public final class JoinableJob<Value: Sendable> {
-    /// Where the worker leaves its result (read after the join, which orders the two threads' memory anyway).
-    private final class Slot: Sendable {
-        let value = Mutex<Value?>(nil)
-    }
-
-    private let slot = Slot()
+    /// Where the worker leaves its result (read after the join, which orders the two threads' memory anyway; behind
+    /// a POSIX mutex all the same, which ThreadSanitizer sees, see PthreadMutex).
+    private let slot = PthreadMutex<Value?>(nil)
     private var thread: pthread_t?
 
     /// Starts `work` on a thread named `name`.
@@ -25,14 +21,14 @@ public final class JoinableJob<Value: Sendable> {
         let slot = self.slot
         thread = try SystemThread.start(name: name) {
             let value = work()
-            slot.value.withLock { $0 = value }
+            slot.withLock { $0 = value }
         }
     }
 
-    /// Waits for the work to end and returns its result (nil only if the work never returned: it trapped).
+    /// Waits for the work to end and returns its result (the same each time it is asked).
     public func wait() -> Value? {
         join()
-        return slot.value.withLock { $0 }
+        return slot.withLock { $0 }
     }
 
     /// A job dropped without ``wait()`` is still waited for: its thread never outlives it.
