@@ -186,8 +186,7 @@ extension Gateway {
     func updateChainGroups(for prefixes: some Sequence<RoutePrefix>, removeUnused: Bool = false)
         throws(SystemError) -> [SystemError]
     {
-        guard state.kernelMode != nil else { return [] }
-        return try updateChainGroups(of: prefixes.lazy.map { ($0, self.router.chain(of: $0)) }, removeUnused: removeUnused)
+        try updateChainGroups(of: prefixes.lazy.map { ($0, self.router.chain(of: $0)) }, removeUnused: removeUnused)
     }
 
     /// ``updateChainGroups(for:removeUnused:)`` with each prefix's chain looked up already.

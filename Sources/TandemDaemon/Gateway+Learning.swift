@@ -200,23 +200,21 @@ extension Gateway {
         // The common case, a full table at start: one hop, a prefix not learned yet, nothing waiting. No arrays on
         // the way (a million routes would make four million allocations).
         if state.overQuota.isEmpty, let (gateway, device) = route.target.singleHop,
-            let index = tunnelIndex(ofHop: gateway, device: device)
+            let index = tunnelIndex(ofHop: gateway, device: device), case let tunnel = config.tunnels[index].name,
+            let connection = state.connection(ofTunnel: tunnel)
         {
-            let tunnel = config.tunnels[index].name
             // In first, so that the prefix is hashed once; out again if the RIB refuses it. A prefix learned before
             // keeps what it had and takes the general way below.
-            if let connection = state.connection(ofTunnel: tunnel) {
-                if let before = state.learned.updateValue(LearnedPaths(tunnel), forKey: prefix) {
-                    state.learned[prefix] = before
-                } else {
-                    guard offer(prefix, tunnel: tunnel, connection: connection) else {
-                        state.learned[prefix] = nil
-                        return false
-                    }
-                    logLearning("learned \(prefix) \(pathText(tunnel, connection))")
-                    noteOverlaps(of: prefix)
-                    return true
+            if let before = state.learned.updateValue(LearnedPaths(tunnel), forKey: prefix) {
+                state.learned[prefix] = before
+            } else {
+                guard offer(prefix, tunnel: tunnel, connection: connection) else {
+                    state.learned[prefix] = nil
+                    return false
                 }
+                logLearning("learned \(prefix) \(pathText(tunnel, connection))")
+                noteOverlaps(of: prefix)
+                return true
             }
         }
         let paths = paths(of: route)
