@@ -3,8 +3,6 @@
 // loop watches; the loop's handler takes the result, joins the thread and calls `done`. The loop's thread never
 // waits for the worker.
 
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +11,8 @@ import Glibc
 public final class BackgroundJob<Result: Sendable> {
     /// What the worker and the loop share: the result, and the pipe's write end (closed by the worker when done).
     private final class Handoff: Sendable {
-        let result = Mutex<Result?>(nil)
+        /// Behind a POSIX mutex, which ThreadSanitizer sees (see PthreadMutex), like HandoffQueue and JoinableJob.
+        let result = PthreadMutex<Result?>(nil)
         let writeEnd: FileDescriptor
         init(writeEnd: FileDescriptor) { self.writeEnd = writeEnd }
     }
