@@ -29,9 +29,16 @@ public struct FlowSketch: Sendable {
                 destinationPort: destinationPort))
     }
 
-    /// Counts the flow of a 5-tuple.
+    /// Counts the flow of a packet with these IPv6 fields.
     @inline(__always)
-    mutating func add(_ tuple: FiveTuple) { add(hash: hasher.hash(tuple)) }
+    mutating func add(
+        ipv6 source: UInt128, _ destination: UInt128, _ proto: UInt8, _ sourcePort: UInt16, _ destinationPort: UInt16
+    ) {
+        add(
+            hash: hasher.hashIPv6(
+                source: source, destination: destination, protocol: proto, sourcePort: sourcePort,
+                destinationPort: destinationPort))
+    }
 
     @inline(__always)
     private mutating func add(hash: UInt32) {

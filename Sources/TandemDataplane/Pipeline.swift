@@ -173,18 +173,24 @@ public final class Pipeline {
                         destinationPort: ports.destination, flowHash: hash))
             case 6:
                 let header = try IPv6Header(bytes)
-                let tuple = try FiveTuple(ipv6: header)
+                // The protocol and ports alone, as for IPv4: the whole tuple would read both addresses again.
+                let transport = try FiveTuple.transport(ipv6: header)
+                let source = header.source
+                let destination = header.destination
+                let proto = transport.protocol.rawValue
                 lengths[slot] = header.packet.count
-                if flows != nil { flows!.add(tuple) }
                 // The family's own hash, as for IPv4: the same value as hash(tuple), without its branch on the
                 // family and its call with the whole tuple.
                 let hash = hasher.hashIPv6(
-                    source: tuple.source.rawValue, destination: tuple.destination.rawValue,
-                    protocol: tuple.protocol.rawValue, sourcePort: tuple.sourcePort, destinationPort: tuple.destinationPort)
+                    source: source.rawValue, destination: destination.rawValue, protocol: proto,
+                    sourcePort: transport.source, destinationPort: transport.destination)
+                if flows != nil {
+                    flows!.add(ipv6: source.rawValue, destination.rawValue, proto, transport.source, transport.destination)
+                }
                 return .ipv6(
                     PacketKey(
-                        destination: header.destination, source: header.source, protocol: tuple.protocol.rawValue,
-                        destinationPort: tuple.destinationPort, flowHash: hash))
+                        destination: destination, source: source, protocol: proto,
+                        destinationPort: transport.destination, flowHash: hash))
             default:
                 return .dropped(.malformed(.badVersion))
             }

@@ -112,7 +112,7 @@ final class Poptrie<Key: LPMKey>: @unchecked Sendable {
         let leafBits =
             UInt64(leafWords[base].load(ordering: .relaxed))
             | UInt64(leafWords[(base &+ 1) & leafMask].load(ordering: .relaxed)) &<< 32
-        let bit: UInt64 = 1 &<< UInt64(key.sixBits(at: directBits))
+        let bit: UInt64 = 1 &<< UInt64(Self.sixBits(of: key, high: Self.high64(key), at: directBits))
         return (base &+ 1 &+ (leafBits & ((bit &<< 1) &- 1)).populationCount) & leafMask
     }
 

@@ -82,19 +82,27 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: ``MalformedReason``: the extension header reasons of ``IPv6Header/upperLayer()``, or
     ///   `transportTruncated` if the ports (4 bytes) or the ICMPv6 header (8 bytes) do not fit.
     public init(ipv6 packet: IPv6Header) throws(MalformedReason) {
-        let upper = try packet.upperLayer()
-        var ports: (UInt16, UInt16) = (0, 0)
-        var fragmented = false
-        if let fragment = upper.fragment { fragmented = fragment.offset != 0 || fragment.moreFragments }
-        if !fragmented {
-            let transport = packet.packet.slice(upper.offset..<packet.packet.count)
-            ports = try Self.ports(
-                of: upper.protocol, in: transport, icmp: .icmpv6,
-                echo: (ICMPv6Header.echoRequest, ICMPv6Header.echoReply))
-        }
+        let transport = try Self.transport(ipv6: packet)
         self.init(
-            family: .ipv6, source: packet.source, destination: packet.destination, protocol: upper.protocol,
-            sourcePort: ports.0, destinationPort: ports.1)
+            family: .ipv6, source: packet.source, destination: packet.destination, protocol: transport.protocol,
+            sourcePort: transport.source, destinationPort: transport.destination)
+    }
+
+    /// The protocol and the ports of a checked IPv6 packet exactly as ``init(ipv6:)`` reads them, without making
+    /// the tuple: the packet pipeline hashes the header's fields directly, as it does IPv4's (``ports(ipv4:)``).
+    ///
+    /// - Parameter packet: The packet's header view.
+    /// - Returns: The protocol after the extension headers, the source and the destination port.
+    /// - Throws: ``MalformedReason`` as ``init(ipv6:)`` does.
+    public static func transport(ipv6 packet: IPv6Header) throws(MalformedReason)
+        -> (protocol: IPProtocol, source: UInt16, destination: UInt16)
+    {
+        let upper = try packet.upperLayer()
+        if let fragment = upper.fragment, fragment.offset != 0 || fragment.moreFragments { return (upper.protocol, 0, 0) }
+        let ports = try Self.ports(
+            of: upper.protocol, in: packet.packet.slice(upper.offset..<packet.packet.count), icmp: .icmpv6,
+            echo: (ICMPv6Header.echoRequest, ICMPv6Header.echoReply))
+        return (upper.protocol, ports.0, ports.1)
     }
 
     /// Checks a packet of either family and reads its 5-tuple; the version nibble picks the family.
