@@ -69,8 +69,21 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     /// - Parameter packet: The packet's header view.
     /// - Returns: The source and destination port (see the type's documentation for ICMP and fragments).
     /// - Throws: ``MalformedReason/transportTruncated`` as ``init(ipv4:)`` does.
+    @inlinable
     public static func ports(ipv4 packet: IPv4Header) throws(MalformedReason) -> (source: UInt16, destination: UInt16) {
         guard !packet.isFragment else { return (0, 0) }
+        // TCP or UDP, nearly every packet: the caller's module inlines this much.
+        let proto = packet.protocol.rawValue
+        let start = packet.headerLength
+        if proto == 6 || proto == 17, packet.packet.count >= start + 4 {  // TCP, UDP
+            return (packet.packet.bigEndianUInt16(at: start), packet.packet.bigEndianUInt16(at: start + 2))
+        }
+        return try portsOfOtherProtocols(ipv4: packet)
+    }
+
+    /// ``ports(ipv4:)`` for every unfragmented packet, by the rules in the type's documentation.
+    @usableFromInline
+    static func portsOfOtherProtocols(ipv4 packet: IPv4Header) throws(MalformedReason) -> (source: UInt16, destination: UInt16) {
         let ports = try Self.ports(
             of: packet.protocol, in: packet.payload, icmp: .icmp, echo: (ICMPHeader.echoRequest, ICMPHeader.echoReply))
         return (ports.0, ports.1)
@@ -94,7 +107,23 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     /// - Parameter packet: The packet's header view.
     /// - Returns: The protocol after the extension headers, the source and the destination port.
     /// - Throws: ``MalformedReason`` as ``init(ipv6:)`` does.
+    @inlinable
     public static func transport(ipv6 packet: IPv6Header) throws(MalformedReason)
+        -> (protocol: IPProtocol, source: UInt16, destination: UInt16)
+    {
+        // TCP or UDP straight after the fixed header, nearly every packet: no extension headers to walk, and the
+        // caller's module inlines this much.
+        let next = packet.nextHeader
+        let start = IPv6Header.fixedHeaderLength
+        if next.rawValue == 6 || next.rawValue == 17, packet.packet.count >= start + 4 {  // TCP, UDP
+            return (next, packet.packet.bigEndianUInt16(at: start), packet.packet.bigEndianUInt16(at: start + 2))
+        }
+        return try transportBehindExtensionHeaders(ipv6: packet)
+    }
+
+    /// ``transport(ipv6:)`` for every packet: the extension headers walked, fragments and ICMPv6 as the type says.
+    @usableFromInline
+    static func transportBehindExtensionHeaders(ipv6 packet: IPv6Header) throws(MalformedReason)
         -> (protocol: IPProtocol, source: UInt16, destination: UInt16)
     {
         let upper = try packet.upperLayer()

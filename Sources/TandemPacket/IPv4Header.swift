@@ -7,7 +7,7 @@
 /// `withUnsafeBytes` (or the batch loop that owns the buffer) and do not let it escape.
 public struct IPv4Header {
     /// The size of a header without options.
-    public static let minimumLength = 20
+    @inlinable public static var minimumLength: Int { 20 }
 
     /// The packet: the header and the payload, cut at the total length (link-layer padding after it is
     /// not part of the packet).
@@ -18,6 +18,7 @@ public struct IPv4Header {
     /// - Parameter bytes: The packet, from its first header byte; it may run on past the total length.
     /// - Throws: ``MalformedReason``: `truncated`, `badVersion`, `badIHL`, `ihlBeyondBuffer`,
     ///   `totalLengthBelowHeader` or `totalLengthBeyondBuffer`.
+    @inlinable
     public init(_ bytes: UnsafeRawBufferPointer) throws(MalformedReason) {
         guard bytes.count >= Self.minimumLength else { throw .truncated }
         let versionAndIHL = bytes.uint8(at: 0)
@@ -32,6 +33,7 @@ public struct IPv4Header {
     }
 
     /// The header length in bytes (IHL × 4), 20 through 60.
+    @inlinable
     public var headerLength: Int { Int(packet.uint8(at: 0) & 0x0F) * 4 }
     /// The type-of-service byte: DSCP in the top six bits, ECN in the bottom two.
     public var typeOfService: UInt8 { packet.uint8(at: 1) }
@@ -52,12 +54,15 @@ public struct IPv4Header {
     /// The time to live.
     public var ttl: UInt8 { packet.uint8(at: 8) }
     /// The protocol of the payload.
+    @inlinable
     public var `protocol`: IPProtocol { IPProtocol(rawValue: packet.uint8(at: 9)) }
     /// The header checksum field.
     public var headerChecksum: UInt16 { packet.bigEndianUInt16(at: 10) }
     /// The source address.
+    @inlinable
     public var source: IPv4Address { IPv4Address(rawValue: packet.bigEndianUInt32(at: 12)) }
     /// The destination address.
+    @inlinable
     public var destination: IPv4Address { IPv4Address(rawValue: packet.bigEndianUInt32(at: 16)) }
 
     /// The header, options included.
@@ -68,6 +73,7 @@ public struct IPv4Header {
     public var payload: UnsafeRawBufferPointer { packet.slice(headerLength..<packet.count) }
 
     /// Whether this is a fragment of a larger datagram (more fragments follow, or it is not the first).
+    @inlinable
     public var isFragment: Bool { packet.bigEndianUInt16(at: 6) & 0x3FFF != 0 }
     /// Whether this is the first fragment of a fragmented datagram (the one that carries the transport
     /// header). An unfragmented packet is not a first fragment.
@@ -81,6 +87,7 @@ public struct IPv4Header {
     ///
     /// The header is a whole number of 32-bit words, so this adds words without the general sum's tail handling:
     /// every forwarded packet is checked.
+    @inlinable
     public var isChecksumValid: Bool {
         var accumulator: UInt64 = 0
         var offset = 0

@@ -1,4 +1,4 @@
-import TandemPacket
+@testable import TandemPacket
 import Testing
 
 /// Random, truncated and mutated packets through every view. A crash fails the whole test run; beyond that,
@@ -19,6 +19,47 @@ struct FuzzTests {
         #expect(parsed > 40_000)
         #expect(
             seen == Set(MalformedReason.allCases), "not reached: \(Set(MalformedReason.allCases).subtracting(seen))")
+    }
+
+    @Test("the TCP and UDP shortcuts of the port readers read what the general rules read, on 200,000 packets")
+    func transportShortcuts() {
+        var random = SplitMix64(seed: 0x7A4D_E4)
+        var compared = (ipv4: 0, ipv6: 0)
+        // The ports (and for IPv6 the protocol) as numbers, or -1 and the reason.
+        func outcome(_ read: () throws(MalformedReason) -> [Int]) -> [Int] {
+            do throws(MalformedReason) { return try read() } catch { return [-1, Int(error.rawValue)] }
+        }
+        for _ in 0..<200_000 {
+            var bytes = randomPacket(using: &random)
+            mutate(&bytes, using: &random)
+            bytes.withUnsafeBytes { raw in
+                if let header = try? IPv4Header(raw), !header.isFragment {
+                    let shortcut = outcome { () throws(MalformedReason) in
+                        let ports = try FiveTuple.ports(ipv4: header)
+                        return [Int(ports.source), Int(ports.destination)]
+                    }
+                    let general = outcome { () throws(MalformedReason) in
+                        let ports = try FiveTuple.portsOfOtherProtocols(ipv4: header)
+                        return [Int(ports.source), Int(ports.destination)]
+                    }
+                    check(shortcut == general, "IPv4 \(bytes): \(shortcut) against \(general)")
+                    compared.ipv4 += 1
+                }
+                if let header = try? IPv6Header(raw) {
+                    let shortcut = outcome { () throws(MalformedReason) in
+                        let transport = try FiveTuple.transport(ipv6: header)
+                        return [Int(transport.protocol.rawValue), Int(transport.source), Int(transport.destination)]
+                    }
+                    let general = outcome { () throws(MalformedReason) in
+                        let transport = try FiveTuple.transportBehindExtensionHeaders(ipv6: header)
+                        return [Int(transport.protocol.rawValue), Int(transport.source), Int(transport.destination)]
+                    }
+                    check(shortcut == general, "IPv6 \(bytes): \(shortcut) against \(general)")
+                    compared.ipv6 += 1
+                }
+            }
+        }
+        #expect(compared.ipv4 > 20_000 && compared.ipv6 > 20_000, "\(compared)")
     }
 
     @Test("address and prefix parsers never crash on random bytes and agree with each other")
