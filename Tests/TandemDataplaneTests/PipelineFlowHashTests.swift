@@ -49,8 +49,8 @@ import TandemRouting
                         destinationOptions: extensionHeader))
             case 2: packets.append(ipv6(host: host, proto: 58, upper: [128, 0, 0, 0] + ports, destinationOptions: extensionHeader))
             default:
-                let reversed: [UInt8] = [0x00, 0x35, UInt8(port >> 8), UInt8(port & 0xFF), 0, 8, 0, 0]
-                packets.append(ipv6(host: host, proto: 17, upper: reversed, destinationOptions: extensionHeader))
+                let fromPort53: [UInt8] = [0x00, 0x35, UInt8(port >> 8), UInt8(port & 0xFF), 0, 8, 0, 0]
+                packets.append(ipv6(host: host, proto: 17, upper: fromPort53, destinationOptions: extensionHeader))
             }
         }
         return packets
