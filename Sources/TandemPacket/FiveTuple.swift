@@ -72,16 +72,14 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     @inlinable
     public static func ports(ipv4 packet: IPv4Header) throws(MalformedReason) -> (source: UInt16, destination: UInt16) {
         guard !packet.isFragment else { return (0, 0) }
-        // TCP or UDP, nearly every packet: the caller's module inlines this much.
-        let proto = packet.protocol.rawValue
-        let start = packet.headerLength
-        if proto == 6 || proto == 17, packet.packet.count >= start + 4 {  // TCP, UDP
-            return (packet.packet.bigEndianUInt16(at: start), packet.packet.bigEndianUInt16(at: start + 2))
+        // A protocol with ports (TCP or UDP, nearly every packet): the caller's module inlines this much.
+        if let ports = leadingPorts(of: packet.protocol, in: packet.packet.slice(packet.headerLength..<packet.packet.count)) {
+            return ports
         }
         return try portsOfOtherProtocols(ipv4: packet)
     }
 
-    /// ``ports(ipv4:)`` for every unfragmented packet, by the rules in the type's documentation.
+    /// ``ports(ipv4:)`` for every other unfragmented packet, by the rules in the type's documentation.
     @usableFromInline
     static func portsOfOtherProtocols(ipv4 packet: IPv4Header) throws(MalformedReason) -> (source: UInt16, destination: UInt16) {
         let ports = try Self.ports(
@@ -111,17 +109,16 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     public static func transport(ipv6 packet: IPv6Header) throws(MalformedReason)
         -> (protocol: IPProtocol, source: UInt16, destination: UInt16)
     {
-        // TCP or UDP straight after the fixed header, nearly every packet: no extension headers to walk, and the
-        // caller's module inlines this much.
+        // A protocol with ports straight after the fixed header (TCP or UDP, nearly every packet): no extension
+        // headers to walk, and the caller's module inlines this much.
         let next = packet.nextHeader
-        let start = IPv6Header.fixedHeaderLength
-        if next.rawValue == 6 || next.rawValue == 17, packet.packet.count >= start + 4 {  // TCP, UDP
-            return (next, packet.packet.bigEndianUInt16(at: start), packet.packet.bigEndianUInt16(at: start + 2))
+        if let ports = leadingPorts(of: next, in: packet.packet.slice(IPv6Header.fixedHeaderLength..<packet.packet.count)) {
+            return (next, ports.source, ports.destination)
         }
         return try transportBehindExtensionHeaders(ipv6: packet)
     }
 
-    /// ``transport(ipv6:)`` for every packet: the extension headers walked, fragments and ICMPv6 as the type says.
+    /// ``transport(ipv6:)`` for every other packet: the extension headers walked, fragments and ICMPv6 as the type says.
     @usableFromInline
     static func transportBehindExtensionHeaders(ipv6 packet: IPv6Header) throws(MalformedReason)
         -> (protocol: IPProtocol, source: UInt16, destination: UInt16)
@@ -179,8 +176,8 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
         of proto: IPProtocol, in transport: UnsafeRawBufferPointer, icmp: IPProtocol, echo: (UInt8, UInt8)
     ) throws(MalformedReason) -> (UInt16, UInt16) {
         if proto.hasPorts {
-            guard transport.count >= 4 else { throw .transportTruncated }
-            return (transport.bigEndianUInt16(at: 0), transport.bigEndianUInt16(at: 2))
+            guard let ports = leadingPorts(of: proto, in: transport) else { throw .transportTruncated }
+            return (ports.source, ports.destination)
         }
         if proto == icmp {
             guard transport.count >= 8 else { throw .transportTruncated }
@@ -190,5 +187,14 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
             return (identifier, identifier)
         }
         return (0, 0)
+    }
+
+    /// The first rule of ``ports(of:in:icmp:echo:)``: the two ports that start the transport header of a protocol that
+    /// has them (``IPProtocol/hasPorts``), or nil for another protocol or fewer than 4 bytes. Inlinable: nearly every
+    /// packet is TCP or UDP, and the pipeline reads its ports through this without a call.
+    @inlinable
+    static func leadingPorts(of proto: IPProtocol, in transport: UnsafeRawBufferPointer) -> (source: UInt16, destination: UInt16)? {
+        guard proto.hasPorts, transport.count >= 4 else { return nil }
+        return (transport.bigEndianUInt16(at: 0), transport.bigEndianUInt16(at: 2))
     }
 }

@@ -21,7 +21,7 @@ struct FuzzTests {
             seen == Set(MalformedReason.allCases), "not reached: \(Set(MalformedReason.allCases).subtracting(seen))")
     }
 
-    @Test("the TCP and UDP shortcuts of the port readers read what the general rules read, on 200,000 packets")
+    @Test("the port readers' shortcut for protocols with ports reads what the general rules read, on 200,000 packets")
     func transportShortcuts() {
         var random = SplitMix64(seed: 0x7A4D_E4)
         var compared = (ipv4: 0, ipv6: 0)
