@@ -192,6 +192,9 @@ extension ConfigLoader {
         let queues = f.int("queues", in: 0...64, default: 0)
         let tunQueueLength = f.int(
             "tun-queue-length", in: Linux.tunQueueLengths, default: Linux.defaultTunQueueLength)
+        let tunQueueDelay = f.duration(
+            "tun-queue-delay", in: .zero...(.seconds(1)), rangeText: "between 0s (off) and 1s",
+            default: Linux.defaultTunQueueDelay)
         let offloads = f.bool("offloads", default: true)
         let keep = f.bool("keep-routes-on-exit", default: false)
         let failOpen = f.bool("fail-open", default: false)
@@ -201,7 +204,7 @@ extension ConfigLoader {
                 "'table' \(table) leaves no room for the \(tunnels.count) tunnel tables after it (tables up to 252); "
                     + "use at most \(252 - tunnels.count)")
         }
-        guard let proto, let table, let priority, let queues, let tunQueueLength, let offloads, let keep, let failOpen,
+        guard let proto, let table, let priority, let queues, let tunQueueLength, let tunQueueDelay, let offloads, let keep, let failOpen,
             !f.failed
         else {
             linux = nil
@@ -209,7 +212,7 @@ extension ConfigLoader {
         }
         linux = Linux(
             protocol: UInt8(proto), table: UInt32(table), rulePriority: UInt32(priority), queues: queues,
-            tunQueueLength: tunQueueLength, offloads: offloads, keepRoutesOnExit: keep, failOpen: failOpen,
+            tunQueueLength: tunQueueLength, tunQueueDelay: tunQueueDelay, offloads: offloads, keepRoutesOnExit: keep, failOpen: failOpen,
             location: f.location, keyLocations: f.keyLocations)
     }
 

@@ -79,8 +79,8 @@ enum ConfigKeys {
     ]
     static let learning = ["table", "protocols"]
     static let linux = [
-        "protocol", "table", "rule-priority", "queues", "tun-queue-length", "offloads", "keep-routes-on-exit",
-        "fail-open",
+        "protocol", "table", "rule-priority", "queues", "tun-queue-length", "tun-queue-delay", "offloads",
+        "keep-routes-on-exit", "fail-open",
     ]
     static let metrics = ["listen"]
 }

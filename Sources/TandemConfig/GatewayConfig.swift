@@ -657,6 +657,8 @@ extension GatewayConfig {
         /// The lengths `tun-queue-length` takes: a queue must hold a batch; the kernel takes up to 2^31 but each
         /// packet may be 64 KiB (offload packets).
         public static let tunQueueLengths = 16...65_536
+        /// The default of `tun-queue-delay`: CoDel's target delay.
+        public static let defaultTunQueueDelay = Duration.milliseconds(5)
 
         /// The `rtm_protocol` of everything Tandem installs: 5...255 (default 201).
         public var `protocol`: UInt8
@@ -670,6 +672,10 @@ extension GatewayConfig {
         /// ``defaultTunQueueLength``). Longer absorbs the bursts that come while a thread waits for a core; shorter
         /// keeps the queueing delay low when the traffic is more than the threads forward (see docs/config.md).
         public var tunQueueLength: Int
+        /// The delay a standing queue of the ingress device may hold (default ``defaultTunQueueDelay``): when a
+        /// queue has not drained for 100 ms, the device's queues are cut to what the pipeline threads forward in this
+        /// long, and get `tunQueueLength` back once they drain again; zero keeps `tunQueueLength` always.
+        public var tunQueueDelay: Duration
         /// Whether TUN devices use a vnet header with checksum and segmentation offloads (default true).
         public var offloads: Bool
         /// Whether routes, rules and nexthops stay in the kernel when Tandem stops (graceful restart; default false).
@@ -685,7 +691,8 @@ extension GatewayConfig {
         public init(
             protocol: UInt8 = Linux.defaultProtocol, table: UInt32 = Linux.defaultTable,
             rulePriority: UInt32 = Linux.defaultRulePriority, queues: Int = 0,
-            tunQueueLength: Int = Linux.defaultTunQueueLength, offloads: Bool = true,
+            tunQueueLength: Int = Linux.defaultTunQueueLength, tunQueueDelay: Duration = Linux.defaultTunQueueDelay,
+            offloads: Bool = true,
             keepRoutesOnExit: Bool = false, failOpen: Bool = false, location: SourceLocation = .unknown,
             keyLocations: [String: SourceLocation] = [:]
         ) {
@@ -694,6 +701,7 @@ extension GatewayConfig {
             self.rulePriority = rulePriority
             self.queues = queues
             self.tunQueueLength = tunQueueLength
+            self.tunQueueDelay = tunQueueDelay
             self.offloads = offloads
             self.keepRoutesOnExit = keepRoutesOnExit
             self.failOpen = failOpen

@@ -37,6 +37,7 @@ extension Daemon {
             egress[tunnel.device] = try makeEgressDevice(tunnel.device, linux: config.linux)
         }
         forwarder = Forwarder(setup: forwardingSetup(), log: log)
+        ingressQueue = makeIngressQueueGovernor()
     }
 
     func makeIngressDevice() throws(DaemonError) -> TunDevice {
@@ -148,6 +149,7 @@ extension Daemon {
         // receive a packet.
         try withExtendedLifetime(old) { () throws(DaemonError) in try forwarder?.replace(with: forwardingSetup()) }
         gateway.ingressReplaced(index: deviceIndices[name]!)
+        ingressQueue?.deviceRemade()
         log.event("deviceRestored", [("device", .string(name)), ("role", .string("ingress"))])
     }
 

@@ -69,6 +69,7 @@ extension Daemon {
         snapshot.overlapsReported = gateway.overlapsReported
         snapshot.add(gateway.kernelStatus)
         snapshot.droppedLogLines = log.droppedLines
+        snapshot.ingressQueueLength = ingressQueue?.length
         return snapshot
     }
 }

@@ -20,6 +20,7 @@ extension Daemon {
         if let next = probes?.nextDeadline { deadline = min(deadline, next) }
         if let next = gateway.nextDeadline { deadline = min(deadline, next) }
         deadline = min(deadline, nextDeviceCheck)
+        if ingressQueue != nil { deadline = min(deadline, nextIngressQueueLook) }
         if let next = loop?.nextDeadline { deadline = min(deadline, next) }
         if let next = service.nextPing { deadline = min(deadline, next) }
         guard deadline > now else { return 0 }
@@ -27,12 +28,14 @@ extension Daemon {
         return Int32((deadline - now + 999_999) / 1_000_000)
     }
 
-    /// Sends the probes that are due, declares lost those that timed out, fires the core's timers, checks devices.
+    /// Sends the probes that are due, declares lost those that timed out, fires the core's timers, checks devices and
+    /// the ingress queues.
     func runTimers() {
         let now = clock.now().nanoseconds
         if let outcomes = probes?.fire(now: now) { gateway.handle(outcomes, at: now) }
         gateway.tick()
         checkDevices(now: now)
+        governIngressQueue(now: now)
     }
 
     /// Reads the answers on a readable probe socket.

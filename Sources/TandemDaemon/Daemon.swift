@@ -37,6 +37,9 @@ public final class Daemon {
     var deviceIndices: [String: UInt32] = [:]
     var tunnelInterfaceIndices: [String: UInt32] = [:]
     var nextDeviceCheck: UInt64 = 0
+    /// The ingress device's queue length under overload, and when it is looked at next (Daemon+IngressQueue).
+    var ingressQueue: IngressQueueGovernor?
+    var nextIngressQueueLook: UInt64 = 0
 
     /// One gateway per namespace and ingress device, table and rule priority (see Daemon+Locks).
     var locks: [InstanceLock] = []

@@ -67,6 +67,9 @@ public struct MetricsSnapshot: Sendable {
     public var pendingChanges: [String: Int] = [:]
     /// Log lines dropped so far because standard error could not take them at once (full, blocked or closed).
     public var droppedLogLines = 0
+    /// Userspace mode: the packets each queue of the ingress device holds now (`linux.tun-queue-length`, or less
+    /// while a standing queue is cut to `linux.tun-queue-delay`); nil leaves the gauge out.
+    public var ingressQueueLength: Int?
 
     public init() {}
 }
@@ -118,6 +121,7 @@ public final class DaemonMetrics: Sendable {
         static let ready = "tandem_ready"
         static let pending = "tandem_kernel_pending_changes"
         static let droppedLogLines = "tandem_log_lines_dropped_total"
+        static let ingressQueueLength = "tandem_ingress_queue_length"
     }
 
     enum Help {
@@ -147,6 +151,8 @@ public final class DaemonMetrics: Sendable {
         static let ready = "1 if everything configured is in the kernel, 0 while a change it refused is retried."
         static let pending = "Changes the kernel refused and Tandem retries, by kind."
         static let droppedLogLines = "Log lines dropped because standard error could not take them at once."
+        static let ingressQueueLength =
+            "Packets each queue of the ingress device holds now (less than configured while a standing queue is cut)."
     }
 
     /// A metric's full name and help text (the unit is part of the name: `tandem_probe_rtt_seconds`).
@@ -240,6 +246,10 @@ public final class DaemonMetrics: Sendable {
                 .set(to: Double(count))
         }
         setCounter(Name.droppedLogLines, [], Help.droppedLogLines, snapshot.droppedLogLines)
+        if let length = snapshot.ingressQueueLength {
+            registry.makeGauge(descriptor: Self.descriptor(Name.ingressQueueLength, Help.ingressQueueLength))
+                .set(to: Double(length))
+        }
     }
 
     /// Brings a counter to `value`: adds the difference to the last value, or starts over if `value` is lower

@@ -83,6 +83,18 @@ struct ForwarderTotals: Sendable {
     }
 }
 
+/// What one pipeline thread says of its queue, for the daemon's ``IngressQueueGovernor``: a relaxed store when the
+/// thread wakes to packets and one when it has drained them, an add per batch.
+final class QueueActivity: Sendable {
+    /// When the thread woke to packets it has not drained since (monotonic ns); 0 while drained.
+    let busySince = Atomic<UInt64>(0)
+    let packetsRead = Atomic<UInt64>(0)
+
+    var reading: IngressQueueGovernor.QueueReading {
+        .init(busySince: busySince.load(ordering: .relaxed), packetsRead: packetsRead.load(ordering: .relaxed))
+    }
+}
+
 /// The pipeline threads over one ingress device.
 final class Forwarder: @unchecked Sendable {
     /// Packets per batch: enough to amortise a wakeup, few enough that a batch of 64 KiB offload packets (4 MiB)
@@ -101,6 +113,8 @@ final class Forwarder: @unchecked Sendable {
     private let totals = PthreadMutex(ForwarderTotals())
     /// ... and each thread's current pipeline, published at most every `publishInterval`.
     private let live: PthreadMutex<[ForwarderTotals]>
+    /// Each thread's queue, as its thread last said.
+    private let activity: [QueueActivity]
     static let publishInterval: UInt64 = 100_000_000
     private var threads: [pthread_t] = []
 
@@ -115,6 +129,7 @@ final class Forwarder: @unchecked Sendable {
         self.log = log
         running = PthreadMutex([Int](repeating: 0, count: queueCount))
         live = PthreadMutex([ForwarderTotals](repeating: ForwarderTotals(), count: queueCount))
+        activity = (0..<queueCount).map { _ in QueueActivity() }
     }
 
     /// Starts one thread per ingress queue, named tandem-q<N>.
@@ -162,6 +177,9 @@ final class Forwarder: @unchecked Sendable {
         for current in live.withLock({ $0 }) { sum.add(current) }
         return sum
     }
+
+    /// Each ingress queue, by queue number: how long it has stood undrained, and how much its thread has read.
+    var queueReadings: [IngressQueueGovernor.QueueReading] { activity.map(\.reading) }
 
     private func run(queue index: Int) {
         defer { running.withLock { $0[index] = Self.ended } }
@@ -212,20 +230,24 @@ final class Forwarder: @unchecked Sendable {
             }
             do {
                 guard try poll.wait(timeoutMilliseconds: 100) > 0 else { continue }
+                activity[index].busySince.store(Self.now(), ordering: .relaxed)
                 // Drain the queue: a full batch means more may be waiting.
                 while true {
                     batch.removeAll()
                     let count = try reading.readBatch(into: batch, timestamp: Self.now())
+                    activity[index].packetsRead.wrappingAdd(UInt64(count), ordering: .relaxed)
                     guard count > 0 else { break }
                     pipeline!.process(batch, into: &output!)
                     if count < batch.capacity { break }
                 }
+                activity[index].busySince.store(0, ordering: .relaxed)
                 let now = Self.now()
                 if now &- published >= Self.publishInterval {
                     published = now
                     publish(pipeline!, output!, readErrors: readErrors, queue: index)
                 }
             } catch {
+                activity[index].busySince.store(0, ordering: .relaxed)
                 readErrors &+= 1
                 if error.code == EBADFD || error.code == ENODEV {
                     // The device was deleted: its queue stays readable with an error forever (EPOLLERR).

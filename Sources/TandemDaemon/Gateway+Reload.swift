@@ -21,6 +21,7 @@ extension Gateway {
         if a.rulePriority != b.rulePriority { changes.append("linux.rule-priority") }
         if a.queues != b.queues { changes.append("linux.queues") }
         if a.tunQueueLength != b.tunQueueLength { changes.append("linux.tun-queue-length") }
+        if a.tunQueueDelay != b.tunQueueDelay { changes.append("linux.tun-queue-delay") }
         if a.offloads != b.offloads { changes.append("linux.offloads") }
         if a.failOpen != b.failOpen { changes.append("linux.fail-open") }
         if old.metrics?.listen != new.metrics?.listen { changes.append("metrics") }

@@ -523,6 +523,49 @@ public final class RouteNetlink {
             operation: "dumping \(what) (the kernel's table changed during each of \(Self.dumpAttempts) dumps)")
     }
 
+    /// One request (not a dump) and its answer: `answer` reads the kernel's reply (nil: not the reply it waits for,
+    /// read on); other requests' late answers are skipped.
+    ///
+    /// `request` fills in the family header (`headerSize` bytes after the netlink header, zeroed) and anything after.
+    ///
+    /// - Throws: ``SystemError`` with `operation` for the kernel's refusal, or what `answer` throws.
+    func get<Answer>(
+        _ type: UInt16, headerSize: Int, operation: String, request: (UnsafeMutablePointer<nlmsghdr>) -> Void,
+        answer: (NetlinkMessageView) throws(SystemError) -> Answer?
+    ) throws(SystemError) -> Answer {
+        let header = mnl_nlmsg_put_header(sendBuffer)!
+        header.pointee.nlmsg_type = type
+        header.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST)
+        sequence &+= 1
+        header.pointee.nlmsg_seq = sequence
+        _ = mnl_nlmsg_put_extra_header(header, headerSize)
+        request(header)
+        _ = try valueOrErrno(operation) { mnl_socket_sendto(socket, header, Int(header.pointee.nlmsg_len)) }
+        var result: Result<Answer, SystemError>?
+        while result == nil {
+            let received = try valueOrErrno(operation) {
+                mnl_socket_recvfrom(socket, receiveBuffer, Self.receiveBufferSize)
+            }
+            NetlinkDatagram.forEachMessage(in: UnsafeRawBufferPointer(start: receiveBuffer, count: received)) {
+                message in
+                guard message.pointee.nlmsg_seq == sequence, message.pointee.nlmsg_pid == portID else { return true }
+                let view = NetlinkMessageView(header: message)
+                if message.pointee.nlmsg_type == UInt16(NLMSG_ERROR) {
+                    result = .failure(SystemError(code: view.refusal ?? EPROTO, operation: operation))
+                    return false
+                }
+                do throws(SystemError) {
+                    guard let read = try answer(view) else { return true }
+                    result = .success(read)
+                } catch {
+                    result = .failure(error)
+                }
+                return false
+            }
+        }
+        return try result!.get()
+    }
+
     /// One dump request and its replies, each passed to `body`; other requests' late answers are skipped.
     private func dumpOnce(
         _ type: UInt16, family: Int32, headerSize: Int, what: String,

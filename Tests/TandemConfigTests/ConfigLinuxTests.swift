@@ -25,6 +25,7 @@ struct ConfigLinuxTests {
         #expect(defaults.linux.queues == 0 && defaults.linux.offloads && !defaults.linux.keepRoutesOnExit)
         #expect(defaults.linux.table(ofTunnel: 0) == 201)
         #expect(defaults.linux.tunQueueLength == 2048)
+        #expect(defaults.linux.tunQueueDelay == .milliseconds(5))
         let tunnel = try #require(defaults.tunnels.first)
         #expect(tunnel.interface == "gw-a")
         #expect(tunnel.nextHopIPv4 == (try IPv4Address("198.18.1.2")))
@@ -38,6 +39,10 @@ struct ConfigLinuxTests {
         #expect(set.linux.queues == 2 && !set.linux.offloads && set.linux.keepRoutesOnExit)
         let short = try GatewayConfig.parse(yaml: Self.tunnels + "linux: {tun-queue-length: 512}\n", file: "gw.yaml")
         #expect(short.linux.tunQueueLength == 512)
+        let fixed = try GatewayConfig.parse(yaml: Self.tunnels + "linux: {tun-queue-delay: 0s}\n", file: "gw.yaml")
+        #expect(fixed.linux.tunQueueDelay == .zero)
+        let delay = try GatewayConfig.parse(yaml: Self.tunnels + "linux: {tun-queue-delay: 2.5ms}\n", file: "gw.yaml")
+        #expect(delay.linux.tunQueueDelay == .microseconds(2500))
     }
 
     @Test func rangesAndConflicts() {
@@ -53,6 +58,10 @@ struct ConfigLinuxTests {
         Check.onlyError(
             Self.tunnels + "linux: {tun-queue-length: 8}\n", at: 11, 27,
             "'tun-queue-length' must be between 16 and 65536")
+        Check.onlyError(
+            Self.tunnels + "linux: {tun-queue-delay: 2s}\n", at: 11, 26,
+            "'tun-queue-delay' must be between 0s (off) and 1s")
+        Check.onlyError(Self.tunnels + "linux: {tun-queue-delay: 5}\n", at: 11, 26, "'tun-queue-delay'", "5s")
         Check.onlyError(
             Self.tunnels + "learning: {protocols: [bird, 201]}\n", at: 11, 23, "'protocols' includes 201")
         Check.onlyError(

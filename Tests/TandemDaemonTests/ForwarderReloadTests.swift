@@ -183,5 +183,10 @@ struct ForwarderReloadTests {
         #expect(sent > 0)
         #expect(totals.pipeline.totalDrops == 0)
         #expect(totals.readErrors == 0 && totals.failedWrites == 0)
+        // What the threads say of their queues (IngressQueueGovernor): every datagram read, each queue drained.
+        let readings = forwarder.queueReadings
+        #expect(readings.count == ForwarderLab.queueCount)
+        #expect(readings.map(\.packetsRead).reduce(0, +) == UInt64(sent))
+        #expect(readings.allSatisfy { $0.busySince == 0 }, "no queue stands once the stream has ended")
     }
 }

@@ -45,6 +45,36 @@ struct LinkNetlinkTests {
         }
     }
 
+    /// A TUN device nobody reads, with a queue of 16 packets: the datagrams routed into it past the 16th are dropped
+    /// for want of room, and its statistics say so, as `ip -s link` does.
+    @Test func aFullTunQueueDropsAndTheStatisticsCountIt() throws {
+        try TestNamespace.with { lab in
+            let device = try lab.tunDevice()
+            try withExtendedLifetime(device) {
+                try lab.configureTun()
+                let name = lab.namespace.name
+                try TestNamespace.ip(["-n", name, "link", "set", "tnd0", "txqueuelen", "16"])
+                try TestNamespace.ip(["-n", name, "route", "add", "198.19.0.0/16", "dev", "tnd0"])
+                let netlink = try lab.netlink()
+                let index = try lab.namespace.withEntered { if_nametoindex("tnd0") }
+                let before = try netlink.statistics(ofLink: index)
+                try lab.python(
+                    "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                        + "for i in range(100): s.sendto(b'x' * 20, ('198.19.0.1', 9))")
+                let after = try netlink.statistics(ofLink: index)
+                // 100 datagrams, at most 16 queued (the kernel's own packets, IPv6's router solicitation, may have
+                // taken a place first).
+                #expect((84...100).contains(after.transmitDropped - before.transmitDropped))
+                let shown = try lab.json(["-s", "link", "show", "tnd0"]).first
+                let transmitted = (shown?["stats64"] as? [String: Any])?["tx"] as? [String: Any]
+                #expect(transmitted?["dropped"] as? Int == Int(after.transmitDropped))
+                #expect(transmitted?["packets"] as? Int == Int(after.transmittedPackets))
+                // A device that does not exist: the kernel's refusal, named.
+                #expect(throws: SystemError.self) { try netlink.statistics(ofLink: 999_999) }
+            }
+        }
+    }
+
     @Test func rulesWithoutAnInputDeviceAndWithAProtocolAndTheirDump() throws {
         try TestNamespace.with { lab in
             let netlink = try lab.netlink()

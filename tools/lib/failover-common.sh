@@ -69,13 +69,14 @@ health_check() {
         "$1" "$2" "$3" "$port" "$INTERVAL_MS" "$INTERVAL_MS" "down-count: $DOWN_COUNT, up-count: $UP_COUNT"
 }
 
-# config_head FILE MODE: the gateway, ICMP, linux and ECMP sections (FAILOVER_QUEUES, FAILOVER_TUN_QUEUE: the linux
-# section's queues, 1 by default, and tun-queue-length, Tandem's default unless set).
+# config_head FILE MODE: the gateway, ICMP, linux and ECMP sections (FAILOVER_QUEUES, FAILOVER_TUN_QUEUE,
+# FAILOVER_TUN_QUEUE_DELAY: the linux section's queues, 1 by default, tun-queue-length and tun-queue-delay, Tandem's
+# defaults unless set).
 config_head() {
     cat > "$1" <<YAML
 gateway: {name: failover, mode: $2, ingress: tnd-in}
 icmp: {source-ipv4: $TOPO_GW_SITE_V4, source-ipv6: $TOPO_GW_SITE_V6}
-linux: {protocol: 201, table: 200, rule-priority: 1000, queues: ${FAILOVER_QUEUES:-1}${FAILOVER_TUN_QUEUE:+, tun-queue-length: $FAILOVER_TUN_QUEUE}}
+linux: {protocol: 201, table: 200, rule-priority: 1000, queues: ${FAILOVER_QUEUES:-1}${FAILOVER_TUN_QUEUE:+, tun-queue-length: $FAILOVER_TUN_QUEUE}${FAILOVER_TUN_QUEUE_DELAY:+, tun-queue-delay: $FAILOVER_TUN_QUEUE_DELAY}}
 ecmp: {hash: l3l4, seed: 0x5eed, buckets: 1024}
 YAML
 }
