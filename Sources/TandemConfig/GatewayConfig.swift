@@ -657,8 +657,10 @@ extension GatewayConfig {
         /// The lengths `tun-queue-length` takes: a queue must hold a batch; the kernel takes up to 2^31 but each
         /// packet may be 64 KiB (offload packets).
         public static let tunQueueLengths = 16...65_536
-        /// The default of `tun-queue-delay`: CoDel's target delay.
-        public static let defaultTunQueueDelay = Duration.milliseconds(5)
+        /// The default of `tun-queue-delay`. A failover under a flood loses what the queue holds into the failed path:
+        /// 2 ms kept 20 of 20 flood outages within 50 ms at 10 ms x 3 probes, 5 ms (CoDel's target) 18 of 20
+        /// (docs/benchmarks.md).
+        public static let defaultTunQueueDelay = Duration.milliseconds(2)
 
         /// The `rtm_protocol` of everything Tandem installs: 5...255 (default 201).
         public var `protocol`: UInt8

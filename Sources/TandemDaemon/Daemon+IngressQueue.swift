@@ -24,10 +24,14 @@ extension Daemon {
         do {
             if let failure = try netlink.apply([change]).first { throw failure }
         } catch {
-            // The queues keep their length; the governor asks again at its next look.
-            log.warning("ingress device \(ingress.name): setting its queue length to \(decision.length): \(error)")
+            // The queues keep their length; the governor asks again at its next look (one warning while it fails).
+            if !ingressQueueRefused {
+                log.warning("ingress device \(ingress.name): setting its queue length to \(decision.length): \(error)")
+            }
+            ingressQueueRefused = true
             return
         }
+        ingressQueueRefused = false
         ingressQueue?.applied(decision)
         switch decision {
         case .shorten(let length, let rate):
@@ -43,7 +47,7 @@ extension Daemon {
         }
     }
 
-    /// The governor of a userspace gateway's ingress device (nil in kernel mode).
+    /// The governor of a userspace gateway's ingress device (``ingressQueue`` stays nil in kernel mode).
     func makeIngressQueueGovernor() -> IngressQueueGovernor {
         IngressQueueGovernor(
             configuredLength: config.linux.tunQueueLength,

@@ -40,6 +40,8 @@ public final class Daemon {
     /// The ingress device's queue length under overload, and when it is looked at next (Daemon+IngressQueue).
     var ingressQueue: IngressQueueGovernor?
     var nextIngressQueueLook: UInt64 = 0
+    /// The kernel refused the governor's last change (warned once until one goes through).
+    var ingressQueueRefused = false
 
     /// One gateway per namespace and ingress device, table and rule priority (see Daemon+Locks).
     var locks: [InstanceLock] = []

@@ -39,13 +39,13 @@ struct IngressQueueGovernor {
     }
 
     /// A queue that has not drained for this long is a standing one (CoDel's interval); also how often the daemon
-    /// asks (``observe(_:at:)``).
+    /// asks (``observe(_:dropped:at:)``).
     static let interval: UInt64 = 100_000_000
     /// How long every queue must have drained, and the device dropped nothing, before the configured length comes
     /// back.
     static let calmBeforeRestoring: UInt64 = 1_000_000_000
-    /// The shortest queue: two of a thread's batches (``Forwarder/batchCapacity``), so that one read never meets a
-    /// queue that could not hold what the last wake-up brought.
+    /// The shortest queue: two of a thread's batches (``Forwarder/batchCapacity``), one waiting in the queue while the
+    /// thread works through the one it read.
     static let minimumLength = 2 * Forwarder.batchCapacity
 
     /// `linux.tun-queue-length`.
@@ -83,8 +83,9 @@ struct IngressQueueGovernor {
         // The slowest standing queue: its thread's rate with the queue full (read since the last look, over the time
         // since), and the length that holds what it forwards in the target delay.
         var slowest: (length: Int, packetsPerSecond: UInt64)?
+        // (A thread that woke after `now` was taken has a busySince later than it: not standing.)
         for (before, reading) in zip(lastReadings, readings)
-        where reading.busySince != 0 && now &- reading.busySince >= Self.interval {
+        where reading.busySince != 0 && now > reading.busySince && now - reading.busySince >= Self.interval {
             let read = reading.packetsRead &- before.packetsRead
             let inTarget = Self.packets(read, in: elapsed, arrivingIn: targetDelay)
             let fit = min(max(inTarget, Self.minimumLength), configuredLength)

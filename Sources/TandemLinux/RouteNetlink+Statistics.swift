@@ -5,7 +5,7 @@
 import CMnl
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A device's 64-bit link statistics, the part Tandem reads.

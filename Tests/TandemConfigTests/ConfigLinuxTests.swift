@@ -25,7 +25,7 @@ struct ConfigLinuxTests {
         #expect(defaults.linux.queues == 0 && defaults.linux.offloads && !defaults.linux.keepRoutesOnExit)
         #expect(defaults.linux.table(ofTunnel: 0) == 201)
         #expect(defaults.linux.tunQueueLength == 2048)
-        #expect(defaults.linux.tunQueueDelay == .milliseconds(5))
+        #expect(defaults.linux.tunQueueDelay == .milliseconds(2))
         let tunnel = try #require(defaults.tunnels.first)
         #expect(tunnel.interface == "gw-a")
         #expect(tunnel.nextHopIPv4 == (try IPv4Address("198.18.1.2")))

@@ -7,7 +7,7 @@ import Testing
 @Suite final class IngressQueueGovernorTests {
     typealias Reading = IngressQueueGovernor.QueueReading
     static let ms: UInt64 = 1_000_000
-    /// 2048 packets, 5 ms: the defaults.
+    /// 2048 packets (the default), 5 ms.
     var governor = IngressQueueGovernor(configuredLength: 2048, targetDelay: 5 * ms)
     /// The device's drop counter, as ``run(rate:busy:from:looks:read:dropping:)`` moves it.
     var dropped: UInt64 = 0
@@ -53,6 +53,14 @@ import Testing
         #expect(
             governor.observe([Reading(busySince: 1080 * Self.ms, packetsRead: 4000)], dropped: 0, at: 1100 * Self.ms)
                 == nil)
+        #expect(governor.length == 2048)
+    }
+
+    @Test func aThreadThatWokeAfterTheLookIsNotStanding() {
+        _ = governor.observe([Reading(busySince: 0, packetsRead: 0)], dropped: 0, at: 1000 * Self.ms)
+        // The control thread took its time, then the pipeline thread woke (a few µs later) before it was read.
+        let now = 1100 * Self.ms
+        #expect(governor.observe([Reading(busySince: now + 40_000, packetsRead: 2500)], dropped: 0, at: now) == nil)
         #expect(governor.length == 2048)
     }
 

@@ -166,7 +166,7 @@ topology_kernel_routes() {
 # ingress tnd-in, tunnel a1 (tnd-a1, out of gw-a to zone-a) active and a2 (tnd-a2, out of gw-b to zone-b)
 # standby in one connection, the remote prefixes (and EXTRA_PREFIX) through it, table 200 and proto 201,
 # learning BIRD's routes from the main table. TOPO_TUN_QUEUE_LENGTH (2048, Tandem's default) is the TUN devices'
-# queue length (linux.tun-queue-length), TOPO_TUN_QUEUE_DELAY (5ms, Tandem's default) linux.tun-queue-delay.
+# queue length (linux.tun-queue-length), TOPO_TUN_QUEUE_DELAY (2ms, Tandem's default) linux.tun-queue-delay.
 topology_tandem_config() {
     local file="$1" mode="$2" queues="$3" offloads="$4" extra="${5:-}"
     cat > "$file" <<YAML
@@ -183,7 +183,7 @@ linux:
   rule-priority: 1000
   queues: $queues
   tun-queue-length: ${TOPO_TUN_QUEUE_LENGTH:-2048}
-  tun-queue-delay: ${TOPO_TUN_QUEUE_DELAY:-5ms}
+  tun-queue-delay: ${TOPO_TUN_QUEUE_DELAY:-2ms}
   offloads: $offloads
   keep-routes-on-exit: false
 tunnels:
