@@ -3,10 +3,12 @@
 // the threads forward, it stands full, and every packet waits the queue's length over the thread's rate in it: 2048
 // packets at 45 kpps is 45 ms, which a failover then loses into the failed path as well (docs/benchmarks.md, failover
 // under load). CoDel's idea, applied to the queue's length instead of to each packet: a queue that has not drained for
-// an interval is a standing queue, and the device's queues are cut to what the threads forward in the target delay
-// (`linux.tun-queue-delay`). They get their configured length back once, for a while, every queue has drained and
-// the kernel has dropped nothing for want of room: a cut queue may drain while the flood goes on (a sender that
-// shares the thread's core fills it and stops in turns), but then it overflows.
+// an interval is a standing queue; when it also overflows (the device drops more than a hundredth of what the threads
+// read), the device's queues are cut to what the threads forward in the target delay (`linux.tun-queue-delay`). They
+// get their configured length back after a while in which no queue stood and the drops stayed under a hundredth:
+// draining alone is not enough, a cut queue may drain while the flood goes on (a sender that shares the thread's core
+// fills it and stops in turns), but then it overflows; and no drops at all is too much to ask of a cut queue under
+// bursts just below the threads' rate.
 //
 // This is the state and the decisions only; the daemon feeds it what the pipeline threads report and makes the
 // change in the kernel (Daemon+IngressQueue.swift).
@@ -24,11 +26,11 @@ struct IngressQueueGovernor {
 
     /// A change of the queues' length to make.
     enum Decision: Equatable {
-        /// A queue stood for an interval: cut every queue to `length`, what the slowest standing queue's thread
-        /// forwarded (`packetsPerSecond`) in the target delay (at least ``minimumLength``).
+        /// A queue stood for an interval and the device overflowed: cut every queue to `length`, what the slowest
+        /// standing queue's thread forwarded (`packetsPerSecond`) in the target delay (at least ``minimumLength``).
         case shorten(to: Int, packetsPerSecond: UInt64)
-        /// Every queue has drained, and nothing was dropped at the device, for ``calmBeforeRestoring``: back to the
-        /// configured length.
+        /// No queue stood, and the device dropped at most a hundredth of what was read, for
+        /// ``calmBeforeRestoring``: back to the configured length.
         case restore(to: Int)
 
         var length: Int {
@@ -41,8 +43,8 @@ struct IngressQueueGovernor {
     /// A queue that has not drained for this long is a standing one (CoDel's interval); also how often the daemon
     /// asks (``observe(_:dropped:at:)``).
     static let interval: UInt64 = 100_000_000
-    /// How long every queue must have drained, and the device dropped nothing, before the configured length comes
-    /// back.
+    /// How long no queue may have stood, and the device dropped at most a hundredth of what was read, before the
+    /// configured length comes back.
     static let calmBeforeRestoring: UInt64 = 1_000_000_000
     /// The shortest queue: two of a thread's batches (``Forwarder/batchCapacity``), one waiting in the queue while the
     /// thread works through the one it read.
@@ -58,7 +60,7 @@ struct IngressQueueGovernor {
     private var lastReadings: [QueueReading] = []
     private var lastDropped: UInt64?
     private var lastObserved: UInt64 = 0
-    /// Since when no queue has stood and the device has dropped nothing (while the length is cut).
+    /// Since when no queue has stood and the device has not overflowed (while the length is cut).
     private var calmSince: UInt64?
 
     init(configuredLength: Int, targetDelay: UInt64) {
@@ -72,7 +74,6 @@ struct IngressQueueGovernor {
     /// - Parameter dropped: The packets the device has dropped so far for want of room (its tx_dropped), or nil if
     ///   it could not be read (the queues' draining decides alone then).
     mutating func observe(_ readings: [QueueReading], dropped: UInt64?, at now: UInt64) -> Decision? {
-        let overflowed = dropped != nil && lastDropped != nil && dropped != lastDropped
         defer {
             lastReadings = readings
             lastDropped = dropped
@@ -80,6 +81,10 @@ struct IngressQueueGovernor {
         }
         guard targetDelay > 0, readings.count == lastReadings.count, now > lastObserved else { return nil }
         let elapsed = now - lastObserved
+        // Whether the device dropped more than a hundredth of what the threads read since the last look: its queues
+        // were full, not just busy (nil: unknown).
+        let read = zip(lastReadings, readings).reduce(UInt64(0)) { $0 &+ ($1.1.packetsRead &- $1.0.packetsRead) }
+        let overflowing = dropped.flatMap { dropped in lastDropped.map { (dropped &- $0) &* 100 > read } }
         // The slowest standing queue: its thread's rate with the queue full (read since the last look, over the time
         // since), and the length that holds what it forwards in the target delay.
         var slowest: (length: Int, packetsPerSecond: UInt64)?
@@ -93,19 +98,15 @@ struct IngressQueueGovernor {
                 slowest = (fit, UInt64(Self.packets(read, in: elapsed, arrivingIn: 1_000_000_000)))
             }
         }
-        if let slowest {
+        guard slowest == nil && overflowing != true else {
             calmSince = nil
-            // Only shorter, and by a quarter or more: each change resizes the kernel's queues (and drops what is over
-            // the new length). A thread that got faster meanwhile has a queue shorter than its target delay: the
-            // length comes back with the restore.
-            guard slowest.length < length - length / 4 else { return nil }
+            // Cut a queue that stands and overflows. Only shorter, and by a quarter or more: each change resizes the
+            // kernel's queues (and drops what is over the new length). A thread that got faster meanwhile has a
+            // queue shorter than its target delay: the length comes back with the restore.
+            guard let slowest, overflowing ?? true, slowest.length < length - length / 4 else { return nil }
             return .shorten(to: slowest.length, packetsPerSecond: slowest.packetsPerSecond)
         }
         guard length != configuredLength else { return nil }
-        guard !overflowed else {
-            calmSince = nil
-            return nil
-        }
         let since = calmSince ?? now
         calmSince = since
         return now &- since >= Self.calmBeforeRestoring ? .restore(to: configuredLength) : nil
