@@ -658,8 +658,8 @@ extension GatewayConfig {
         /// packet may be 64 KiB (offload packets).
         public static let tunQueueLengths = 16...65_536
         /// The default of `tun-queue-delay`. A failover under a flood loses what the queue holds into the failed path:
-        /// 2 ms kept 20 of 20 flood outages within 50 ms at 10 ms x 3 probes, 5 ms (CoDel's target) 18 of 20
-        /// (docs/benchmarks.md).
+        /// with 10 ms x 3 probes, 2 ms kept every flood outage of the bench within its 50 ms, 5 ms (CoDel's target)
+        /// not quite (docs/benchmarks.md, failover under a flood).
         public static let defaultTunQueueDelay = Duration.milliseconds(2)
 
         /// The `rtm_protocol` of everything Tandem installs: 5...255 (default 201).
@@ -675,8 +675,9 @@ extension GatewayConfig {
         /// keeps the queueing delay low when the traffic is more than the threads forward (see docs/config.md).
         public var tunQueueLength: Int
         /// The delay a standing queue of the ingress device may hold (default ``defaultTunQueueDelay``): when a
-        /// queue has not drained for 100 ms, the device's queues are cut to what the pipeline threads forward in this
-        /// long, and get `tunQueueLength` back once they drain again; zero keeps `tunQueueLength` always.
+        /// queue has not drained for 100 ms and the device overflows, the device's queues are cut to what the pipeline
+        /// threads forward in this long, and get `tunQueueLength` back once they drain again without overflowing;
+        /// zero keeps `tunQueueLength` always.
         public var tunQueueDelay: Duration
         /// Whether TUN devices use a vnet header with checksum and segmentation offloads (default true).
         public var offloads: Bool
