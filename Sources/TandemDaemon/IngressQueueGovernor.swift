@@ -82,9 +82,9 @@ struct IngressQueueGovernor {
         guard targetDelay > 0, readings.count == lastReadings.count, now > lastObserved else { return nil }
         let elapsed = now - lastObserved
         // Whether the device dropped more than a hundredth of what the threads read since the last look: its queues
-        // were full, not just busy (nil: unknown).
+        // were full, not just busy (nil: unknown, without the counter; no, until there is a count to compare with).
         let read = zip(lastReadings, readings).reduce(UInt64(0)) { $0 &+ ($1.1.packetsRead &- $1.0.packetsRead) }
-        let overflowing = dropped.flatMap { dropped in lastDropped.map { (dropped &- $0) &* 100 > read } }
+        let overflowing = dropped.map { dropped in lastDropped.map { (dropped &- $0) &* 100 > read } ?? false }
         // The slowest standing queue: its thread's rate with the queue full (read since the last look, over the time
         // since), and the length that holds what it forwards in the target delay.
         var slowest: (length: Int, packetsPerSecond: UInt64)?
@@ -125,9 +125,10 @@ struct IngressQueueGovernor {
         if case .restore = decision { calmSince = nil }
     }
 
-    /// The device was made again with its configured length.
+    /// The device was made again with its configured length (and its counters start over).
     mutating func deviceRemade() {
         length = configuredLength
         calmSince = nil
+        lastDropped = nil
     }
 }

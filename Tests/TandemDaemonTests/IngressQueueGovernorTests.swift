@@ -191,11 +191,15 @@ import Testing
         #expect(again == first)
     }
 
-    @Test func aRemadeDeviceHasItsConfiguredLength() {
+    @Test func aRemadeDeviceHasItsConfiguredLengthAndItsCountersStartOver() {
         var read: UInt64 = 0
         _ = run(rate: 40_000, busy: true, from: 1000 * Self.ms, looks: 3, read: &read)
         governor.deviceRemade()
         #expect(governor.length == 2048)
+        // The new device's drop counter starts at 0: below the old one's, which is no overflow (nor a wrap to one).
+        dropped = 0
+        let standing = Reading(busySince: 1250 * Self.ms, packetsRead: read + 4000)
+        #expect(governor.observe([standing], dropped: 0, at: 1400 * Self.ms) == nil)
     }
 
     @Test func packetsInADelayDoNotOverflow() {
