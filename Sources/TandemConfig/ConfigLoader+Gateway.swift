@@ -204,7 +204,8 @@ extension ConfigLoader {
                 "'table' \(table) leaves no room for the \(tunnels.count) tunnel tables after it (tables up to 252); "
                     + "use at most \(252 - tunnels.count)")
         }
-        guard let proto, let table, let priority, let queues, let tunQueueLength, let tunQueueDelay, let offloads, let keep, let failOpen,
+        guard let proto, let table, let priority, let queues, let tunQueueLength, let tunQueueDelay, let offloads,
+            let keep, let failOpen,
             !f.failed
         else {
             linux = nil
@@ -212,7 +213,8 @@ extension ConfigLoader {
         }
         linux = Linux(
             protocol: UInt8(proto), table: UInt32(table), rulePriority: UInt32(priority), queues: queues,
-            tunQueueLength: tunQueueLength, tunQueueDelay: tunQueueDelay, offloads: offloads, keepRoutesOnExit: keep, failOpen: failOpen,
+            tunQueueLength: tunQueueLength, tunQueueDelay: tunQueueDelay, offloads: offloads, keepRoutesOnExit: keep,
+            failOpen: failOpen,
             location: f.location, keyLocations: f.keyLocations)
     }
 

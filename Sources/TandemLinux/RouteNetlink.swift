@@ -533,14 +533,7 @@ public final class RouteNetlink {
         _ type: UInt16, headerSize: Int, operation: String, request: (UnsafeMutablePointer<nlmsghdr>) -> Void,
         answer: (NetlinkMessageView) throws(SystemError) -> Answer?
     ) throws(SystemError) -> Answer {
-        let header = mnl_nlmsg_put_header(sendBuffer)!
-        header.pointee.nlmsg_type = type
-        header.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST)
-        sequence &+= 1
-        header.pointee.nlmsg_seq = sequence
-        _ = mnl_nlmsg_put_extra_header(header, headerSize)
-        request(header)
-        _ = try valueOrErrno(operation) { mnl_socket_sendto(socket, header, Int(header.pointee.nlmsg_len)) }
+        try send(type, flags: NLM_F_REQUEST, headerSize: headerSize, operation: operation, request: request)
         var result: Result<Answer, SystemError>?
         while result == nil {
             let received = try valueOrErrno(operation) {
@@ -566,21 +559,35 @@ public final class RouteNetlink {
         return try result!.get()
     }
 
+    /// Sends one request under the next sequence number: the netlink header, `headerSize` zeroed bytes of family
+    /// header that `request` fills in (with anything after them).
+    private func send(
+        _ type: UInt16, flags: Int32, headerSize: Int, operation: String,
+        request: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) throws(SystemError) {
+        let header = mnl_nlmsg_put_header(sendBuffer)!
+        header.pointee.nlmsg_type = type
+        header.pointee.nlmsg_flags = UInt16(flags)
+        sequence &+= 1
+        header.pointee.nlmsg_seq = sequence
+        _ = mnl_nlmsg_put_extra_header(header, headerSize)
+        request(header)
+        _ = try valueOrErrno(operation) { mnl_socket_sendto(socket, header, Int(header.pointee.nlmsg_len)) }
+    }
+
     /// One dump request and its replies, each passed to `body`; other requests' late answers are skipped.
     private func dumpOnce(
         _ type: UInt16, family: Int32, headerSize: Int, what: String,
         request: (UnsafeMutablePointer<nlmsghdr>) -> Void, _ body: (UnsafePointer<nlmsghdr>) -> Void
     ) throws(SystemError) -> NetlinkDumpReplies {
-        let header = mnl_nlmsg_put_header(sendBuffer)!
-        header.pointee.nlmsg_type = type
-        header.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
-        sequence &+= 1
-        header.pointee.nlmsg_seq = sequence
-        let familyHeader = mnl_nlmsg_put_extra_header(header, headerSize).assumingMemoryBound(to: UInt8.self)
-        familyHeader.pointee = UInt8(family)
-        request(header)
-        _ = try valueOrErrno("asking the kernel for its \(what)") {
-            mnl_socket_sendto(socket, header, Int(header.pointee.nlmsg_len))
+        try send(
+            type, flags: NLM_F_REQUEST | NLM_F_DUMP, headerSize: headerSize,
+            operation: "asking the kernel for its \(what)"
+        ) { header in
+            // The family is the first byte of every rtnetlink family header.
+            UnsafeMutableRawPointer(header).storeBytes(
+                of: UInt8(family), toByteOffset: MemoryLayout<nlmsghdr>.size, as: UInt8.self)
+            request(header)
         }
         var replies = NetlinkDumpReplies(sequence: sequence, portID: portID, what: what)
         while !replies.done {

@@ -73,9 +73,8 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     public static func ports(ipv4 packet: IPv4Header) throws(MalformedReason) -> (source: UInt16, destination: UInt16) {
         guard !packet.isFragment else { return (0, 0) }
         // A protocol with ports (TCP or UDP, nearly every packet): the caller's module inlines this much.
-        if let ports = leadingPorts(of: packet.protocol, in: packet.packet.slice(packet.headerLength..<packet.packet.count)) {
-            return ports
-        }
+        let transport = packet.packet.slice(packet.headerLength..<packet.packet.count)
+        if let ports = leadingPorts(of: packet.protocol, in: transport) { return ports }
         return try portsOfOtherProtocols(ipv4: packet)
     }
 
@@ -112,13 +111,13 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
         // A protocol with ports straight after the fixed header (TCP or UDP, nearly every packet): no extension
         // headers to walk, and the caller's module inlines this much.
         let next = packet.nextHeader
-        if let ports = leadingPorts(of: next, in: packet.packet.slice(IPv6Header.fixedHeaderLength..<packet.packet.count)) {
-            return (next, ports.source, ports.destination)
-        }
+        let transport = packet.packet.slice(IPv6Header.fixedHeaderLength..<packet.packet.count)
+        if let ports = leadingPorts(of: next, in: transport) { return (next, ports.source, ports.destination) }
         return try transportBehindExtensionHeaders(ipv6: packet)
     }
 
-    /// ``transport(ipv6:)`` for every other packet: the extension headers walked, fragments and ICMPv6 as the type says.
+    /// ``transport(ipv6:)`` for every other packet: the extension headers walked, fragments and ICMPv6 as the type
+    /// says.
     @usableFromInline
     static func transportBehindExtensionHeaders(ipv6 packet: IPv6Header) throws(MalformedReason)
         -> (protocol: IPProtocol, source: UInt16, destination: UInt16)
@@ -193,7 +192,9 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     /// has them (``IPProtocol/hasPorts``), or nil for another protocol or fewer than 4 bytes. Inlinable: nearly every
     /// packet is TCP or UDP, and the pipeline reads its ports through this without a call.
     @inlinable
-    static func leadingPorts(of proto: IPProtocol, in transport: UnsafeRawBufferPointer) -> (source: UInt16, destination: UInt16)? {
+    static func leadingPorts(of proto: IPProtocol, in transport: UnsafeRawBufferPointer)
+        -> (source: UInt16, destination: UInt16)?
+    {
         guard proto.hasPorts, transport.count >= 4 else { return nil }
         return (transport.bigEndianUInt16(at: 0), transport.bigEndianUInt16(at: 2))
     }
