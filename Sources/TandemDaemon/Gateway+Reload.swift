@@ -136,8 +136,9 @@ extension Gateway {
         do { try syncAllRemoteRoutes(chains: chains) } catch { log.error("\(error)") }
     }
 
-    /// Makes rules and tunnel tables exactly the current plan (removing what is stale in `tables`). Tandem's own
-    /// table and kernel mode's policy tables are not looked at: the caller has just reconciled them.
+    /// Makes rules, tunnel tables and the next hops' neighbour entries exactly the current plan (removing what is
+    /// stale in `tables`). Tandem's own table and kernel mode's policy tables are not looked at: the caller has just
+    /// reconciled them.
     func resyncKernel(tables: [UInt32]) {
         do {
             let rules = try sync.reconcileRules(desired: state.plan.rules)
@@ -150,5 +151,6 @@ extension Gateway {
         } catch {
             log.error("reconciling the kernel after a reload: \(error)")
         }
+        keepNextHopsResolved()
     }
 }

@@ -143,6 +143,7 @@ final class Gateway {
                 tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: interfaces))
             record(rules + tunnelRoutes)
             log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
+            keepNextHopsResolved()
             keepAlive()
             // Kernel mode looks each remote prefix's chain up once, for the groups and the routes.
             let chains = config.gateway.mode == .kernel ? remoteChains() : nil
@@ -256,6 +257,7 @@ final class Gateway {
             log.error("restoring the tunnel tables: \(error)")
         }
         if state.kernelMode != nil { repairAndRefreshNexthops() }
+        keepNextHopsResolved()
         // The derived system routes go out of the interfaces by index.
         if !state.systemRouteTunnels.isEmpty { updateRemoteRoutes(Set(state.systemRouteTunnels.keys)) }
         scheduleRetry()
@@ -268,6 +270,7 @@ final class Gateway {
         do {
             let removed = try sync.removeEverything(tables: state.plan.tables)
             if config.gateway.mode == .kernel { try removeNexthops() }
+            forgetNextHops()
             for failure in removed.failures { log.error("\(failure)") }
             log.info("removed Tandem's routes and rules: \(removed)")
         } catch {

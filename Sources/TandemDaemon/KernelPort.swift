@@ -35,6 +35,11 @@ public protocol KernelPort: AnyObject {
     /// Every network device with whether it can carry traffic (a dump).
     func linkStates() throws(SystemError) -> [LinkState]
 
+    /// The neighbour entries of both families (a dump).
+    func neighbours() throws(SystemError) -> [NeighbourEntry]
+    /// Makes neighbour entries managed, or deletes them; the refusals with their positions.
+    func refusals(applying changes: [NeighbourChange]) throws(SystemError) -> [Refusal]
+
     /// A `/proc/sys` setting of this namespace.
     func read(_ setting: KernelSetting) throws(SystemError) -> String
     func write(_ setting: KernelSetting, _ value: String) throws(SystemError)
@@ -85,6 +90,12 @@ final class LinuxKernel: KernelPort {
     }
 
     func linkStates() throws(SystemError) -> [LinkState] { try netlink.links() }
+
+    func neighbours() throws(SystemError) -> [NeighbourEntry] { try netlink.neighbours() }
+
+    func refusals(applying changes: [NeighbourChange]) throws(SystemError) -> [Refusal] {
+        try netlink.refusals(applying: changes)
+    }
 
     func interfaceIndex(named name: String) -> UInt32? {
         let index = if_nametoindex(name)

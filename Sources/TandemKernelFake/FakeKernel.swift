@@ -31,6 +31,7 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
         case rule(RoutingRule, remove: Bool)
         case nexthop(NexthopChange)
         case link(LinkChange)
+        case neighbour(NeighbourChange)
     }
 
     public private(set) var installedRoutes: [RouteKey: KernelRoute] = [:]
@@ -38,6 +39,9 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
     public private(set) var installedNexthops: [UInt32: NexthopObject] = [:]
     /// Links by name: index and whether up.
     public private(set) var links: [String: (index: UInt32, up: Bool)] = [:]
+    /// Neighbour entries. One the fake is asked to keep resolved is resolved at once (NUD_REACHABLE) if its device
+    /// is up, and stays NUD_NONE otherwise, as the kernel's would.
+    public private(set) var neighbourEntries: [NeighbourEntry.Key: NeighbourEntry] = [:]
     public var settings: [String: String] = [
         "net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1", "net.ipv4.conf.all.rp_filter": "0",
     ]
@@ -68,6 +72,7 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
     /// routes through them, go too.
     public func deleteLink(_ name: String) {
         guard let (index, _) = links.removeValue(forKey: name) else { return }
+        neighbourEntries = neighbourEntries.filter { $0.key.interfaceIndex != index }
         installedRoutes = installedRoutes.filter { !Self.route($0.value, uses: index) }
         let gone = Set(installedNexthops.values.filter { object in
             if case .device(let device, _, _) = object.kind { return device == index }
@@ -79,6 +84,9 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
     /// Sets a device's state as its carrier or an `ip link set` would (the routes through it stay: tests that want
     /// the kernel's deletions on carrier loss delete them themselves).
     public func setLink(_ name: String, up: Bool) { links[name]?.up = up }
+
+    /// An entry the operator or traffic made (`ip neigh add ... nud permanent`, a resolution).
+    public func addNeighbour(_ entry: NeighbourEntry) { neighbourEntries[entry.key] = entry }
 
     /// Refuses the changes `matches` picks with `code` (the next `times` of them, or all while the rule stands).
     public func refuse(_ code: Int32, times: Int? = nil, where matches: @escaping (Change) -> Bool) {
@@ -169,6 +177,32 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
         }
     }
 
+    public func neighbours() throws(SystemError) -> [NeighbourEntry] {
+        dumps += 1
+        return neighbourEntries.values.sorted {
+            ($0.key.interfaceIndex, $0.key.address) < ($1.key.interfaceIndex, $1.key.address)
+        }
+    }
+
+    public func refusals(applying changes: [NeighbourChange]) throws(SystemError) -> [Refusal] {
+        apply(changes, describe: { "\($0)" }, refusal: { refusal(for: .neighbour($0)) ?? check($0) }) { change in
+            switch change {
+            case .keepResolved(let key, let proto):
+                let up = links.values.contains { $0.index == key.interfaceIndex && $0.up }
+                var entry = neighbourEntries[key]
+                    ?? NeighbourEntry(key: key, state: [], managed: false, protocol: 0)
+                // As the kernel: the state stays (a permanent one becomes dynamic), the entry is resolved if it can be.
+                entry.state.remove(.permanent)
+                if up && !entry.isResolved { entry.state = .reachable }
+                entry.managed = true
+                entry.protocol = proto
+                neighbourEntries[key] = entry
+            case .delete(let key):
+                neighbourEntries[key] = nil
+            }
+        }
+    }
+
     /// Applies `changes` in order as the kernel does a batch: each one `refusal` gives an errno for is reported
     /// with its index and changes nothing; the others are `applied`.
     private func apply<Change>(
@@ -253,6 +287,16 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
             }
         case .delete(let route):
             return installedRoutes[RouteKey(table: route.table, prefix: route.prefix)] == nil ? ESRCH : nil
+        }
+    }
+
+    /// A neighbour on a device that does not exist (ENODEV); the deletion of one that is not there (ENOENT).
+    private func check(_ change: NeighbourChange) -> Int32? {
+        switch change {
+        case .keepResolved(let key, _):
+            links.values.contains { $0.index == key.interfaceIndex } ? nil : ENODEV
+        case .delete(let key):
+            neighbourEntries[key] == nil ? ENOENT : nil
         }
     }
 

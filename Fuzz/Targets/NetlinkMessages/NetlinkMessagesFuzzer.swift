@@ -1,7 +1,7 @@
 // Fuzz target 6: the netlink parsers, on what the kernel (or anything that can write to a netlink socket) sends:
 // a datagram of messages read as a dump's replies (`NetlinkDumpReplies`: sequence numbers, ports, DONE, ERROR,
-// NLM_F_DUMP_INTR) and each message as a route (`RouteNetlink.parse`, which the notification loop uses too), a rule
-// and a nexthop object. The parsers are internal: `@testable import`.
+// NLM_F_DUMP_INTR) and each message as a route (`RouteNetlink.parse`, which the notification loop uses too), a rule,
+// a nexthop object and a neighbour entry. The parsers are internal: `@testable import`.
 //
 // Input: 8 bytes of sequence number and port (whose replies the dump takes), then the datagram. Checks: nothing is
 // read past a message (ASan; the message is copied to a buffer of exactly its size), a route's prefix fits its
@@ -38,6 +38,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if let route = RouteNetlink.parse(message) { checkRoundTrip(route) }
         _ = RouteNetlink.parseRule(message)
         _ = RouteNetlink.parseNexthop(message)
+        _ = RouteNetlink.parseNeighbour(message)
     }
     return 0
 }
