@@ -408,7 +408,7 @@ final class LPMCore<Key: LPMKey>: @unchecked Sendable {
 
 /// Where a table's memory goes, in bytes.
 public struct LPMMemoryUsage: Sendable, Equatable {
-    /// The IPv4 DIR-24 front: 4 bytes per /24 (64 MiB), or 0 without it.
+    /// The IPv4 DIR-24 front: 2 bytes per /24 (32 MiB), or 0 without it.
     public var directBytes: Int
     /// The direct-pointing array, 8 bytes per slot.
     public var topBytes: Int

@@ -59,10 +59,10 @@ public final class IPv4Table: LPMTable {
     let trie: Poptrie<UInt32>
     let direct: Direct24Index?
     /// `direct`'s words, held as a plain pointer so that a lookup costs no reference counting.
-    @usableFromInline nonisolated(unsafe) let directWords: UnsafeMutablePointer<Atomic<UInt32>>?
+    @usableFromInline nonisolated(unsafe) let directWords: UnsafeMutablePointer<Atomic<UInt16>>?
 
     /// Makes an empty table whose poptrie resolves the first `directBits` bits (6...24) with one
-    /// array read. With the default 18 the table also keeps the DIR-24 front (64 MiB); other
+    /// array read. With the default 18 the table also keeps the DIR-24 front (32 MiB); other
     /// values give a plain poptrie (for measurements and small tables).
     public init(directBits: Int = 18) {
         core = LPMCore(directBits: directBits)
@@ -84,7 +84,7 @@ public final class IPv4Table: LPMTable {
     public func lookup(_ address: IPv4Address) -> UInt32? {
         if let directWords {
             let word = directWords[Int(truncatingIfNeeded: address.rawValue &>> 8)].load(ordering: .relaxed)
-            if word &+ 1 > 1 { return word &- 1 }  // an answer (neither "no route" nor "ask the trie")
+            if word &+ 1 > 1 { return UInt32(word) &- 1 }  // an answer (neither "no route" nor "ask the trie")
             if word == 0 { return nil }
         }
         return trieLookup(address)
@@ -104,7 +104,7 @@ public final class IPv4Table: LPMTable {
         }
         precondition(values.count >= addresses.count, "the result buffer is shorter than the address buffer")
         guard let keys = addresses.baseAddress, let results = values.baseAddress else { return }
-        // Almost every lookup is one read of the 64 MiB front, a cache miss: prefetch the word of
+        // Almost every lookup is one read of the 32 MiB front, a cache miss: prefetch the word of
         // the address `ahead` places on, so that that many misses are in flight at once.
         let ahead = Self.prefetchDistance
         let count = addresses.count
@@ -115,7 +115,7 @@ public final class IPv4Table: LPMTable {
             let address = keys[index].rawValue
             let word = directWords[Int(truncatingIfNeeded: address &>> 8)].load(ordering: .relaxed)
             // "No route" (0) minus one is noMatch: only "ask the trie" needs a branch, and it is rare.
-            results[index] = word != Direct24Index.consultTrie ? word &- 1 : trie.lookup(address)
+            results[index] = word != Direct24Index.consultTrie ? UInt32(word) &- 1 : trie.lookup(address)
         }
         // Two loops, so that the one that prefetches has no branch for the batch's end.
         let prefetching = max(count &- ahead, 0)

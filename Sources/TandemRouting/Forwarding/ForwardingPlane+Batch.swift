@@ -1,4 +1,4 @@
-// Batch decisions: the way the pipeline asks. A destination lookup is a cache miss into a 64 MiB array; one at
+// Batch decisions: the way the pipeline asks. A destination lookup is a cache miss into a 32 MiB array; one at
 // a time, each packet's miss waits for the previous packet's work to retire. Looking up a whole batch first
 // (TandemLPM's batch API keeps several misses in flight) and only then following chains, groups and policies
 // makes the misses overlap.
