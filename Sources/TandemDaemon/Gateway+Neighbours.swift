@@ -1,6 +1,6 @@
 // The tunnels' next hops, kept resolved by the kernel (KernelPlan+Neighbours.swift): made managed at start, after a
-// reload and when a tunnel's interface comes back (a device that goes down loses its neighbour entries); deleted
-// with the rest of Tandem's kernel state at stop.
+// reload and when a tunnel's interface comes back (a device deleted and made again has none; asking again for an
+// entry that is there changes nothing); deleted with the rest of Tandem's kernel state at stop.
 
 import TandemLinux
 

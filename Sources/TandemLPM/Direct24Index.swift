@@ -14,7 +14,8 @@ import Synchronization
 /// Why 16 bits: the array is what a random lookup misses into, and half its size (32 MiB instead
 /// of 64) is half the cache lines and huge pages a spread of addresses touches, and more of it
 /// fits a shared L3 (docs/benchmarks.md). The values Tandem stores are route chain ids, a few
-/// thousand at most; a larger value is still right, found through the poptrie.
+/// thousand in practice (prefixes with the same candidate routes share one); a larger value is
+/// still right, found through the poptrie.
 ///
 /// Word encoding: 0 = no route (so untouched pages read as "no route"), `value + 1` = the
 /// answer for a value up to ``largestDirectValue``, `UInt16.max` = "ask the poptrie" (longer
