@@ -8,8 +8,11 @@ extension Gateway {
     /// Makes each tunnel's next hops managed neighbour entries, and deletes Tandem's entries that no tunnel has any
     /// more. A refusal costs a failover's speed, not its traffic: it is logged, and asked again on the next
     /// occasion (a reload, the interface coming back, the next start).
-    func keepNextHopsResolved() {
-        reconcileNeighbours(wanted: state.plan.nextHopNeighbours(interfaceIndex: tunnelInterfaces(of: config)))
+    ///
+    /// - Parameter interfaces: The index of each tunnel interface that exists (``tunnelInterfaces(of:)``), which
+    ///   the caller has just read for the tunnel tables.
+    func keepNextHopsResolved(interfaces: [String: UInt32]) {
+        reconcileNeighbours(wanted: state.plan.nextHopNeighbours(interfaceIndex: interfaces))
     }
 
     /// Deletes Tandem's neighbour entries.

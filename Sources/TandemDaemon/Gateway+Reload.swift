@@ -140,17 +140,18 @@ extension Gateway {
     /// stale in `tables`). Tandem's own table and kernel mode's policy tables are not looked at: the caller has just
     /// reconciled them.
     func resyncKernel(tables: [UInt32]) {
+        let interfaces = tunnelInterfaces(of: config)
         do {
             let rules = try sync.reconcileRules(desired: state.plan.rules)
             // The current policy tables were reconciled with the nexthops; old ones (and old tunnel tables) empty.
             let policyTables = Set(state.plan.policyTables)
             let tunnelTables = tables.filter { $0 != config.linux.table && !policyTables.contains($0) }
             let routes = try sync.reconcileRoutes(
-                tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: tunnelInterfaces(of: config)))
+                tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: interfaces))
             record(rules + routes)
         } catch {
             log.error("reconciling the kernel after a reload: \(error)")
         }
-        keepNextHopsResolved()
+        keepNextHopsResolved(interfaces: interfaces)
     }
 }

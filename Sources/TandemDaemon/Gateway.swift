@@ -143,7 +143,7 @@ final class Gateway {
                 tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: interfaces))
             record(rules + tunnelRoutes)
             log.info("kernel rules: \(rules); tunnel tables: \(tunnelRoutes)")
-            keepNextHopsResolved()
+            keepNextHopsResolved(interfaces: interfaces)
             keepAlive()
             // Kernel mode looks each remote prefix's chain up once, for the groups and the routes.
             let chains = config.gateway.mode == .kernel ? remoteChains() : nil
@@ -248,16 +248,17 @@ final class Gateway {
     /// A tunnel's interface came back (or changed index): its table's routes and, in kernel mode, its nexthops.
     func tunnelInterfacesChanged() {
         interfaceIndicesTime = nil
+        let interfaces = tunnelInterfaces(of: config)
         do {
             let tunnelTables = state.plan.tunnelTables
             record(
                 try sync.reconcileRoutes(
-                    tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: tunnelInterfaces(of: config))))
+                    tables: tunnelTables, desired: state.plan.tunnelRoutes(interfaceIndex: interfaces)))
         } catch {
             log.error("restoring the tunnel tables: \(error)")
         }
         if state.kernelMode != nil { repairAndRefreshNexthops() }
-        keepNextHopsResolved()
+        keepNextHopsResolved(interfaces: interfaces)
         // The derived system routes go out of the interfaces by index.
         if !state.systemRouteTunnels.isEmpty { updateRemoteRoutes(Set(state.systemRouteTunnels.keys)) }
         scheduleRetry()

@@ -33,11 +33,13 @@ final class Direct24Index: @unchecked Sendable {
     private let memory: ReservedMemory
 
     init() {
-        memory = ReservedMemory(byteCount: (1 << 24) * MemoryLayout<UInt16>.stride)
+        memory = ReservedMemory(byteCount: Self.bytes)
         words = memory.base.bindMemory(to: Atomic<UInt16>.self, capacity: 1 << 24)
     }
 
-    var bytes: Int { (1 << 24) * MemoryLayout<UInt16>.stride }
+    /// The array's size: a word per /24.
+    static var bytes: Int { (1 << 24) * MemoryLayout<UInt16>.stride }
+    var bytes: Int { Self.bytes }
 
     /// The word that answers `value` for a whole /24 (the trie's `noValue` is "no route").
     static func word(answering value: UInt32) -> UInt16 {
