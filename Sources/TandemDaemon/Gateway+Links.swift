@@ -10,13 +10,17 @@ import TandemRouting
 
 extension Gateway {
     /// Reads the state of every tunnel's interface and applies it: a tunnel whose interface is down (or missing)
-    /// starts down. At start, after a reload, and when notifications were lost.
+    /// starts down. At start, after a reload, and when notifications were lost (a link that came back meanwhile
+    /// gets its table and next hops back, as from its notification).
     func readLinkStates() {
         guard let up = interfacesUp() else { return }
+        var cameBack = false
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let interface = tunnel.interface else { continue }
+            if up.contains(interface) && controller.isLinkDown(TunnelID(index)) { cameBack = true }
             setLink(up: up.contains(interface), of: TunnelID(index))
         }
+        if cameBack { tunnelInterfacesChanged() }
     }
 
     /// The same for a state a reload builds aside: its events are not the running state's, only logged.
@@ -41,16 +45,22 @@ extension Gateway {
     }
 
     /// Link notifications: each tunnel on an interface named in them takes its state (the last one wins). A link
-    /// back up gets its tunnel table back at once (the kernel drops a device's routes when it goes admin down), so
-    /// that its probes, which must bring the tunnel up, have a way out.
+    /// back up gets its tunnel table and its next hops' neighbour entries back at once (the kernel drops a device's
+    /// routes when it goes admin down, and its neighbour entries on any down), so that its probes, which must bring
+    /// the tunnel up, have a way out. So does a link that went down and up within one read of notifications: the
+    /// tunnel never saw it down, but the kernel has dropped them all the same.
     func handle(_ links: [LinkState]) {
         guard !links.isEmpty else { return }
         var latest: [String: Bool] = [:]
-        for link in links { latest[link.name] = link.up }
+        var wentDown: Set<String> = []
+        for link in links {
+            latest[link.name] = link.up
+            if !link.up { wentDown.insert(link.name) }
+        }
         var cameBack = false
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let interface = tunnel.interface, let up = latest[interface] else { continue }
-            if up && controller.isLinkDown(TunnelID(index)) { cameBack = true }
+            if up && (controller.isLinkDown(TunnelID(index)) || wentDown.contains(interface)) { cameBack = true }
             setLink(up: up, of: TunnelID(index))
         }
         if cameBack { tunnelInterfacesChanged() }

@@ -81,9 +81,15 @@ public final class FakeKernel: KernelPort, RouteNotificationSource {
         removeNexthops(gone)
     }
 
-    /// Sets a device's state as its carrier or an `ip link set` would (the routes through it stay: tests that want
-    /// the kernel's deletions on carrier loss delete them themselves).
-    public func setLink(_ name: String, up: Bool) { links[name]?.up = up }
+    /// Sets a device's state as its carrier or an `ip link set` would. Going down flushes the device's neighbour
+    /// entries, managed ones included, and coming up does not bring them back, as Linux does on admin down and on
+    /// carrier loss (seen with `ip neigh` on a veth pair, Linux 6.18). The routes through it stay: tests that want
+    /// the kernel's deletions on admin down delete them themselves.
+    public func setLink(_ name: String, up: Bool) {
+        guard let (index, _) = links[name] else { return }
+        links[name]?.up = up
+        if !up { neighbourEntries = neighbourEntries.filter { $0.key.interfaceIndex != index } }
+    }
 
     /// An entry the operator or traffic made (`ip neigh add ... nud permanent`, a resolution).
     public func addNeighbour(_ entry: NeighbourEntry) { neighbourEntries[entry.key] = entry }

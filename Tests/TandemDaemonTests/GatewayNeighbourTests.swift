@@ -91,6 +91,33 @@ struct GatewayNeighbourTests {
         #expect(Self.managed(fixture) == Self.everyHop)
     }
 
+    /// A flap the daemon reads as one batch of notifications (down, then up): the tunnel never saw its link down,
+    /// but the kernel flushed the entries on the way down.
+    @Test(arguments: [GatewayFixture.yaml, kernelMode])
+    func aFlapWithinOneReadOfNotificationsGetsTheEntriesBack(_ yaml: String) throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(yaml)
+        let index = fixture.kernel.interfaceIndex(named: "gw-b")!
+        fixture.kernel.setLink("gw-b", up: false)
+        fixture.kernel.setLink("gw-b", up: true)
+        #expect(Self.managed(fixture) == Self.everyHop.filter { $0.contains("gw-a") })
+        gateway.handle([LinkState(name: "gw-b", index: index, up: false), LinkState(name: "gw-b", index: index, up: true)])
+        #expect(Self.managed(fixture) == Self.everyHop)
+    }
+
+    /// Notifications lost (ENOBUFS) while a link that was down came back: every link is read again, and the one
+    /// that is back gets its entries as from its notification.
+    @Test func aLinkBackWhileNotificationsWereLostGetsItsEntriesBack() throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(Self.kernelMode)
+        let index = fixture.kernel.interfaceIndex(named: "gw-b")!
+        fixture.kernel.setLink("gw-b", up: false)
+        gateway.handle([LinkState(name: "gw-b", index: index, up: false)])
+        fixture.kernel.setLink("gw-b", up: true)
+        gateway.readLinkStates()
+        #expect(Self.managed(fixture) == Self.everyHop)
+    }
+
     @Test func aRefusalIsLoggedAndTheRestIsManaged() throws {
         let fixture = GatewayFixture()
         fixture.kernel.refuse(EINVAL) { change in
