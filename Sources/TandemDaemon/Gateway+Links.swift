@@ -47,8 +47,11 @@ extension Gateway {
     /// Link notifications: each tunnel on an interface named in them takes its state (the last one wins). A link
     /// back up gets its tunnel table and its next hops' neighbour entries back at once (the kernel drops a device's
     /// routes when it goes admin down, and its neighbour entries on any down), so that its probes, which must bring
-    /// the tunnel up, have a way out. So does a link that went down and up within one read of notifications: the
-    /// tunnel never saw it down, but the kernel has dropped them all the same.
+    /// the tunnel up, have a way out.
+    ///
+    /// A down and an up for the same link in one read (a flap while the control thread was busy) are taken one
+    /// after the other, as if read one by one: the tunnel fails over and counts the flap, and gets its table and
+    /// entries back, which the kernel dropped all the same. Whether Tandem was busy must not change the outcome.
     func handle(_ links: [LinkState]) {
         guard !links.isEmpty else { return }
         var latest: [String: Bool] = [:]
@@ -60,7 +63,8 @@ extension Gateway {
         var cameBack = false
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let interface = tunnel.interface, let up = latest[interface] else { continue }
-            if up && (controller.isLinkDown(TunnelID(index)) || wentDown.contains(interface)) { cameBack = true }
+            if up && wentDown.contains(interface) { setLink(up: false, of: TunnelID(index)) }
+            if up && controller.isLinkDown(TunnelID(index)) { cameBack = true }
             setLink(up: up, of: TunnelID(index))
         }
         if cameBack { tunnelInterfacesChanged() }

@@ -52,6 +52,22 @@ struct GatewayLinkAndDrainTests {
         #expect(carrying(gateway) == "a1", "up-count of 3, no preempt delay in this file")
     }
 
+    /// A flap read in one batch (down, then up: Tandem was busy) fails over as it would read one notification at a
+    /// time; the probes bring the tunnel back.
+    @Test(arguments: [GatewayFixture.yaml, kernelMode])
+    func aFlapReadInOneBatchFailsOverAsIfReadOneByOne(_ yaml: String) throws {
+        let fixture = GatewayFixture()
+        let gateway = try fixture.started(yaml)
+        let index = fixture.kernel.interfaceIndex(named: "gw-a")!
+        fixture.kernel.setLink("gw-a", up: false)
+        fixture.kernel.setLink("gw-a", up: true)
+        gateway.handle([LinkState(name: "gw-a", index: index, up: false), LinkState(name: "gw-a", index: index, up: true)])
+        #expect(carrying(gateway) == "a2", "the flap is a link down, whether read on its own or not")
+        #expect(fixture.log.contains("\"linkDown\"") && fixture.log.contains("active tunnel link down"))
+        answer(gateway, fixture, tunnel: 0, times: 3)
+        #expect(carrying(gateway) == "a1", "up-count of 3, no preempt delay in this file")
+    }
+
     @Test func aDeletedInterfaceIsALinkDown() throws {
         let fixture = GatewayFixture()
         let gateway = try fixture.started()
