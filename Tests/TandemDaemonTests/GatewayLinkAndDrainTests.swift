@@ -58,10 +58,7 @@ struct GatewayLinkAndDrainTests {
     func aFlapReadInOneBatchFailsOverAsIfReadOneByOne(_ yaml: String) throws {
         let fixture = GatewayFixture()
         let gateway = try fixture.started(yaml)
-        let index = fixture.kernel.interfaceIndex(named: "gw-a")!
-        fixture.kernel.setLink("gw-a", up: false)
-        fixture.kernel.setLink("gw-a", up: true)
-        gateway.handle([LinkState(name: "gw-a", index: index, up: false), LinkState(name: "gw-a", index: index, up: true)])
+        fixture.flapInOneRead("gw-a", gateway)
         #expect(carrying(gateway) == "a2", "the flap is a link down, whether read on its own or not")
         #expect(fixture.log.contains("\"linkDown\"") && fixture.log.contains("active tunnel link down"))
         answer(gateway, fixture, tunnel: 0, times: 3)

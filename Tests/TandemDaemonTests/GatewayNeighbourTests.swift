@@ -97,11 +97,7 @@ struct GatewayNeighbourTests {
     func aFlapWithinOneReadOfNotificationsGetsTheEntriesBack(_ yaml: String) throws {
         let fixture = GatewayFixture()
         let gateway = try fixture.started(yaml)
-        let index = fixture.kernel.interfaceIndex(named: "gw-b")!
-        fixture.kernel.setLink("gw-b", up: false)
-        fixture.kernel.setLink("gw-b", up: true)
-        #expect(Self.managed(fixture) == Self.everyHop.filter { $0.contains("gw-a") })
-        gateway.handle([LinkState(name: "gw-b", index: index, up: false), LinkState(name: "gw-b", index: index, up: true)])
+        fixture.flapInOneRead("gw-b", gateway)
         #expect(Self.managed(fixture) == Self.everyHop)
     }
 

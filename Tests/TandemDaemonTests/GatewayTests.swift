@@ -72,6 +72,15 @@ struct GatewayFixture {
 
     var log: String { logBuffer.lines.joined() }
 
+    /// A flap of `device` that `gateway` reads as one batch of notifications (down, then up), as when its control
+    /// thread was busy: the fake kernel flushes the device's neighbour entries on the way down.
+    func flapInOneRead(_ device: String, _ gateway: Gateway) {
+        let index = kernel.interfaceIndex(named: device)!
+        kernel.setLink(device, up: false)
+        kernel.setLink(device, up: true)
+        gateway.handle([LinkState(name: device, index: index, up: false), LinkState(name: device, index: index, up: true)])
+    }
+
     /// Tandem's table (100), which is aggregated: `remote["198.19.0.0/16"]` is the route the kernel picks for the
     /// prefix's first address, if it picks a route of the same target for its last address (nil otherwise).
     var remote: TandemTable { TandemTable(routes: kernel.table(100)) }
