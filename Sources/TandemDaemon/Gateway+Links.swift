@@ -17,8 +17,7 @@ extension Gateway {
         var cameBack = false
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let interface = tunnel.interface else { continue }
-            if up.contains(interface) && controller.isLinkDown(TunnelID(index)) { cameBack = true }
-            setLink(up: up.contains(interface), of: TunnelID(index))
+            if setLink(up: up.contains(interface), of: TunnelID(index)) { cameBack = true }
         }
         if cameBack { tunnelInterfacesChanged() }
     }
@@ -64,19 +63,22 @@ extension Gateway {
         for (index, tunnel) in config.tunnels.enumerated() {
             guard let interface = tunnel.interface, let up = latest[interface] else { continue }
             if up && wentDown.contains(interface) { setLink(up: false, of: TunnelID(index)) }
-            if up && controller.isLinkDown(TunnelID(index)) { cameBack = true }
-            setLink(up: up, of: TunnelID(index))
+            if setLink(up: up, of: TunnelID(index)) { cameBack = true }
         }
         if cameBack { tunnelInterfacesChanged() }
     }
 
     /// Gives the controller a tunnel's link state; its events are logged (and, in kernel mode, put in the nexthop
-    /// groups) at once.
-    func setLink(up: Bool, of tunnel: TunnelID) {
+    /// groups) at once. Returns whether the link came back (it was down and is up): the caller restores what the
+    /// kernel dropped with it (``tunnelInterfacesChanged()``), once for all the links it applies.
+    @discardableResult
+    func setLink(up: Bool, of tunnel: TunnelID) -> Bool {
+        let cameBack = up && controller.isLinkDown(tunnel)
         do {
             apply(try state.controller.setLink(up: up, for: tunnel, at: MonotonicInstant(nanoseconds: now), router: router))
         } catch {
             log.error("link state of tunnel \(config.tunnels[tunnel.index].name): \(error)")
         }
+        return cameBack
     }
 }
